@@ -1,0 +1,343 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::pool::{BufferPool, PoolStats};
+use super::tensor::{DType, Tensor};
+use crate::error::{fmt_bytes, Error, Result};
+
+/// The parts of the adapter's description a user or a bug report needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AdapterSummary {
+    /// Adapter name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)" or "SwiftShader Device".
+    pub name: String,
+    /// Backend: "vulkan", "metal", "dx12", "gl" or "webgpu".
+    pub backend: String,
+    /// Driver name and version where the platform reports them.
+    pub driver: String,
+    /// "discrete", "integrated", "virtual", "cpu" or "other".
+    pub device_type: String,
+    /// Whether the adapter supports 16-bit floats in shaders (`shader-f16`).
+    pub shader_f16: bool,
+    /// The limits the device was opened with.
+    pub limits: LimitsSummary,
+}
+
+/// The device limits that decide what sizes the engine can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitsSummary {
+    /// Largest storage-buffer binding, in bytes.
+    pub max_storage_buffer_binding_size: u64,
+    /// Largest buffer, in bytes.
+    pub max_buffer_size: u64,
+    /// Workgroup (shared) memory per workgroup, in bytes.
+    pub max_compute_workgroup_storage_size: u32,
+    /// Invocations per workgroup.
+    pub max_compute_invocations_per_workgroup: u32,
+    /// Workgroups per dispatch dimension.
+    pub max_compute_workgroups_per_dimension: u32,
+    /// Storage buffers per shader stage.
+    pub max_storage_buffers_per_shader_stage: u32,
+}
+
+/// One GPU device and everything created once for it: the queue, the pipeline cache and the
+/// buffer pool.
+///
+/// Create it once ([`GpuContext::new`]) and share it (`Arc<GpuContext>`); every op, model and
+/// optimiser takes it by reference.
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    summary: AdapterSummary,
+    limits: wgpu::Limits,
+    pub(crate) pipelines: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+    pub(crate) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
+    pub(crate) pool: Arc<Mutex<BufferPool>>,
+    uncaptured: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext").field("adapter", &self.summary).finish()
+    }
+}
+
+/// Which kind of adapter to prefer when several are present.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PowerPreference {
+    /// Let the platform choose.
+    #[default]
+    Default,
+    /// Prefer a discrete GPU.
+    HighPerformance,
+    /// Prefer an integrated GPU.
+    LowPower,
+}
+
+impl GpuContext {
+    /// Finds an adapter and opens a device on it, asking for the adapter's own limits (larger
+    /// storage bindings, buffers and workgroup memory than WebGPU's defaults where it has them).
+    ///
+    /// Natively the backend can be chosen with `WGPU_BACKEND` (`vulkan`, `metal`, `dx12`, `gl`)
+    /// and the adapter with `WGPU_ADAPTER_NAME`. Fails with [`Error::NoAdapter`] when there is no
+    /// usable GPU, never panics.
+    pub async fn new() -> Result<Self> {
+        Self::with_preference(PowerPreference::Default).await
+    }
+
+    /// [`GpuContext::new`] with a power preference.
+    pub async fn with_preference(pref: PowerPreference) -> Result<Self> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let power_preference = match pref {
+            PowerPreference::Default => wgpu::PowerPreference::from_env().unwrap_or_default(),
+            PowerPreference::HighPerformance => wgpu::PowerPreference::HighPerformance,
+            PowerPreference::LowPower => wgpu::PowerPreference::LowPower,
+        };
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            })
+            .await
+            .map_err(|e| Error::NoAdapter { detail: e.to_string() })?;
+        let info = adapter.get_info();
+        let features = adapter.features();
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("webgpu-style-transfer"),
+                required_features: wgpu::Features::empty(),
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::default(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), detail: e.to_string() })?;
+
+        // Errors outside an error scope would otherwise panic natively; record them and turn
+        // them into `Error::Gpu` at the next `Plan::run` or readback.
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+
+        let limits = device.limits();
+        let summary = AdapterSummary {
+            name: info.name.clone(),
+            backend: info.backend.to_str().to_string(),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+            device_type: match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => "discrete",
+                wgpu::DeviceType::IntegratedGpu => "integrated",
+                wgpu::DeviceType::VirtualGpu => "virtual",
+                wgpu::DeviceType::Cpu => "cpu",
+                wgpu::DeviceType::Other => "other",
+            }
+            .to_string(),
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            limits: LimitsSummary {
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+                max_buffer_size: limits.max_buffer_size,
+                max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+                max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+                max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+                max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            },
+        };
+        log::info!("GPU: {} ({})", summary.name, summary.backend);
+        Ok(Self {
+            device,
+            queue,
+            summary,
+            limits,
+            pipelines: Mutex::new(HashMap::new()),
+            modules: Mutex::new(HashMap::new()),
+            pool: Arc::new(Mutex::new(BufferPool::default())),
+            uncaptured,
+        })
+    }
+
+    /// What adapter this is, and the limits the device was opened with.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    /// The device's limits.
+    pub fn limits(&self) -> &wgpu::Limits {
+        &self.limits
+    }
+
+    /// The wgpu device, for callers that add their own work.
+    pub fn device(&self) -> &wgpu::Device {
+        &self.device
+    }
+
+    /// The wgpu queue.
+    pub fn queue(&self) -> &wgpu::Queue {
+        &self.queue
+    }
+
+    /// How much the buffer pool holds and how often it served a request without allocating.
+    pub fn pool_stats(&self) -> PoolStats {
+        self.pool.lock().map(|p| p.stats()).unwrap_or_default()
+    }
+
+    /// Frees the buffers the pool keeps for reuse (those of live tensors stay).
+    pub fn trim_pool(&self) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.clear();
+        }
+    }
+
+    /// Checks that a storage buffer of `bytes` fits this device, naming `op` and `what` if not.
+    pub fn check_storage_size(&self, op: &str, what: &str, bytes: u64) -> Result<()> {
+        let binding = self.limits.max_storage_buffer_binding_size as u64;
+        let (limit, name) = if binding < self.limits.max_buffer_size {
+            (binding, "maxStorageBufferBindingSize")
+        } else {
+            (self.limits.max_buffer_size, "maxBufferSize")
+        };
+        if bytes > limit {
+            return Err(Error::TooLarge {
+                op: op.to_string(),
+                what: what.to_string(),
+                needed: fmt_bytes(bytes),
+                limit: fmt_bytes(limit),
+                limit_name: name,
+                hint: "use a smaller image, or process it in tiles".to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// A tensor of the given shape whose contents are undefined (every op writes all of its
+    /// output). The buffer comes from the pool when one of that size is free.
+    pub fn tensor(&self, label: &str, shape: &[usize], dtype: DType) -> Result<Tensor> {
+        let numel: usize = shape.iter().product();
+        if numel == 0 {
+            return Err(Error::Shape {
+                op: "tensor",
+                message: format!("'{label}' has shape {shape:?}, with no elements; every dimension must be at least 1"),
+            });
+        }
+        let bytes = numel as u64 * 4;
+        self.check_storage_size("tensor", &format!("'{label}' {shape:?}"), bytes)?;
+        let buffer = self.pool.lock().ok().and_then(|mut p| p.take(bytes));
+        let buffer = buffer.unwrap_or_else(|| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: bytes,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        });
+        Ok(Tensor::new(buffer, shape.to_vec(), dtype, label.to_string(), Arc::downgrade(&self.pool)))
+    }
+
+    /// Uploads `data` as an f32 tensor of `shape`.
+    pub fn upload(&self, label: &str, shape: &[usize], data: &[f32]) -> Result<Tensor> {
+        let t = self.tensor(label, shape, DType::F32)?;
+        if data.len() != t.numel() {
+            return Err(Error::Shape {
+                op: "upload",
+                message: format!("'{label}': shape {shape:?} holds {} values but {} were given", t.numel(), data.len()),
+            });
+        }
+        self.queue.write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
+        Ok(t)
+    }
+
+    /// Uploads packed RGBA8 pixels (`width * height` of them, row-major) as an
+    /// [`DType::Rgba8`] tensor of shape `[height, width]`.
+    pub fn upload_rgba8(&self, label: &str, width: usize, height: usize, rgba: &[u8]) -> Result<Tensor> {
+        if rgba.len() != width * height * 4 {
+            return Err(Error::Shape {
+                op: "upload_rgba8",
+                message: format!("{width}x{height} RGBA8 pixels need {} bytes but {} were given", width * height * 4, rgba.len()),
+            });
+        }
+        let t = self.tensor(label, &[height, width], DType::Rgba8)?;
+        self.queue.write_buffer(t.buffer(), 0, rgba);
+        Ok(t)
+    }
+
+    /// Overwrites a tensor's contents (ordered after all work already submitted).
+    pub fn write(&self, tensor: &Tensor, data: &[f32]) -> Result<()> {
+        if data.len() != tensor.numel() {
+            return Err(Error::Shape {
+                op: "write",
+                message: format!("'{}' {:?} holds {} values but {} were given", tensor.label(), tensor.shape(), tensor.numel(), data.len()),
+            });
+        }
+        self.queue.write_buffer(tensor.buffer(), 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
+    /// Reads an f32 tensor back to the CPU.
+    pub async fn read(&self, tensor: &Tensor) -> Result<Vec<f32>> {
+        let bytes = self.read_bytes(tensor).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Reads a tensor's raw bytes back (RGBA8 tensors: 4 bytes a pixel).
+    pub async fn read_bytes(&self, tensor: &Tensor) -> Result<Vec<u8>> {
+        let size = tensor.byte_size();
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback staging"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        enc.copy_buffer_to_buffer(tensor.buffer(), 0, &staging, 0, size);
+        self.queue.submit([enc.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait_idle()?;
+        let readback_err = |message: String| Error::Readback { label: tensor.label().to_string(), message };
+        rx.await
+            .map_err(|_| readback_err("the device was lost before the data arrived".into()))?
+            .map_err(|e| readback_err(e.to_string()))?;
+        self.take_uncaptured("readback")?;
+        let data = staging.get_mapped_range(..).map_err(|e| readback_err(e.to_string()))?.to_vec();
+        staging.unmap();
+        Ok(data)
+    }
+
+    /// Waits until all submitted work has finished (natively blocks; in the browser awaits).
+    pub async fn finish(&self) -> Result<()> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        self.wait_idle()?;
+        rx.await.map_err(|_| Error::Gpu { op: "finish".into(), message: "device lost".into() })?;
+        self.take_uncaptured("finish")
+    }
+
+    /// Natively, drives the device until the queue is empty; in the browser the event loop does.
+    fn wait_idle(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu { op: "poll".into(), message: e.to_string() })?;
+        Ok(())
+    }
+
+    /// Turns errors the device reported outside any error scope into an [`Error::Gpu`].
+    pub(crate) fn take_uncaptured(&self, op: &str) -> Result<()> {
+        let mut errs = self.uncaptured.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Gpu { op: op.to_string(), message: errs.remove(0) })
+        }
+    }
+}

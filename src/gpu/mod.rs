@@ -1,0 +1,15 @@
+//! The GPU core: one [`GpuContext`] per device, [`Tensor`]s in pooled storage buffers, a
+//! pipeline cache keyed by kernel and specialisation, recorded [`Dispatch`]es collected into
+//! a [`Plan`] that is encoded into one command buffer and submitted once, and async readback
+//! that works natively and in the browser.
+
+mod context;
+mod plan;
+mod pool;
+mod tensor;
+
+pub use context::{AdapterSummary, GpuContext, LimitsSummary};
+pub use plan::{Binding, Dispatch, Kernel, Plan};
+pub(crate) use plan::linear_workgroups;
+pub use pool::PoolStats;
+pub use tensor::{DType, Tensor};

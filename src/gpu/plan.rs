@@ -1,0 +1,191 @@
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::tensor::Tensor;
+use crate::error::{Error, Result};
+
+/// A WGSL compute kernel: a shader file and one of its entry points.
+///
+/// Shapes reach a kernel at run time through its uniform `Params` struct (binding 0);
+/// specialisations that change the generated code (tile shape, kernel size, workgroup size)
+/// are WGSL `override` constants, and each distinct set of them is one cached pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kernel {
+    /// Shader file name, used as the cache key and in labels.
+    pub name: &'static str,
+    /// WGSL source.
+    pub source: &'static str,
+    /// Entry point.
+    pub entry: &'static str,
+}
+
+/// One tensor bound to a kernel, in binding order after the uniform.
+pub type Binding<'a> = &'a Tensor;
+
+/// A recorded dispatch: pipeline, bind group (with its uniform) and workgroup count, built
+/// once and encoded as often as its [`Plan`] runs.
+#[derive(Debug)]
+pub struct Dispatch {
+    label: String,
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: [u32; 3],
+}
+
+impl Dispatch {
+    /// The label (op name and output tensor).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Workgroups dispatched in x, y, z.
+    pub fn workgroups(&self) -> [u32; 3] {
+        self.workgroups
+    }
+}
+
+/// An ordered list of dispatches that runs as one command buffer and one queue submission.
+///
+/// Ops append to a plan; a model builds its plan once per input size and runs it for every
+/// frame, so nothing (pipelines, bind groups, buffers) is created per run.
+#[derive(Debug, Default)]
+pub struct Plan {
+    label: String,
+    dispatches: Vec<Dispatch>,
+}
+
+impl Plan {
+    /// An empty plan.
+    pub fn new(label: &str) -> Self {
+        Self { label: label.to_string(), dispatches: Vec::new() }
+    }
+
+    /// Appends a dispatch.
+    pub fn push(&mut self, d: Dispatch) {
+        self.dispatches.push(d);
+    }
+
+    /// Appends all dispatches of another plan.
+    pub fn extend(&mut self, other: Plan) {
+        self.dispatches.extend(other.dispatches);
+    }
+
+    /// The recorded dispatches, in order.
+    pub fn dispatches(&self) -> &[Dispatch] {
+        &self.dispatches
+    }
+
+    /// Records the plan into an encoder as one compute pass (wgpu orders the dispatches and
+    /// inserts the barriers between them).
+    pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&self.label), timestamp_writes: None });
+        for d in &self.dispatches {
+            pass.set_pipeline(&d.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            let [x, y, z] = d.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+
+    /// Submits the plan once. Validation errors are caught in an error scope and returned as
+    /// [`Error::Gpu`] naming the plan. Does not wait for the GPU to finish.
+    pub async fn run(&self, ctx: &GpuContext) -> Result<()> {
+        let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&self.label) });
+        self.encode(&mut enc);
+        ctx.queue.submit([enc.finish()]);
+        if let Some(e) = scope.pop().await {
+            return Err(Error::Gpu { op: self.label.clone(), message: e.to_string() });
+        }
+        ctx.take_uncaptured(&self.label)
+    }
+}
+
+impl GpuContext {
+    /// The pipeline for `kernel` specialised with `constants`, compiled on first use.
+    pub fn pipeline(&self, kernel: &Kernel, constants: &[(&str, f64)]) -> wgpu::ComputePipeline {
+        let mut key = format!("{}:{}", kernel.name, kernel.entry);
+        for (k, v) in constants {
+            key.push_str(&format!(":{k}={v}"));
+        }
+        let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = cache.get(&key) {
+            return p.clone();
+        }
+        let module = {
+            let mut modules = self.modules.lock().unwrap_or_else(|p| p.into_inner());
+            modules
+                .entry(kernel.name)
+                .or_insert_with(|| {
+                    let desc = wgpu::ShaderModuleDescriptor { label: Some(kernel.name), source: wgpu::ShaderSource::Wgsl(kernel.source.into()) };
+                    let mut checks = wgpu::ShaderRuntimeChecks::checked();
+                    if std::env::var("ST_CHECKS").as_deref() == Ok("noloop") { checks.force_loop_bounding = false; }
+                    if std::env::var("ST_CHECKS").as_deref() == Ok("none") { checks = wgpu::ShaderRuntimeChecks::unchecked(); }
+                    unsafe { self.device.create_shader_module_trusted(desc, checks) }
+                })
+                .clone()
+        };
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&key),
+            layout: None,
+            module: &module,
+            entry_point: Some(kernel.entry),
+            compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
+            cache: None,
+        });
+        cache.insert(key, pipeline.clone());
+        pipeline
+    }
+
+    /// Builds a dispatch of `kernel`: uploads `params` as its uniform (binding 0), binds
+    /// `tensors` at bindings 1.. in order, and checks the workgroup count against the device.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &self,
+        label: &str,
+        kernel: &Kernel,
+        constants: &[(&str, f64)],
+        params: &P,
+        tensors: &[Binding<'_>],
+        workgroups: [u32; 3],
+    ) -> Result<Dispatch> {
+        let max = self.limits().max_compute_workgroups_per_dimension;
+        if let Some(&n) = workgroups.iter().find(|&&n| n > max) {
+            return Err(Error::TooLarge {
+                op: label.to_string(),
+                what: "the dispatch".to_string(),
+                needed: format!("{n} workgroups in one dimension"),
+                limit: max.to_string(),
+                limit_name: "maxComputeWorkgroupsPerDimension",
+                hint: "use a smaller image, or process it in tiles".to_string(),
+            });
+        }
+        let pipeline = self.pipeline(kernel, constants);
+        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::bytes_of(params),
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        for (i, t) in tensors.iter().enumerate() {
+            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: t.buffer().as_entire_binding() });
+        }
+        let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(label),
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &entries,
+        });
+        Ok(Dispatch { label: label.to_string(), pipeline, bind_group, workgroups })
+    }
+}
+
+/// Workgroups to cover `n` elements with `per_group` elements a workgroup, spread over x and y
+/// when x alone would exceed 65535 (kernels rebuild the linear index from `num_workgroups`).
+pub(crate) fn linear_workgroups(n: usize, per_group: usize) -> [u32; 3] {
+    let groups = n.div_ceil(per_group).max(1);
+    if groups <= 65535 {
+        [groups as u32, 1, 1]
+    } else {
+        let y = groups.div_ceil(65535);
+        [groups.div_ceil(y) as u32, y as u32, 1]
+    }
+}

@@ -1,0 +1,319 @@
+//! 2-D convolution: stride 1 and 2 (any stride), zero or reflection padding, groups
+//! (including depthwise), optional bias and a fused activation.
+//!
+//! Two kernels: `conv2d_tiled.wgsl`, the fast one (implicit GEMM with a register tile of
+//! output pixels x output channels per invocation, for groups = 1), and `conv2d_naive.wgsl`,
+//! one output per invocation, which covers every case and is the GPU reference.
+
+use super::{grid, kernel, shape_err, Activation};
+use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
+use crate::{Error, Result};
+
+const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
+const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
+
+/// Largest register tile the tiled kernel's arrays hold (`MAX_PX`, `MAX_CO4`, `MAX_WIN` in
+/// the shader).
+const MAX_PX: usize = 16;
+const MAX_CO4: usize = 4;
+const MAX_WIN: usize = 40;
+
+/// How the border is padded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// Zeros outside the image.
+    #[default]
+    Zero,
+    /// Mirror without repeating the edge (PyTorch's `ReflectionPad2d`); needs pad < size.
+    Reflect,
+}
+
+/// Stride, padding, groups and the fused activation of a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dParams {
+    /// Stride in both directions.
+    pub stride: usize,
+    /// Padding as [top, left, bottom, right].
+    pub pad: [usize; 4],
+    /// Zero or reflection padding.
+    pub padding: Padding,
+    /// Groups: 1 for a dense conv, in_c (= out_c) for depthwise.
+    pub groups: usize,
+    /// Activation applied after the bias.
+    pub activation: Activation,
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Self { stride: 1, pad: [0; 4], padding: Padding::Zero, groups: 1, activation: Activation::None }
+    }
+}
+
+impl Conv2dParams {
+    /// Symmetric padding of `pad` on every side.
+    pub fn padded(pad: usize, padding: Padding) -> Self {
+        Self { pad: [pad; 4], padding, ..Self::default() }
+    }
+
+    /// With a stride.
+    pub fn stride(mut self, stride: usize) -> Self {
+        self.stride = stride;
+        self
+    }
+
+    /// With groups.
+    pub fn groups(mut self, groups: usize) -> Self {
+        self.groups = groups;
+        self
+    }
+
+    /// With a fused activation.
+    pub fn activation(mut self, activation: Activation) -> Self {
+        self.activation = activation;
+        self
+    }
+}
+
+/// The register tile and workgroup of the tiled kernel (its `override` constants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tiling {
+    /// Consecutive output pixels along x per invocation (1..=16).
+    pub tile_px: usize,
+    /// Groups of 4 output channels per invocation (1..=4).
+    pub tile_co4: usize,
+    /// Workgroup size in x (keep it a multiple of 8 for lavapipe's SIMD lanes).
+    pub wg_x: usize,
+    /// Workgroup size in y.
+    pub wg_y: usize,
+}
+
+impl Tiling {
+    /// The tile this engine picks for a layer: as many output channels per invocation as the
+    /// layer has (up to 16), and for thin layers (4 or fewer output channels, such as the last
+    /// 9x9 conv to RGB) twice the pixels instead, so each invocation still has enough work.
+    pub fn for_layer(out_c: usize, k_w: usize, stride: usize) -> Self {
+        let tile_co4 = out_c.div_ceil(4).clamp(1, MAX_CO4);
+        let mut tile_px = if tile_co4 == 1 { 16 } else { 8 };
+        while tile_px > 1 && (tile_px - 1) * stride + k_w > MAX_WIN {
+            tile_px /= 2;
+        }
+        Self { tile_px, tile_co4, wg_x: 8, wg_y: 8 }
+    }
+
+    fn validate(&self, k_w: usize, stride: usize) -> Result<()> {
+        let ok = (1..=MAX_PX).contains(&self.tile_px)
+            && (1..=MAX_CO4).contains(&self.tile_co4)
+            && (self.tile_px - 1) * stride + k_w <= MAX_WIN
+            && self.wg_x * self.wg_y <= 256
+            && self.wg_x * self.wg_y > 0;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument {
+                op: "conv2d",
+                message: format!(
+                    "tiling {self:?} is outside what the tiled kernel holds: tile_px 1..={MAX_PX}, tile_co4 1..={MAX_CO4}, \
+                     (tile_px - 1) * stride + kernel width <= {MAX_WIN}, 1..=256 invocations per workgroup"
+                ),
+            })
+        }
+    }
+}
+
+/// Which kernel a [`Conv2d`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvKernel {
+    /// One output per invocation (every case; the reference).
+    Naive,
+    /// Register-tiled implicit GEMM (groups = 1).
+    Tiled(Tiling),
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    in_c: u32,
+    in_h: u32,
+    in_w: u32,
+    out_c: u32,
+    out_h: u32,
+    out_w: u32,
+    pad_t: u32,
+    pad_l: u32,
+    reflect: u32,
+    groups: u32,
+    act: u32,
+    has_bias: u32,
+    out_c4: u32,
+    stride: u32,
+    k_h: u32,
+    k_w: u32,
+}
+
+/// A convolution layer with its weights on the GPU in the layout its kernel reads.
+#[derive(Debug)]
+pub struct Conv2d {
+    label: String,
+    /// [out_c, in_c / groups, k_h, k_w].
+    shape: [usize; 4],
+    params: Conv2dParams,
+    kernel: ConvKernel,
+    weights: Tensor,
+    bias: Tensor,
+    has_bias: bool,
+    out_c4: usize,
+}
+
+impl Conv2d {
+    /// Uploads a layer from OIHW weights (`[out_c, in_c / groups, k_h, k_w]`) and an optional
+    /// bias, choosing the tiled kernel where it applies (groups = 1) and the naive one otherwise.
+    pub fn new(ctx: &GpuContext, label: &str, weights: &[f32], shape: [usize; 4], bias: Option<&[f32]>, params: Conv2dParams) -> Result<Self> {
+        let kernel = if params.groups == 1 { ConvKernel::Tiled(Tiling::for_layer(shape[0], shape[3], params.stride)) } else { ConvKernel::Naive };
+        Self::with_kernel(ctx, label, weights, shape, bias, params, kernel)
+    }
+
+    /// [`Conv2d::new`] with an explicit kernel choice (for tests and benchmarks).
+    pub fn with_kernel(
+        ctx: &GpuContext,
+        label: &str,
+        weights: &[f32],
+        shape: [usize; 4],
+        bias: Option<&[f32]>,
+        params: Conv2dParams,
+        kernel: ConvKernel,
+    ) -> Result<Self> {
+        let [out_c, cig, k_h, k_w] = shape;
+        let op = "conv2d";
+        if shape.contains(&0) || params.stride == 0 || params.groups == 0 {
+            return Err(shape_err(op, format!("'{label}': weight shape {shape:?}, stride {} and groups {} must all be at least 1", params.stride, params.groups)));
+        }
+        if weights.len() != out_c * cig * k_h * k_w {
+            return Err(shape_err(op, format!("'{label}': weights hold {} values but shape {shape:?} needs {}", weights.len(), out_c * cig * k_h * k_w)));
+        }
+        if out_c % params.groups != 0 {
+            return Err(shape_err(op, format!("'{label}': {out_c} output channels do not divide into {} groups", params.groups)));
+        }
+        if let Some(b) = bias {
+            if b.len() != out_c {
+                return Err(shape_err(op, format!("'{label}': bias holds {} values but the layer has {out_c} output channels", b.len())));
+            }
+        }
+        let (w_t, b_t, out_c4) = match kernel {
+            ConvKernel::Naive => {
+                let w_t = ctx.upload(&format!("{label}.weight"), &[weights.len()], weights)?;
+                let b = bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0]);
+                let b_t = ctx.upload(&format!("{label}.bias"), &[b.len()], &b)?;
+                (w_t, b_t, out_c.div_ceil(4))
+            }
+            ConvKernel::Tiled(t) => {
+                if params.groups != 1 {
+                    return Err(Error::InvalidArgument { op, message: format!("'{label}': the tiled kernel needs groups = 1 (got {}); use ConvKernel::Naive", params.groups) });
+                }
+                t.validate(k_w, params.stride)?;
+                // [k_h][k_w][in_c][out_c4 * 4], output channels padded with zeros to a whole
+                // number of channel blocks so the kernel never reads past the end.
+                let block = 4 * t.tile_co4;
+                let co_pad = out_c.div_ceil(block) * block;
+                let mut w = vec![0.0f32; k_h * k_w * cig * co_pad];
+                for co in 0..out_c {
+                    for ci in 0..cig {
+                        for ky in 0..k_h {
+                            for kx in 0..k_w {
+                                w[((ky * k_w + kx) * cig + ci) * co_pad + co] = weights[((co * cig + ci) * k_h + ky) * k_w + kx];
+                            }
+                        }
+                    }
+                }
+                let mut b = vec![0.0f32; co_pad];
+                if let Some(bias) = bias {
+                    b[..out_c].copy_from_slice(bias);
+                }
+                let w_t = ctx.upload(&format!("{label}.weight"), &[w.len()], &w)?;
+                let b_t = ctx.upload(&format!("{label}.bias"), &[co_pad], &b)?;
+                (w_t, b_t, co_pad / 4)
+            }
+        };
+        Ok(Self { label: label.to_string(), shape, params, kernel, weights: w_t, bias: b_t, has_bias: bias.is_some(), out_c4 })
+    }
+
+    /// Weight shape `[out_c, in_c / groups, k_h, k_w]`.
+    pub fn shape(&self) -> [usize; 4] {
+        self.shape
+    }
+
+    /// Input channels the layer expects.
+    pub fn in_channels(&self) -> usize {
+        self.shape[1] * self.params.groups
+    }
+
+    /// The kernel it runs.
+    pub fn kernel(&self) -> ConvKernel {
+        self.kernel
+    }
+
+    /// Output height and width for an input of `in_h` x `in_w`, or an error if the padded
+    /// input is smaller than the kernel or reflection padding is as large as the input.
+    pub fn output_size(&self, in_h: usize, in_w: usize) -> Result<(usize, usize)> {
+        let [_, _, k_h, k_w] = self.shape;
+        let [t, l, b, r] = self.params.pad;
+        if in_h + t + b < k_h || in_w + l + r < k_w {
+            return Err(shape_err("conv2d", format!("'{}': a {in_h}x{in_w} input padded by {:?} is smaller than the {k_h}x{k_w} kernel; use a larger image", self.label, self.params.pad)));
+        }
+        if self.params.padding == Padding::Reflect && (t.max(b) >= in_h || l.max(r) >= in_w) {
+            return Err(shape_err(
+                "conv2d",
+                format!("'{}': reflection padding {:?} needs an input larger than the padding, got {in_h}x{in_w}; use a larger image", self.label, self.params.pad),
+            ));
+        }
+        let s = self.params.stride;
+        Ok(((in_h + t + b - k_h) / s + 1, (in_w + l + r - k_w) / s + 1))
+    }
+
+    /// Appends the convolution of `x` ([in_c, H, W]) to `plan` and returns its output tensor.
+    pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
+        let (c, h, w) = x.chw("conv2d")?;
+        let [out_c, _, k_h, k_w] = self.shape;
+        if c != self.in_channels() {
+            return Err(shape_err("conv2d", format!("'{}' expects {} input channels but '{}' has shape {:?}", self.label, self.in_channels(), x.label(), x.shape())));
+        }
+        let (oh, ow) = self.output_size(h, w)?;
+        let y = ctx.tensor(&self.label, &[out_c, oh, ow], DType::F32)?;
+        let p = Params {
+            in_c: c as u32,
+            in_h: h as u32,
+            in_w: w as u32,
+            out_c: out_c as u32,
+            out_h: oh as u32,
+            out_w: ow as u32,
+            pad_t: self.params.pad[0] as u32,
+            pad_l: self.params.pad[1] as u32,
+            reflect: (self.params.padding == Padding::Reflect) as u32,
+            groups: self.params.groups as u32,
+            act: self.params.activation.code(),
+            has_bias: self.has_bias as u32,
+            out_c4: self.out_c4 as u32,
+            stride: self.params.stride as u32,
+            k_h: k_h as u32,
+            k_w: k_w as u32,
+        };
+        let bindings = [x, &self.weights, &self.bias, &y];
+        let d = match self.kernel {
+            ConvKernel::Naive => ctx.dispatch(&self.label, &NAIVE, &[], &p, &bindings, grid(ow, oh, out_c, [8, 8]))?,
+            ConvKernel::Tiled(t) => {
+                let constants = [
+                    ("WG_X", t.wg_x as f64),
+                    ("WG_Y", t.wg_y as f64),
+                    ("TILE_PX", t.tile_px as f64),
+                    ("TILE_CO4", t.tile_co4 as f64),
+                    ("K_H", k_h as f64),
+                    ("K_W", k_w as f64),
+                    ("STRIDE", self.params.stride as f64),
+                ];
+                let groups = grid(ow.div_ceil(t.tile_px), oh, self.out_c4 / t.tile_co4, [t.wg_x, t.wg_y]);
+                ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
+            }
+        };
+        plan.push(d);
+        Ok(y)
+    }
+}

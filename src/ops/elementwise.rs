@@ -1,0 +1,97 @@
+//! Element-wise ops: scale-and-shift, ReLU, ReLU6, sigmoid, clamp (one input), and add /
+//! scale-add with an optional activation (two inputs).
+
+use super::{kernel, shape_err, Activation};
+use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
+use crate::Result;
+
+const UNARY: Kernel = kernel!("elementwise.wgsl", "unary");
+const BINARY: Kernel = kernel!("elementwise_binary.wgsl", "main");
+
+/// A one-input element-wise op.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unary {
+    /// alpha * x + beta.
+    Affine {
+        /// Scale.
+        alpha: f32,
+        /// Shift.
+        beta: f32,
+    },
+    /// max(x, 0).
+    Relu,
+    /// min(max(x, 0), 6).
+    Relu6,
+    /// 1 / (1 + exp(-x)).
+    Sigmoid,
+    /// min(max(x, lo), hi).
+    Clamp {
+        /// Lower bound.
+        lo: f32,
+        /// Upper bound.
+        hi: f32,
+    },
+}
+
+impl Unary {
+    /// Applies the op on the CPU (for oracles).
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Unary::Affine { alpha, beta } => alpha * v + beta,
+            Unary::Relu => Activation::Relu.apply(v),
+            Unary::Relu6 => Activation::Relu6.apply(v),
+            Unary::Sigmoid => Activation::Sigmoid.apply(v),
+            Unary::Clamp { lo, hi } => v.clamp(lo, hi),
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    op: u32,
+    alpha: f32,
+    beta: f32,
+    lo: f32,
+    hi: f32,
+    _pad: [u32; 2],
+}
+
+/// Appends `y = op(x)` to `plan`.
+pub fn unary(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, op: Unary) -> Result<Tensor> {
+    let n = x.numel();
+    let (code, alpha, beta, lo, hi) = match op {
+        Unary::Affine { alpha, beta } => (0, alpha, beta, 0.0, 0.0),
+        Unary::Relu => (1, 1.0, 0.0, 0.0, 0.0),
+        Unary::Relu6 => (2, 1.0, 0.0, 0.0, 0.0),
+        Unary::Sigmoid => (3, 1.0, 0.0, 0.0, 0.0),
+        Unary::Clamp { lo, hi } => {
+            if lo > hi || lo.is_nan() || hi.is_nan() {
+                return Err(crate::Error::InvalidArgument { op: "clamp", message: format!("lower bound {lo} must not exceed upper bound {hi}") });
+            }
+            (4, 1.0, 0.0, lo, hi)
+        }
+    };
+    let y = ctx.tensor(&format!("{}.unary", x.label()), x.shape(), DType::F32)?;
+    let p = Params { n: n as u32, op: code, alpha, beta, lo, hi, _pad: [0; 2] };
+    plan.push(ctx.dispatch("elementwise", &UNARY, &[], &p, &[x, &y], linear_workgroups(n, 256))?);
+    Ok(y)
+}
+
+/// Appends `y = act(alpha * a + beta * b)` to `plan`; `a` and `b` must have one shape.
+pub fn scale_add(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, alpha: f32, b: &Tensor, beta: f32, act: Activation) -> Result<Tensor> {
+    if a.shape() != b.shape() {
+        return Err(shape_err("scale_add", format!("'{}' {:?} and '{}' {:?} must have the same shape", a.label(), a.shape(), b.label(), b.shape())));
+    }
+    let n = a.numel();
+    let y = ctx.tensor(&format!("{}.add", a.label()), a.shape(), DType::F32)?;
+    let p = Params { n: n as u32, op: act.code(), alpha, beta, lo: 0.0, hi: 0.0, _pad: [0; 2] };
+    plan.push(ctx.dispatch("elementwise_binary", &BINARY, &[], &p, &[a, b, &y], linear_workgroups(n, 256))?);
+    Ok(y)
+}
+
+/// Appends `y = a + b` to `plan`.
+pub fn add(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    scale_add(ctx, plan, a, 1.0, b, 1.0, Activation::None)
+}

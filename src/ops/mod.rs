@@ -1,0 +1,79 @@
+//! The op library: one file per op, each with its typed uniform `Params`, its kernel(s) from
+//! `src/shaders/` and a launcher that appends dispatches to a [`Plan`] and returns the output
+//! tensor. Every op has a plain-loop CPU oracle in [`crate::reference`] and tests against it.
+//! Backward kernels (for Gatys) live beside their forward op.
+
+pub mod conv2d;
+pub mod elementwise;
+pub mod gram;
+pub mod instance_norm;
+pub mod pixels;
+pub mod pool;
+pub mod reduce;
+pub mod upsample;
+
+pub use conv2d::{Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
+pub use elementwise::{add, scale_add, unary, Unary};
+pub use gram::gram;
+pub use instance_norm::{instance_norm, instance_norm_apply, instance_norm_stats};
+pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};
+pub use pool::{pool2d, PoolMode};
+pub use reduce::{mean, reduce, sum, sum_squared_diff, Reduction};
+pub use upsample::upsample_nearest;
+
+#[allow(unused_imports)]
+use crate::gpu::Plan;
+
+/// An activation fused into the end of a kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Activation {
+    /// Identity.
+    #[default]
+    None,
+    /// max(x, 0).
+    Relu,
+    /// min(max(x, 0), 6), as in MobileNetV2.
+    Relu6,
+    /// 1 / (1 + exp(-x)).
+    Sigmoid,
+}
+
+impl Activation {
+    /// The code the shaders switch on.
+    pub(crate) fn code(self) -> u32 {
+        match self {
+            Activation::None => 0,
+            Activation::Relu => 1,
+            Activation::Relu6 => 2,
+            Activation::Sigmoid => 3,
+        }
+    }
+
+    /// Applies the activation on the CPU (for oracles).
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::None => v,
+            Activation::Relu => v.max(0.0),
+            Activation::Relu6 => v.clamp(0.0, 6.0),
+            Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        }
+    }
+}
+
+/// Workgroups of `wg` x `wg2` threads covering a `w` x `h` grid, `depth` deep.
+pub(crate) fn grid(w: usize, h: usize, depth: usize, wg: [usize; 2]) -> [u32; 3] {
+    [w.div_ceil(wg[0]) as u32, h.div_ceil(wg[1]) as u32, depth as u32]
+}
+
+/// A shape error for `op`.
+pub(crate) fn shape_err(op: &'static str, message: String) -> crate::Error {
+    crate::Error::Shape { op, message }
+}
+
+/// Declares a [`crate::gpu::Kernel`] for a file in `src/shaders/`.
+macro_rules! kernel {
+    ($file:literal, $entry:literal) => {
+        $crate::gpu::Kernel { name: $file, source: include_str!(concat!("../shaders/", $file)), entry: $entry }
+    };
+}
+pub(crate) use kernel;

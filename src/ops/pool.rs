@@ -1,0 +1,53 @@
+//! Max and average pooling over k x k windows (2x2 stride 2 in VGG19), no padding, floor
+//! output size.
+
+use super::{grid, kernel, shape_err};
+use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
+use crate::Result;
+
+const POOL: Kernel = kernel!("pool.wgsl", "main");
+
+/// Which pooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoolMode {
+    /// Maximum of the window (as VGG19 was trained).
+    #[default]
+    Max,
+    /// Mean of the window (as in Gatys et al.).
+    Avg,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    in_h: u32,
+    in_w: u32,
+    out_h: u32,
+    out_w: u32,
+    channels: u32,
+    k: u32,
+    stride: u32,
+    mode: u32,
+}
+
+/// Appends pooling of `x` [C, H, W] with a `k` x `k` window and `stride`.
+pub fn pool2d(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, mode: PoolMode, k: usize, stride: usize) -> Result<Tensor> {
+    let (c, h, w) = x.chw("pool2d")?;
+    if k == 0 || stride == 0 || h < k || w < k {
+        return Err(shape_err("pool2d", format!("'{}' {:?} is smaller than the {k}x{k} window (or k or stride is 0); use a larger image", x.label(), x.shape())));
+    }
+    let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    let y = ctx.tensor(&format!("{}.pool", x.label()), &[c, oh, ow], DType::F32)?;
+    let p = Params {
+        in_h: h as u32,
+        in_w: w as u32,
+        out_h: oh as u32,
+        out_w: ow as u32,
+        channels: c as u32,
+        k: k as u32,
+        stride: stride as u32,
+        mode: (mode == PoolMode::Avg) as u32,
+    };
+    plan.push(ctx.dispatch("pool2d", &POOL, &[], &p, &[x, &y], grid(ow, oh, c, [8, 8]))?);
+    Ok(y)
+}

@@ -1,0 +1,86 @@
+//! Whole-tensor reductions to one value: sum, mean, sum of squares, sum of squared
+//! differences. Two dispatches: per-workgroup partial sums, then one workgroup adds them.
+
+use super::{kernel, shape_err};
+use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
+use crate::Result;
+
+const PARTIAL: Kernel = kernel!("reduce.wgsl", "partial");
+const FINISH: Kernel = kernel!("reduce_finish.wgsl", "main");
+
+/// Elements each workgroup of the first stage reduces.
+const CHUNK: usize = 4096;
+
+/// What is summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// sum of a.
+    Sum,
+    /// sum of (a - b)^2.
+    SumSquaredDiff,
+    /// sum of a^2.
+    SumSquares,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    chunk: u32,
+    mode: u32,
+    parts: u32,
+    scale: f32,
+    _pad: [u32; 3],
+}
+
+/// Appends `scale * reduction(a[, b])` to `plan`; the result is a one-element tensor.
+pub fn reduce(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: Option<&Tensor>, mode: Reduction, scale: f32) -> Result<Tensor> {
+    let n = a.numel();
+    let b = match (mode, b) {
+        (Reduction::SumSquaredDiff, Some(b)) => {
+            if b.shape() != a.shape() {
+                return Err(shape_err("reduce", format!("'{}' {:?} and '{}' {:?} must have the same shape", a.label(), a.shape(), b.label(), b.shape())));
+            }
+            b
+        }
+        (Reduction::SumSquaredDiff, None) => return Err(shape_err("reduce", "the sum of squared differences needs a second tensor".into())),
+        _ => a,
+    };
+    let parts = n.div_ceil(CHUNK);
+    if parts > 65535 {
+        return Err(crate::Error::TooLarge {
+            op: "reduce".into(),
+            what: format!("'{}' with {n} elements", a.label()),
+            needed: format!("{parts} workgroups"),
+            limit: "65535".into(),
+            limit_name: "maxComputeWorkgroupsPerDimension",
+            hint: "reduce a smaller tensor, or in parts".into(),
+        });
+    }
+    let code = match mode {
+        Reduction::Sum => 0,
+        Reduction::SumSquaredDiff => 1,
+        Reduction::SumSquares => 2,
+    };
+    let p = Params { n: n as u32, chunk: CHUNK as u32, mode: code, parts: parts as u32, scale, _pad: [0; 3] };
+    let partials = ctx.tensor(&format!("{}.partials", a.label()), &[parts], DType::F32)?;
+    let out = ctx.tensor(&format!("{}.reduced", a.label()), &[1], DType::F32)?;
+    plan.push(ctx.dispatch("reduce.partial", &PARTIAL, &[], &p, &[a, b, &partials], [parts as u32, 1, 1])?);
+    plan.push(ctx.dispatch("reduce.finish", &FINISH, &[], &p, &[&partials, &out], [1, 1, 1])?);
+    Ok(out)
+}
+
+/// Appends the sum of `a`.
+pub fn sum(ctx: &GpuContext, plan: &mut Plan, a: &Tensor) -> Result<Tensor> {
+    reduce(ctx, plan, a, None, Reduction::Sum, 1.0)
+}
+
+/// Appends the mean of `a`.
+pub fn mean(ctx: &GpuContext, plan: &mut Plan, a: &Tensor) -> Result<Tensor> {
+    reduce(ctx, plan, a, None, Reduction::Sum, 1.0 / a.numel() as f32)
+}
+
+/// Appends the sum of `(a - b)^2`.
+pub fn sum_squared_diff(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    reduce(ctx, plan, a, Some(b), Reduction::SumSquaredDiff, 1.0)
+}

@@ -1,0 +1,37 @@
+// elementwise_binary: y = f(alpha * a + beta * b), one thread per element, f as in
+// elementwise.wgsl (0 identity, 1 ReLU, 2 ReLU6, 3 sigmoid, 4 clamp to [lo, hi]).
+
+struct Params {
+    n: u32,
+    op: u32,
+    alpha: f32,
+    beta: f32,
+    lo: f32,
+    hi: f32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+
+fn apply(v: f32) -> f32 {
+    switch p.op {
+        case 1u: { return max(v, 0.0); }
+        case 2u: { return clamp(v, 0.0, 6.0); }
+        case 3u: { return 1.0 / (1.0 + exp(-v)); }
+        case 4u: { return clamp(v, p.lo, p.hi); }
+        default: { return v; }
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    if (i >= p.n) {
+        return;
+    }
+    y[i] = apply(p.alpha * a[i] + p.beta * b[i]);
+}
