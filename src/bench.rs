@@ -37,7 +37,7 @@ pub struct ConvResult {
     pub case: &'static str,
     /// "naive", or "tiled PXxCO" with the tile's pixels and output channels.
     pub kernel: String,
-    /// Milliseconds per dispatch (mean over the timed runs).
+    /// Milliseconds per dispatch (median of the timed runs).
     pub ms: f64,
     /// Useful GFLOP/s (2 * MACs / time).
     pub gflops: f64,
@@ -50,7 +50,7 @@ pub fn kernels_for(case: &ConvCase) -> Vec<ConvKernel> {
     let mut ks = vec![ConvKernel::Naive, ConvKernel::Tiled(default)];
     for (px, co4) in [(4, 4), (8, 2), (16, 4), (8, 1), (16, 1)] {
         let t = Tiling { tile_px: px, tile_co4: co4, ..default };
-        if !ks.contains(&ConvKernel::Tiled(t)) && (co4 * 4 <= case.out_c.next_multiple_of(4)) {
+        if !ks.contains(&ConvKernel::Tiled(t)) && co4 * 4 <= case.out_c.next_multiple_of(4) && (px - 1) + case.k <= 24 {
             ks.push(ConvKernel::Tiled(t));
         }
     }
@@ -58,7 +58,8 @@ pub fn kernels_for(case: &ConvCase) -> Vec<ConvKernel> {
 }
 
 /// Times `kernel` on `case`: one warm-up run (includes pipeline compilation), then `runs`
-/// submissions, waiting for the GPU before reading the clock. `now` returns milliseconds.
+/// submissions, each timed from submit to completion; reports the median (emulated GPUs on
+/// shared machines are noisy). `now` returns milliseconds.
 pub async fn time_conv(ctx: &GpuContext, case: &ConvCase, kernel: ConvKernel, runs: usize, now: &dyn Fn() -> f64) -> Result<ConvResult> {
     let ConvCase { in_c, out_c, k, size, pad, .. } = *case;
     let mut seed = 0x2545_f491u32;
@@ -76,12 +77,15 @@ pub async fn time_conv(ctx: &GpuContext, case: &ConvCase, kernel: ConvKernel, ru
     let _y = conv.record(ctx, &mut plan, &x)?;
     plan.run(ctx).await?;
     ctx.finish().await?;
-    let t0 = now();
+    let mut times = Vec::with_capacity(runs);
     for _ in 0..runs {
+        let t0 = now();
         plan.run(ctx).await?;
+        ctx.finish().await?;
+        times.push(now() - t0);
     }
-    ctx.finish().await?;
-    let ms = (now() - t0) / runs as f64;
+    times.sort_by(f64::total_cmp);
+    let ms = times[times.len() / 2];
     let (oh, ow) = conv.output_size(size, size)?;
     let flops = 2.0 * (out_c * oh * ow * in_c * k * k) as f64;
     let kernel = match kernel {
@@ -91,10 +95,11 @@ pub async fn time_conv(ctx: &GpuContext, case: &ConvCase, kernel: ConvKernel, ru
     Ok(ConvResult { case: case.name, kernel, ms, gflops: flops / (ms * 1e6) })
 }
 
-/// Times every kernel of [`kernels_for`] on every case of [`CONV_CASES`].
-pub async fn conv_table(ctx: &GpuContext, runs: usize, now: &dyn Fn() -> f64) -> Result<Vec<ConvResult>> {
+/// Times every kernel of [`kernels_for`] on every case of [`CONV_CASES`] whose name contains
+/// `filter` (all cases for an empty filter).
+pub async fn conv_table(ctx: &GpuContext, runs: usize, filter: &str, now: &dyn Fn() -> f64) -> Result<Vec<ConvResult>> {
     let mut rows = Vec::new();
-    for case in &CONV_CASES {
+    for case in CONV_CASES.iter().filter(|c| c.name.contains(filter)) {
         for kernel in kernels_for(case) {
             // The naive kernel is slow on emulated GPUs: fewer runs of it.
             let n = if kernel == ConvKernel::Naive { runs.div_ceil(4) } else { runs };

@@ -82,7 +82,7 @@ impl StyleTransfer {
     /// `{ case, kernel, ms, gflops }`.
     #[wasm_bindgen(js_name = benchConv)]
     pub async fn bench_conv(&self, runs: u32) -> Result<js_sys::Array, JsValue> {
-        let rows = crate::bench::conv_table(&self.ctx, runs.max(1) as usize, &now_ms).await.map_err(js_error)?;
+        let rows = crate::bench::conv_table(&self.ctx, runs.max(1) as usize, "", &now_ms).await.map_err(js_error)?;
         let out = js_sys::Array::new();
         for r in rows {
             let o = js_sys::Object::new();

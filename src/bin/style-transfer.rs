@@ -34,6 +34,9 @@ mod native {
             /// Timed runs per kernel (after one warm-up run).
             #[arg(long, default_value_t = 10)]
             runs: usize,
+            /// Only the cases whose name contains this text (e.g. "3x3").
+            #[arg(long, default_value = "")]
+            case: String,
         },
     }
 
@@ -73,10 +76,10 @@ mod native {
                 println!("  maxComputeWorkgroupsPerDimension  {}", l.max_compute_workgroups_per_dimension);
                 println!("  maxStorageBuffersPerShaderStage   {}", l.max_storage_buffers_per_shader_stage);
             }
-            Command::Bench { what: BenchWhat::Conv, runs } => {
+            Command::Bench { what: BenchWhat::Conv, runs, case } => {
                 let start = Instant::now();
                 let now = move || start.elapsed().as_secs_f64() * 1e3;
-                let rows = bench::conv_table(&ctx, runs.max(1), &now).await?;
+                let rows = bench::conv_table(&ctx, runs.max(1), &case, &now).await?;
                 let a = ctx.adapter();
                 print!("{}", bench::conv_markdown(&format!("{} ({})", a.name, a.backend), &rows));
             }

@@ -117,11 +117,10 @@ impl GpuContext {
             modules
                 .entry(kernel.name)
                 .or_insert_with(|| {
-                    let desc = wgpu::ShaderModuleDescriptor { label: Some(kernel.name), source: wgpu::ShaderSource::Wgsl(kernel.source.into()) };
-                    let mut checks = wgpu::ShaderRuntimeChecks::checked();
-                    if std::env::var("ST_CHECKS").as_deref() == Ok("noloop") { checks.force_loop_bounding = false; }
-                    if std::env::var("ST_CHECKS").as_deref() == Ok("none") { checks = wgpu::ShaderRuntimeChecks::unchecked(); }
-                    unsafe { self.device.create_shader_module_trusted(desc, checks) }
+                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(kernel.name),
+                        source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
+                    })
                 })
                 .clone()
         };

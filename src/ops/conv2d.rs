@@ -12,11 +12,12 @@ use crate::{Error, Result};
 const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
 const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
 
-/// Largest register tile the tiled kernel's arrays hold (`MAX_PX`, `MAX_CO4`, `MAX_WIN` in
-/// the shader).
+/// What the tiled kernel holds (`MAX_PX`, `MAX_CO4`, `MAX_K`, `STRIDES`, `MAX_WIN` in
+/// `tools/gen_conv2d_tiled.py`, which writes it).
 const MAX_PX: usize = 16;
 const MAX_CO4: usize = 4;
-const MAX_WIN: usize = 40;
+const MAX_K: usize = 9;
+const MAX_WIN: usize = 24;
 
 /// How the border is padded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,8 +101,14 @@ impl Tiling {
         Self { tile_px, tile_co4, wg_x: 8, wg_y: 8 }
     }
 
+    /// Whether the tiled kernel handles a kernel width and stride at all.
+    pub fn supports(k_w: usize, stride: usize) -> bool {
+        k_w <= MAX_K && (stride == 1 || stride == 2) && k_w + stride <= MAX_WIN + 1
+    }
+
     fn validate(&self, k_w: usize, stride: usize) -> Result<()> {
-        let ok = (1..=MAX_PX).contains(&self.tile_px)
+        let ok = Self::supports(k_w, stride)
+            && (1..=MAX_PX).contains(&self.tile_px)
             && (1..=MAX_CO4).contains(&self.tile_co4)
             && (self.tile_px - 1) * stride + k_w <= MAX_WIN
             && self.wg_x * self.wg_y <= 256
@@ -113,7 +120,8 @@ impl Tiling {
                 op: "conv2d",
                 message: format!(
                     "tiling {self:?} is outside what the tiled kernel holds: tile_px 1..={MAX_PX}, tile_co4 1..={MAX_CO4}, \
-                     (tile_px - 1) * stride + kernel width <= {MAX_WIN}, 1..=256 invocations per workgroup"
+                     kernel width <= {MAX_K}, stride 1 or 2, (tile_px - 1) * stride + kernel width <= {MAX_WIN}, \
+                     1..=256 invocations per workgroup"
                 ),
             })
         }
@@ -166,9 +174,14 @@ pub struct Conv2d {
 
 impl Conv2d {
     /// Uploads a layer from OIHW weights (`[out_c, in_c / groups, k_h, k_w]`) and an optional
-    /// bias, choosing the tiled kernel where it applies (groups = 1) and the naive one otherwise.
+    /// bias, choosing the tiled kernel where it applies (groups = 1, kernel width up to 9, stride 1
+    /// or 2) and the naive one otherwise.
     pub fn new(ctx: &GpuContext, label: &str, weights: &[f32], shape: [usize; 4], bias: Option<&[f32]>, params: Conv2dParams) -> Result<Self> {
-        let kernel = if params.groups == 1 { ConvKernel::Tiled(Tiling::for_layer(shape[0], shape[3], params.stride)) } else { ConvKernel::Naive };
+        let kernel = if params.groups == 1 && Tiling::supports(shape[3], params.stride) {
+            ConvKernel::Tiled(Tiling::for_layer(shape[0], shape[3], params.stride))
+        } else {
+            ConvKernel::Naive
+        };
         Self::with_kernel(ctx, label, weights, shape, bias, params, kernel)
     }
 
@@ -305,7 +318,6 @@ impl Conv2d {
                     ("WG_Y", t.wg_y as f64),
                     ("TILE_PX", t.tile_px as f64),
                     ("TILE_CO4", t.tile_co4 as f64),
-                    ("K_H", k_h as f64),
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
                 ];
