@@ -52,7 +52,7 @@ pub struct GpuContext {
     pub(crate) pipelines: Mutex<HashMap<String, wgpu::ComputePipeline>>,
     pub(crate) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pub(crate) pool: Arc<Mutex<BufferPool>>,
-    uncaptured: Arc<Mutex<Vec<String>>>,
+    pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for GpuContext {

@@ -1,3 +1,5 @@
+use std::future::Future;
+
 use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
@@ -30,6 +32,8 @@ pub struct Dispatch {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     workgroups: [u32; 3],
+    /// The bound tensors, kept alive (out of the buffer pool) as long as the dispatch exists.
+    _tensors: Vec<Tensor>,
 }
 
 impl Dispatch {
@@ -47,17 +51,39 @@ impl Dispatch {
 /// An ordered list of dispatches that runs as one command buffer and one queue submission.
 ///
 /// Ops append to a plan; a model builds its plan once per input size and runs it for every
-/// frame, so nothing (pipelines, bind groups, buffers) is created per run.
+/// frame, so nothing (pipelines, bind groups, buffers) is created per run. A plan keeps every
+/// tensor it binds alive. Intermediate tensors whose last use has been recorded can be handed
+/// back with [`Plan::release`]; later outputs of the same plan then reuse their buffers (safe,
+/// because the plan's dispatches run in order), which keeps a deep net's memory to a few
+/// feature maps.
 #[derive(Debug, Default)]
 pub struct Plan {
     label: String,
     dispatches: Vec<Dispatch>,
+    free: Vec<Tensor>,
 }
 
 impl Plan {
     /// An empty plan.
     pub fn new(label: &str) -> Self {
-        Self { label: label.to_string(), dispatches: Vec::new() }
+        Self { label: label.to_string(), dispatches: Vec::new(), free: Vec::new() }
+    }
+
+    /// An output tensor for an op of this plan: a released tensor of the same byte size if
+    /// there is one, otherwise a new one from the context.
+    pub fn alloc(&mut self, ctx: &GpuContext, label: &str, shape: &[usize], dtype: super::DType) -> Result<Tensor> {
+        let bytes = shape.iter().product::<usize>() as u64 * 4;
+        if let Some(i) = self.free.iter().position(|t| t.byte_size() == bytes) {
+            let t = self.free.swap_remove(i);
+            return Ok(t.reshaped(label, shape, dtype));
+        }
+        ctx.tensor(label, shape, dtype)
+    }
+
+    /// Marks `t` as dead for the rest of the plan: no dispatch recorded after this call may
+    /// read it, and a later [`Plan::alloc`] may reuse its buffer.
+    pub fn release(&mut self, t: Tensor) {
+        self.free.push(t);
     }
 
     /// Appends a dispatch.
@@ -158,6 +184,7 @@ impl GpuContext {
                 hint: "use a smaller image, or process it in tiles".to_string(),
             });
         }
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipeline = self.pipeline(kernel, constants);
         let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
@@ -173,7 +200,49 @@ impl GpuContext {
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        Ok(Dispatch { label: label.to_string(), pipeline, bind_group, workgroups })
+        self.check_scope(label, scope)?;
+        Ok(Dispatch { label: label.to_string(), pipeline, bind_group, workgroups, _tensors: tensors.iter().map(|&t| t.clone()).collect() })
+    }
+
+    /// Pops a validation scope opened while building `label`. Natively wgpu validates as it
+    /// goes, so the scope's result is ready now and becomes this call's `Err`. In the browser
+    /// it arrives later and is reported by the next [`Plan::run`] or readback.
+    fn check_scope(&self, label: &str, scope: wgpu::ErrorScopeGuard) -> Result<()> {
+        let fut = scope.pop();
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let mut fut = Box::pin(fut);
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            match fut.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(Some(e)) => Err(Error::Gpu { op: label.to_string(), message: e.to_string() }),
+                std::task::Poll::Ready(None) => Ok(()),
+                std::task::Poll::Pending => {
+                    let sink = self.uncaptured.clone();
+                    let label = label.to_string();
+                    std::thread::spawn(move || {
+                        if let Some(e) = pollster::block_on(fut) {
+                            if let Ok(mut v) = sink.lock() {
+                                v.push(format!("{label}: {e}"));
+                            }
+                        }
+                    });
+                    Ok(())
+                }
+            }
+        }
+        #[cfg(target_arch = "wasm32")]
+        {
+            let sink = self.uncaptured.clone();
+            let label = label.to_string();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Some(e) = fut.await {
+                    if let Ok(mut v) = sink.lock() {
+                        v.push(format!("{label}: {e}"));
+                    }
+                }
+            });
+            Ok(())
+        }
     }
 }
 

@@ -15,8 +15,7 @@ pub enum DType {
 ///
 /// Feature maps are planar `[C, H, W]` f32 (batch 1), row-major; RGBA8 images are `[H, W]`.
 /// Cloning is cheap (a handle). When the last handle is dropped the buffer goes back to the
-/// context's pool, so a tensor that a [`super::Plan`] still reads must be kept alive by whoever
-/// runs that plan: dropping it marks it as scratch that later allocations may reuse.
+/// context's pool for reuse; a [`super::Plan`] holds handles to every tensor it binds.
 #[derive(Clone)]
 pub struct Tensor {
     inner: Arc<Inner>,
@@ -28,6 +27,8 @@ struct Inner {
     dtype: DType,
     label: String,
     pool: Weak<Mutex<BufferPool>>,
+    /// For a reshaped view: the tensor that owns the buffer (and returns it to the pool).
+    _alias: Option<Arc<Inner>>,
 }
 
 impl Drop for Inner {
@@ -48,11 +49,10 @@ impl std::fmt::Debug for Tensor {
 
 impl Tensor {
     pub(crate) fn new(buffer: wgpu::Buffer, shape: Vec<usize>, dtype: DType, label: String, pool: Weak<Mutex<BufferPool>>) -> Self {
-        Self { inner: Arc::new(Inner { buffer: Some(buffer), shape, dtype, label, pool }) }
+        Self { inner: Arc::new(Inner { buffer: Some(buffer), shape, dtype, label, pool, _alias: None }) }
     }
 
-    /// The storage buffer. Its size may exceed [`Tensor::byte_size`] only never: the pool keys
-    /// buffers by exact size.
+    /// The storage buffer (exactly [`Tensor::byte_size`] bytes: the pool keys buffers by size).
     pub fn buffer(&self) -> &wgpu::Buffer {
         self.inner.buffer.as_ref().expect("buffer is only taken on drop")
     }
@@ -91,6 +91,16 @@ impl Tensor {
                 message: format!("'{}' must be an f32 [C, H, W] tensor but is {:?} {:?}", self.label(), self.dtype(), self.shape()),
             }),
         }
+    }
+
+    /// A handle to the same buffer with another label, shape and dtype of the same byte size
+    /// (used by [`super::Plan::alloc`] to reuse a released tensor).
+    pub(crate) fn reshaped(self, label: &str, shape: &[usize], dtype: DType) -> Tensor {
+        debug_assert_eq!(shape.iter().product::<usize>(), self.numel());
+        // The view shares the buffer; the original (held as `_alias`) returns it to the pool
+        // once, when the last handle to either is gone.
+        let buffer = self.inner.buffer.clone();
+        Tensor { inner: Arc::new(Inner { buffer, shape: shape.to_vec(), dtype, label: label.to_string(), pool: Weak::new(), _alias: Some(self.inner) }) }
     }
 
     /// Whether two handles share one buffer.

@@ -290,7 +290,7 @@ impl Conv2d {
             return Err(shape_err("conv2d", format!("'{}' expects {} input channels but '{}' has shape {:?}", self.label, self.in_channels(), x.label(), x.shape())));
         }
         let (oh, ow) = self.output_size(h, w)?;
-        let y = ctx.tensor(&self.label, &[out_c, oh, ow], DType::F32)?;
+        let y = plan.alloc(ctx, &self.label, &[out_c, oh, ow], DType::F32)?;
         let p = Params {
             in_c: c as u32,
             in_h: h as u32,

@@ -73,7 +73,7 @@ pub fn unary(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, op: Unary) -> Result
             (4, 1.0, 0.0, lo, hi)
         }
     };
-    let y = ctx.tensor(&format!("{}.unary", x.label()), x.shape(), DType::F32)?;
+    let y = plan.alloc(ctx, &format!("{}.unary", x.label()), x.shape(), DType::F32)?;
     let p = Params { n: n as u32, op: code, alpha, beta, lo, hi, _pad: [0; 2] };
     plan.push(ctx.dispatch("elementwise", &UNARY, &[], &p, &[x, &y], linear_workgroups(n, 256))?);
     Ok(y)
@@ -85,7 +85,7 @@ pub fn scale_add(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, alpha: f32, b: &
         return Err(shape_err("scale_add", format!("'{}' {:?} and '{}' {:?} must have the same shape", a.label(), a.shape(), b.label(), b.shape())));
     }
     let n = a.numel();
-    let y = ctx.tensor(&format!("{}.add", a.label()), a.shape(), DType::F32)?;
+    let y = plan.alloc(ctx, &format!("{}.add", a.label()), a.shape(), DType::F32)?;
     let p = Params { n: n as u32, op: act.code(), alpha, beta, lo: 0.0, hi: 0.0, _pad: [0; 2] };
     plan.push(ctx.dispatch("elementwise_binary", &BINARY, &[], &p, &[a, b, &y], linear_workgroups(n, 256))?);
     Ok(y)

@@ -23,7 +23,7 @@ struct Params {
 /// (mean, biased variance).
 pub fn instance_norm_stats(ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
     let (c, h, w) = x.chw("instance_norm")?;
-    let stats = ctx.tensor(&format!("{}.stats", x.label()), &[c, 2], DType::F32)?;
+    let stats = plan.alloc(ctx, &format!("{}.stats", x.label()), &[c, 2], DType::F32)?;
     let p = Params { channels: c as u32, plane: (h * w) as u32, act: 0, eps: 0.0 };
     plan.push(ctx.dispatch("instance_norm.stats", &STATS, &[], &p, &[x, &stats], [c as u32, 1, 1])?);
     Ok(stats)
@@ -43,7 +43,7 @@ pub fn instance_norm_apply(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, stats:
         return Err(crate::Error::InvalidArgument { op: "instance_norm", message: format!("eps must be a non-negative number, got {eps}") });
     }
     let n = c * h * w;
-    let y = ctx.tensor(&format!("{}.in", x.label()), x.shape(), DType::F32)?;
+    let y = plan.alloc(ctx, &format!("{}.in", x.label()), x.shape(), DType::F32)?;
     let p = Params { channels: c as u32, plane: (h * w) as u32, act: act.code(), eps };
     plan.push(ctx.dispatch("instance_norm.apply", &APPLY, &[], &p, &[x, stats, gamma, beta, &y], linear_workgroups(n, 256))?);
     Ok(y)

@@ -43,8 +43,9 @@ impl PixelMap {
         for c in 0..self.channels {
             let byte = self.order[c] as usize;
             inv.order[byte] = c as u32;
-            inv.scale[byte] = 1.0 / self.scale[c];
-            inv.bias[byte] = -self.bias[c] / self.scale[c];
+            // In f64, so that 1 / (1 / 255) is 255 exactly in f32.
+            inv.scale[byte] = (1.0 / self.scale[c] as f64) as f32;
+            inv.bias[byte] = (-self.bias[c] as f64 / self.scale[c] as f64) as f32;
         }
         inv
     }
@@ -86,7 +87,7 @@ pub fn rgba_to_planar(ctx: &GpuContext, plan: &mut Plan, img: &Tensor, map: &Pix
     if img.dtype() != DType::Rgba8 {
         return Err(shape_err("rgba_to_planar", format!("'{}' must be an RGBA8 image, got {:?}", img.label(), img.dtype())));
     }
-    let y = ctx.tensor(&format!("{}.planar", img.label()), &[map.channels, h, w], DType::F32)?;
+    let y = plan.alloc(ctx, &format!("{}.planar", img.label()), &[map.channels, h, w], DType::F32)?;
     plan.push(ctx.dispatch("rgba_to_planar", &UNPACK, &[], &Params::new(w, h, map), &[img, &y], grid(w, h, 1, [8, 8]))?);
     Ok(y)
 }
@@ -100,7 +101,7 @@ pub fn planar_to_rgba(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, map: &Pixel
     if c != map.channels {
         return Err(shape_err("planar_to_rgba", format!("'{}' has {c} planes but the pixel map has {}", x.label(), map.channels)));
     }
-    let y = ctx.tensor(&format!("{}.rgba", x.label()), &[h, w], DType::Rgba8)?;
+    let y = plan.alloc(ctx, &format!("{}.rgba", x.label()), &[h, w], DType::Rgba8)?;
     plan.push(ctx.dispatch("planar_to_rgba", &PACK, &[], &Params::new(w, h, &map.inverse()), &[x, &y], grid(w, h, 1, [8, 8]))?);
     Ok(y)
 }

@@ -63,8 +63,8 @@ pub fn reduce(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: Option<&Tensor>,
         Reduction::SumSquares => 2,
     };
     let p = Params { n: n as u32, chunk: CHUNK as u32, mode: code, parts: parts as u32, scale, _pad: [0; 3] };
-    let partials = ctx.tensor(&format!("{}.partials", a.label()), &[parts], DType::F32)?;
-    let out = ctx.tensor(&format!("{}.reduced", a.label()), &[1], DType::F32)?;
+    let partials = plan.alloc(ctx, &format!("{}.partials", a.label()), &[parts], DType::F32)?;
+    let out = plan.alloc(ctx, &format!("{}.reduced", a.label()), &[1], DType::F32)?;
     plan.push(ctx.dispatch("reduce.partial", &PARTIAL, &[], &p, &[a, b, &partials], [parts as u32, 1, 1])?);
     plan.push(ctx.dispatch("reduce.finish", &FINISH, &[], &p, &[&partials, &out], [1, 1, 1])?);
     Ok(out)
