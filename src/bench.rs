@@ -25,9 +25,30 @@ pub struct ConvCase {
 /// The cases the foundation issue names: a 3x3 128->128 conv on 64x64 (the residual blocks of
 /// Johnson's net) and a 9x9 3->32 conv on 256x256 (its first layer), plus the thin last layer.
 pub const CONV_CASES: [ConvCase; 3] = [
-    ConvCase { name: "3x3 128->128 @64x64", in_c: 128, out_c: 128, k: 3, size: 64, pad: 1 },
-    ConvCase { name: "9x9 3->32 @256x256", in_c: 3, out_c: 32, k: 9, size: 256, pad: 4 },
-    ConvCase { name: "9x9 32->3 @256x256", in_c: 32, out_c: 3, k: 9, size: 256, pad: 4 },
+    ConvCase {
+        name: "3x3 128->128 @64x64",
+        in_c: 128,
+        out_c: 128,
+        k: 3,
+        size: 64,
+        pad: 1,
+    },
+    ConvCase {
+        name: "9x9 3->32 @256x256",
+        in_c: 3,
+        out_c: 32,
+        k: 9,
+        size: 256,
+        pad: 4,
+    },
+    ConvCase {
+        name: "9x9 32->3 @256x256",
+        in_c: 32,
+        out_c: 3,
+        k: 9,
+        size: 256,
+        pad: 4,
+    },
 ];
 
 /// One measured row.
@@ -49,8 +70,15 @@ pub fn kernels_for(case: &ConvCase) -> Vec<ConvKernel> {
     let default = Tiling::for_layer(case.out_c, case.k, 1);
     let mut ks = vec![ConvKernel::Naive, ConvKernel::Tiled(default)];
     for (px, co4) in [(4, 4), (8, 2), (16, 4), (8, 1), (16, 1)] {
-        let t = Tiling { tile_px: px, tile_co4: co4, ..default };
-        if !ks.contains(&ConvKernel::Tiled(t)) && co4 * 4 <= case.out_c.next_multiple_of(4) && (px - 1) + case.k <= 24 {
+        let t = Tiling {
+            tile_px: px,
+            tile_co4: co4,
+            ..default
+        };
+        if !ks.contains(&ConvKernel::Tiled(t))
+            && co4 * 4 <= case.out_c.next_multiple_of(4)
+            && (px - 1) + case.k <= 24
+        {
             ks.push(ConvKernel::Tiled(t));
         }
     }
@@ -60,8 +88,21 @@ pub fn kernels_for(case: &ConvCase) -> Vec<ConvKernel> {
 /// Times `kernel` on `case`: one warm-up run (includes pipeline compilation), then `runs`
 /// submissions, each timed from submit to completion; reports the median (emulated GPUs on
 /// shared machines are noisy). `now` returns milliseconds.
-pub async fn time_conv(ctx: &GpuContext, case: &ConvCase, kernel: ConvKernel, runs: usize, now: &dyn Fn() -> f64) -> Result<ConvResult> {
-    let ConvCase { in_c, out_c, k, size, pad, .. } = *case;
+pub async fn time_conv(
+    ctx: &GpuContext,
+    case: &ConvCase,
+    kernel: ConvKernel,
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<ConvResult> {
+    let ConvCase {
+        in_c,
+        out_c,
+        k,
+        size,
+        pad,
+        ..
+    } = *case;
     let mut seed = 0x2545_f491u32;
     let mut rnd = || {
         seed ^= seed << 13;
@@ -71,7 +112,15 @@ pub async fn time_conv(ctx: &GpuContext, case: &ConvCase, kernel: ConvKernel, ru
     };
     let w: Vec<f32> = (0..out_c * in_c * k * k).map(|_| rnd() * 0.1).collect();
     let x: Vec<f32> = (0..in_c * size * size).map(|_| rnd()).collect();
-    let conv = Conv2d::with_kernel(ctx, "bench.conv", &w, [out_c, in_c, k, k], None, Conv2dParams::padded(pad, Padding::Reflect), kernel)?;
+    let conv = Conv2d::with_kernel(
+        ctx,
+        "bench.conv",
+        &w,
+        [out_c, in_c, k, k],
+        None,
+        Conv2dParams::padded(pad, Padding::Reflect),
+        kernel,
+    )?;
     let x = ctx.upload("bench.x", &[in_c, size, size], &x)?;
     let mut plan = Plan::new("bench");
     let _y = conv.record(ctx, &mut plan, &x)?;
@@ -92,17 +141,31 @@ pub async fn time_conv(ctx: &GpuContext, case: &ConvCase, kernel: ConvKernel, ru
         ConvKernel::Naive => "naive".to_string(),
         ConvKernel::Tiled(t) => format!("tiled {}px x {}co", t.tile_px, t.tile_co4 * 4),
     };
-    Ok(ConvResult { case: case.name, kernel, ms, gflops: flops / (ms * 1e6) })
+    Ok(ConvResult {
+        case: case.name,
+        kernel,
+        ms,
+        gflops: flops / (ms * 1e6),
+    })
 }
 
 /// Times every kernel of [`kernels_for`] on every case of [`CONV_CASES`] whose name contains
 /// `filter` (all cases for an empty filter).
-pub async fn conv_table(ctx: &GpuContext, runs: usize, filter: &str, now: &dyn Fn() -> f64) -> Result<Vec<ConvResult>> {
+pub async fn conv_table(
+    ctx: &GpuContext,
+    runs: usize,
+    filter: &str,
+    now: &dyn Fn() -> f64,
+) -> Result<Vec<ConvResult>> {
     let mut rows = Vec::new();
     for case in CONV_CASES.iter().filter(|c| c.name.contains(filter)) {
         for kernel in kernels_for(case) {
             // The naive kernel is slow on emulated GPUs: fewer runs of it.
-            let n = if kernel == ConvKernel::Naive { runs.div_ceil(4) } else { runs };
+            let n = if kernel == ConvKernel::Naive {
+                runs.div_ceil(4)
+            } else {
+                runs
+            };
             rows.push(time_conv(ctx, case, kernel, n, now).await?);
         }
     }
@@ -113,8 +176,18 @@ pub async fn conv_table(ctx: &GpuContext, runs: usize, filter: &str, now: &dyn F
 pub fn conv_markdown(adapter: &str, rows: &[ConvResult]) -> String {
     let mut s = format!("Adapter: {adapter}\n\n| case | kernel | ms | GFLOP/s | vs naive |\n|---|---|---:|---:|---:|\n");
     for r in rows {
-        let naive = rows.iter().find(|n| n.case == r.case && n.kernel == "naive").map_or(f64::NAN, |n| n.gflops);
-        s.push_str(&format!("| {} | {} | {:.2} | {:.2} | {:.1}x |\n", r.case, r.kernel, r.ms, r.gflops, r.gflops / naive));
+        let naive = rows
+            .iter()
+            .find(|n| n.case == r.case && n.kernel == "naive")
+            .map_or(f64::NAN, |n| n.gflops);
+        s.push_str(&format!(
+            "| {} | {} | {:.2} | {:.2} | {:.1}x |\n",
+            r.case,
+            r.kernel,
+            r.ms,
+            r.gflops,
+            r.gflops / naive
+        ));
     }
     s
 }

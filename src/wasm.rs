@@ -69,11 +69,31 @@ impl StyleTransfer {
         set(&obj, "deviceType", a.device_type.as_str().into());
         set(&obj, "shaderF16", a.shader_f16.into());
         let l = js_sys::Object::new();
-        set(&l, "maxStorageBufferBindingSize", (a.limits.max_storage_buffer_binding_size as f64).into());
-        set(&l, "maxBufferSize", (a.limits.max_buffer_size as f64).into());
-        set(&l, "maxComputeWorkgroupStorageSize", a.limits.max_compute_workgroup_storage_size.into());
-        set(&l, "maxComputeInvocationsPerWorkgroup", a.limits.max_compute_invocations_per_workgroup.into());
-        set(&l, "maxComputeWorkgroupsPerDimension", a.limits.max_compute_workgroups_per_dimension.into());
+        set(
+            &l,
+            "maxStorageBufferBindingSize",
+            (a.limits.max_storage_buffer_binding_size as f64).into(),
+        );
+        set(
+            &l,
+            "maxBufferSize",
+            (a.limits.max_buffer_size as f64).into(),
+        );
+        set(
+            &l,
+            "maxComputeWorkgroupStorageSize",
+            a.limits.max_compute_workgroup_storage_size.into(),
+        );
+        set(
+            &l,
+            "maxComputeInvocationsPerWorkgroup",
+            a.limits.max_compute_invocations_per_workgroup.into(),
+        );
+        set(
+            &l,
+            "maxComputeWorkgroupsPerDimension",
+            a.limits.max_compute_workgroups_per_dimension.into(),
+        );
         set(&obj, "limits", l.into());
         obj.into()
     }
@@ -82,7 +102,9 @@ impl StyleTransfer {
     /// `{ case, kernel, ms, gflops }`.
     #[wasm_bindgen(js_name = benchConv)]
     pub async fn bench_conv(&self, runs: u32) -> Result<js_sys::Array, JsValue> {
-        let rows = crate::bench::conv_table(&self.ctx, runs.max(1) as usize, "", &now_ms).await.map_err(js_error)?;
+        let rows = crate::bench::conv_table(&self.ctx, runs.max(1) as usize, "", &now_ms)
+            .await
+            .map_err(js_error)?;
         let out = js_sys::Array::new();
         for r in rows {
             let o = js_sys::Object::new();

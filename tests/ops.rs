@@ -10,7 +10,10 @@ mod common;
 
 use common::{assert_close, ctx, random};
 use webgpu_style_transfer::gpu::{DType, Plan};
-use webgpu_style_transfer::ops::{self, Activation, Conv2d, Conv2dParams, ConvKernel, Padding, PixelMap, PoolMode, Reduction, Tiling, Unary};
+use webgpu_style_transfer::ops::{
+    self, Activation, Conv2d, Conv2dParams, ConvKernel, Padding, PixelMap, PoolMode, Reduction,
+    Tiling, Unary,
+};
 use webgpu_style_transfer::{reference, Error};
 
 #[cfg(target_arch = "wasm32")]
@@ -29,7 +32,15 @@ struct ConvCase {
 
 async fn check_conv(case: ConvCase, kernel: ConvKernel, seed: u32) {
     let ctx = ctx().await;
-    let ConvCase { c, h, w, out_c, k, params, bias } = case;
+    let ConvCase {
+        c,
+        h,
+        w,
+        out_c,
+        k,
+        params,
+        bias,
+    } = case;
     let cig = c / params.groups;
     let x = random(c * h * w, seed);
     let wt = random(out_c * cig * k * k, seed + 1);
@@ -37,7 +48,8 @@ async fn check_conv(case: ConvCase, kernel: ConvKernel, seed: u32) {
     let bias = bias.then_some(b.as_slice());
     let (want, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, [out_c, cig, k, k], bias, &params);
 
-    let conv = Conv2d::with_kernel(&ctx, "conv", &wt, [out_c, cig, k, k], bias, params, kernel).unwrap();
+    let conv =
+        Conv2d::with_kernel(&ctx, "conv", &wt, [out_c, cig, k, k], bias, params, kernel).unwrap();
     let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
     let mut plan = Plan::new("conv test");
     let y = conv.record(&ctx, &mut plan, &xt).unwrap();
@@ -45,86 +57,299 @@ async fn check_conv(case: ConvCase, kernel: ConvKernel, seed: u32) {
     plan.run(&ctx).await.unwrap();
     let got = ctx.read(&y).await.unwrap();
     let terms = (cig * k * k) as f32;
-    assert_close(&format!("conv {kernel:?} {c}x{h}x{w} -> {out_c} k{k} {params:?}"), &got, &want, 1e-6 * terms + 1e-5, 1e-5);
+    assert_close(
+        &format!("conv {kernel:?} {c}x{h}x{w} -> {out_c} k{k} {params:?}"),
+        &got,
+        &want,
+        1e-6 * terms + 1e-5,
+        1e-5,
+    );
 }
 
 fn tiled(px: usize, co4: usize) -> ConvKernel {
-    ConvKernel::Tiled(Tiling { tile_px: px, tile_co4: co4, wg_x: 8, wg_y: 8 })
+    ConvKernel::Tiled(Tiling {
+        tile_px: px,
+        tile_co4: co4,
+        wg_x: 8,
+        wg_y: 8,
+    })
 }
 
 gpu_test!(conv_naive_zero_pad_bias_relu, {
     let p = Conv2dParams::padded(1, Padding::Zero).activation(Activation::Relu);
-    check_conv(ConvCase { c: 5, h: 33, w: 31, out_c: 7, k: 3, params: p, bias: true }, ConvKernel::Naive, 1).await;
+    check_conv(
+        ConvCase {
+            c: 5,
+            h: 33,
+            w: 31,
+            out_c: 7,
+            k: 3,
+            params: p,
+            bias: true,
+        },
+        ConvKernel::Naive,
+        1,
+    )
+    .await;
 });
 
 gpu_test!(conv_naive_stride2_reflect, {
     let p = Conv2dParams::padded(1, Padding::Reflect).stride(2);
-    check_conv(ConvCase { c: 6, h: 17, w: 22, out_c: 5, k: 3, params: p, bias: false }, ConvKernel::Naive, 2).await;
+    check_conv(
+        ConvCase {
+            c: 6,
+            h: 17,
+            w: 22,
+            out_c: 5,
+            k: 3,
+            params: p,
+            bias: false,
+        },
+        ConvKernel::Naive,
+        2,
+    )
+    .await;
 });
 
 gpu_test!(conv_naive_depthwise_asymmetric_pad_relu6, {
     // TensorFlow-style "SAME" padding for a stride-2 depthwise conv: nothing top/left, one
     // row/column bottom/right, as MobileNetV2 exports have.
-    let p = Conv2dParams { stride: 2, pad: [0, 0, 1, 1], padding: Padding::Zero, groups: 6, activation: Activation::Relu6 };
-    check_conv(ConvCase { c: 6, h: 15, w: 12, out_c: 6, k: 3, params: p, bias: true }, ConvKernel::Naive, 3).await;
+    let p = Conv2dParams {
+        stride: 2,
+        pad: [0, 0, 1, 1],
+        padding: Padding::Zero,
+        groups: 6,
+        activation: Activation::Relu6,
+    };
+    check_conv(
+        ConvCase {
+            c: 6,
+            h: 15,
+            w: 12,
+            out_c: 6,
+            k: 3,
+            params: p,
+            bias: true,
+        },
+        ConvKernel::Naive,
+        3,
+    )
+    .await;
 });
 
 gpu_test!(conv_naive_groups_sigmoid, {
-    let p = Conv2dParams::padded(2, Padding::Zero).groups(2).activation(Activation::Sigmoid);
-    check_conv(ConvCase { c: 4, h: 9, w: 11, out_c: 6, k: 5, params: p, bias: true }, ConvKernel::Naive, 4).await;
+    let p = Conv2dParams::padded(2, Padding::Zero)
+        .groups(2)
+        .activation(Activation::Sigmoid);
+    check_conv(
+        ConvCase {
+            c: 4,
+            h: 9,
+            w: 11,
+            out_c: 6,
+            k: 5,
+            params: p,
+            bias: true,
+        },
+        ConvKernel::Naive,
+        4,
+    )
+    .await;
 });
 
 gpu_test!(conv_tiled_3x3_reflect_every_tile_shape, {
     // Every tile shape on one layer whose sizes divide neither the tile nor the workgroup.
-    for (i, (px, co4)) in [(1, 1), (3, 1), (8, 2), (5, 3), (8, 4), (16, 1), (16, 4)].into_iter().enumerate() {
+    for (i, (px, co4)) in [(1, 1), (3, 1), (8, 2), (5, 3), (8, 4), (16, 1), (16, 4)]
+        .into_iter()
+        .enumerate()
+    {
         let p = Conv2dParams::padded(1, Padding::Reflect).activation(Activation::Relu);
-        check_conv(ConvCase { c: 6, h: 13, w: 29, out_c: 10, k: 3, params: p, bias: true }, tiled(px, co4), 10 + i as u32).await;
+        check_conv(
+            ConvCase {
+                c: 6,
+                h: 13,
+                w: 29,
+                out_c: 10,
+                k: 3,
+                params: p,
+                bias: true,
+            },
+            tiled(px, co4),
+            10 + i as u32,
+        )
+        .await;
     }
 });
 
 gpu_test!(conv_tiled_stride2_zero_pad_odd_channels, {
     let p = Conv2dParams::padded(1, Padding::Zero).stride(2);
-    check_conv(ConvCase { c: 5, h: 37, w: 29, out_c: 17, k: 3, params: p, bias: true }, ConvKernel::Tiled(Tiling::for_layer(17, 3, 2)), 20).await;
-    check_conv(ConvCase { c: 5, h: 37, w: 29, out_c: 17, k: 3, params: p, bias: false }, tiled(8, 4), 21).await;
+    check_conv(
+        ConvCase {
+            c: 5,
+            h: 37,
+            w: 29,
+            out_c: 17,
+            k: 3,
+            params: p,
+            bias: true,
+        },
+        ConvKernel::Tiled(Tiling::for_layer(17, 3, 2)),
+        20,
+    )
+    .await;
+    check_conv(
+        ConvCase {
+            c: 5,
+            h: 37,
+            w: 29,
+            out_c: 17,
+            k: 3,
+            params: p,
+            bias: false,
+        },
+        tiled(8, 4),
+        21,
+    )
+    .await;
 });
 
 gpu_test!(conv_tiled_first_and_last_9x9, {
     // Johnson's first (3 -> 32) and last (32 -> 3, here with the sigmoid of the 26-style net)
     // layers, reflection padded by 4.
     let p = Conv2dParams::padded(4, Padding::Reflect);
-    check_conv(ConvCase { c: 3, h: 40, w: 35, out_c: 32, k: 9, params: p, bias: true }, ConvKernel::Tiled(Tiling::for_layer(32, 9, 1)), 30).await;
+    check_conv(
+        ConvCase {
+            c: 3,
+            h: 40,
+            w: 35,
+            out_c: 32,
+            k: 9,
+            params: p,
+            bias: true,
+        },
+        ConvKernel::Tiled(Tiling::for_layer(32, 9, 1)),
+        30,
+    )
+    .await;
     let p = p.activation(Activation::Sigmoid);
-    check_conv(ConvCase { c: 32, h: 21, w: 19, out_c: 3, k: 9, params: p, bias: false }, ConvKernel::Tiled(Tiling::for_layer(3, 9, 1)), 31).await;
+    check_conv(
+        ConvCase {
+            c: 32,
+            h: 21,
+            w: 19,
+            out_c: 3,
+            k: 9,
+            params: p,
+            bias: false,
+        },
+        ConvKernel::Tiled(Tiling::for_layer(3, 9, 1)),
+        31,
+    )
+    .await;
 });
 
 gpu_test!(conv_tiled_1x1_inputs_and_kernels, {
     // A 1x1 image through a 1x1 conv, and a 3x3 zero-padded conv on a 1x1 image.
-    check_conv(ConvCase { c: 7, h: 1, w: 1, out_c: 9, k: 1, params: Conv2dParams::default(), bias: true }, ConvKernel::Tiled(Tiling::for_layer(9, 1, 1)), 40).await;
-    check_conv(ConvCase { c: 3, h: 1, w: 1, out_c: 4, k: 3, params: Conv2dParams::padded(1, Padding::Zero), bias: true }, tiled(8, 1), 41).await;
+    check_conv(
+        ConvCase {
+            c: 7,
+            h: 1,
+            w: 1,
+            out_c: 9,
+            k: 1,
+            params: Conv2dParams::default(),
+            bias: true,
+        },
+        ConvKernel::Tiled(Tiling::for_layer(9, 1, 1)),
+        40,
+    )
+    .await;
+    check_conv(
+        ConvCase {
+            c: 3,
+            h: 1,
+            w: 1,
+            out_c: 4,
+            k: 3,
+            params: Conv2dParams::padded(1, Padding::Zero),
+            bias: true,
+        },
+        tiled(8, 1),
+        41,
+    )
+    .await;
 });
 
 gpu_test!(conv_tiled_larger_input, {
-    let p = Conv2dParams::padded(1, Padding::Reflect).stride(2).activation(Activation::Relu);
-    check_conv(ConvCase { c: 16, h: 130, w: 67, out_c: 32, k: 3, params: p, bias: true }, ConvKernel::Tiled(Tiling::for_layer(32, 3, 2)), 50).await;
+    let p = Conv2dParams::padded(1, Padding::Reflect)
+        .stride(2)
+        .activation(Activation::Relu);
+    check_conv(
+        ConvCase {
+            c: 16,
+            h: 130,
+            w: 67,
+            out_c: 32,
+            k: 3,
+            params: p,
+            bias: true,
+        },
+        ConvKernel::Tiled(Tiling::for_layer(32, 3, 2)),
+        50,
+    )
+    .await;
 });
 
 gpu_test!(conv_bad_input_is_an_error, {
     let ctx = ctx().await;
-    let conv = Conv2d::new(&ctx, "layer1", &random(8 * 3 * 9, 1), [8, 3, 3, 3], None, Conv2dParams::padded(1, Padding::Reflect)).unwrap();
+    let conv = Conv2d::new(
+        &ctx,
+        "layer1",
+        &random(8 * 3 * 9, 1),
+        [8, 3, 3, 3],
+        None,
+        Conv2dParams::padded(1, Padding::Reflect),
+    )
+    .unwrap();
     let mut plan = Plan::new("bad");
     // Wrong channel count.
     let x = ctx.upload("photo", &[4, 8, 8], &random(256, 2)).unwrap();
     let e = conv.record(&ctx, &mut plan, &x).unwrap_err();
-    assert!(matches!(e, Error::Shape { .. }) && e.to_string().contains("layer1") && e.to_string().contains("3 input channels"), "{e}");
+    assert!(
+        matches!(e, Error::Shape { .. })
+            && e.to_string().contains("layer1")
+            && e.to_string().contains("3 input channels"),
+        "{e}"
+    );
     // Reflection padding as large as the image.
     let x = ctx.upload("tiny", &[3, 1, 5], &random(15, 3)).unwrap();
     let e = conv.record(&ctx, &mut plan, &x).unwrap_err();
     assert!(e.to_string().contains("reflection padding"), "{e}");
     // Weights that do not match their shape.
-    let e = Conv2d::new(&ctx, "layer2", &[0.0; 10], [8, 3, 3, 3], None, Conv2dParams::default()).unwrap_err();
-    assert!(e.to_string().contains("layer2") && e.to_string().contains("216"), "{e}");
+    let e = Conv2d::new(
+        &ctx,
+        "layer2",
+        &[0.0; 10],
+        [8, 3, 3, 3],
+        None,
+        Conv2dParams::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("layer2") && e.to_string().contains("216"),
+        "{e}"
+    );
     // A tile the kernel cannot hold.
-    let e = Conv2d::with_kernel(&ctx, "l3", &random(27, 1), [1, 3, 3, 3], None, Conv2dParams::default(), tiled(17, 1)).unwrap_err();
+    let e = Conv2d::with_kernel(
+        &ctx,
+        "l3",
+        &random(27, 1),
+        [1, 3, 3, 3],
+        None,
+        Conv2dParams::default(),
+        tiled(17, 1),
+    )
+    .unwrap_err();
     assert!(matches!(e, Error::InvalidArgument { .. }), "{e}");
     assert!(plan.dispatches().is_empty());
 });
@@ -133,7 +358,11 @@ gpu_test!(instance_norm_affine_relu_and_stats, {
     let ctx = ctx().await;
     let (c, h, w) = (7, 33, 31);
     // Offset and scale the input so that mean and variance are far from 0 and 1.
-    let x: Vec<f32> = random(c * h * w, 60).iter().enumerate().map(|(i, v)| v * (1.0 + (i / (h * w)) as f32) + 3.0).collect();
+    let x: Vec<f32> = random(c * h * w, 60)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * (1.0 + (i / (h * w)) as f32) + 3.0)
+        .collect();
     let gamma = random(c, 61);
     let beta = random(c, 62);
     let want = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, Activation::Relu);
@@ -142,11 +371,21 @@ gpu_test!(instance_norm_affine_relu_and_stats, {
     let b = ctx.upload("beta", &[c], &beta).unwrap();
     let mut plan = Plan::new("in");
     let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
-    let y = ops::instance_norm_apply(&ctx, &mut plan, &xt, &stats, &g, &b, 1e-5, Activation::Relu).unwrap();
+    let y = ops::instance_norm_apply(&ctx, &mut plan, &xt, &stats, &g, &b, 1e-5, Activation::Relu)
+        .unwrap();
     plan.run(&ctx).await.unwrap();
-    assert_close("instance norm", &ctx.read(&y).await.unwrap(), &want, 1e-4, 1e-4);
+    assert_close(
+        "instance norm",
+        &ctx.read(&y).await.unwrap(),
+        &want,
+        1e-4,
+        1e-4,
+    );
     let s = ctx.read(&stats).await.unwrap();
-    let want_stats: Vec<f32> = reference::channel_stats(&x, c, h * w).iter().flat_map(|&(m, v)| [m as f32, v as f32]).collect();
+    let want_stats: Vec<f32> = reference::channel_stats(&x, c, h * w)
+        .iter()
+        .flat_map(|&(m, v)| [m as f32, v as f32])
+        .collect();
     assert_close("instance norm stats", &s, &want_stats, 1e-5, 1e-5);
 });
 
@@ -154,8 +393,19 @@ gpu_test!(instance_norm_large_plane_no_cancellation, {
     // A 300x200 plane with a large mean: a one-pass E[x^2] - E[x]^2 would lose the variance.
     let ctx = ctx().await;
     let (c, h, w) = (2, 300, 200);
-    let x: Vec<f32> = random(c * h * w, 70).iter().map(|v| 1000.0 + v * 0.01).collect();
-    let want = reference::instance_norm(&x, c, h * w, &[1.0, 2.0], &[0.0, 0.5], 1e-5, Activation::None);
+    let x: Vec<f32> = random(c * h * w, 70)
+        .iter()
+        .map(|v| 1000.0 + v * 0.01)
+        .collect();
+    let want = reference::instance_norm(
+        &x,
+        c,
+        h * w,
+        &[1.0, 2.0],
+        &[0.0, 0.5],
+        1e-5,
+        Activation::None,
+    );
     let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
     let g = ctx.upload("g", &[2], &[1.0, 2.0]).unwrap();
     let b = ctx.upload("b", &[2], &[0.0, 0.5]).unwrap();
@@ -163,7 +413,13 @@ gpu_test!(instance_norm_large_plane_no_cancellation, {
     let y = ops::instance_norm(&ctx, &mut plan, &xt, &g, &b, 1e-5, Activation::None).unwrap();
     plan.run(&ctx).await.unwrap();
     // Inputs carry f32 rounding of 1000 + v (ulp 6e-5 against a spread of 0.01): 1e-2 absolute.
-    assert_close("instance norm large plane", &ctx.read(&y).await.unwrap(), &want, 1e-2, 1e-3);
+    assert_close(
+        "instance norm large plane",
+        &ctx.read(&y).await.unwrap(),
+        &want,
+        1e-2,
+        1e-3,
+    );
 });
 
 gpu_test!(elementwise_unary_ops, {
@@ -171,12 +427,27 @@ gpu_test!(elementwise_unary_ops, {
     let n = 1031;
     let x: Vec<f32> = random(n, 80).iter().map(|v| v * 10.0).collect();
     let xt = ctx.upload("x", &[n], &x).unwrap();
-    for op in [Unary::Affine { alpha: -0.5, beta: 2.0 }, Unary::Relu, Unary::Relu6, Unary::Sigmoid, Unary::Clamp { lo: -1.5, hi: 2.5 }] {
+    for op in [
+        Unary::Affine {
+            alpha: -0.5,
+            beta: 2.0,
+        },
+        Unary::Relu,
+        Unary::Relu6,
+        Unary::Sigmoid,
+        Unary::Clamp { lo: -1.5, hi: 2.5 },
+    ] {
         let mut plan = Plan::new("unary");
         let y = ops::unary(&ctx, &mut plan, &xt, op).unwrap();
         plan.run(&ctx).await.unwrap();
         let want: Vec<f32> = x.iter().map(|&v| op.apply(v)).collect();
-        assert_close(&format!("{op:?}"), &ctx.read(&y).await.unwrap(), &want, 1e-6, 1e-6);
+        assert_close(
+            &format!("{op:?}"),
+            &ctx.read(&y).await.unwrap(),
+            &want,
+            1e-6,
+            1e-6,
+        );
     }
     let mut plan = Plan::new("bad clamp");
     assert!(ops::unary(&ctx, &mut plan, &xt, Unary::Clamp { lo: 1.0, hi: 0.0 }).is_err());
@@ -194,9 +465,19 @@ gpu_test!(elementwise_binary_ops, {
     let mix = ops::scale_add(&ctx, &mut plan, &at, 0.25, &bt, -3.0, Activation::Relu).unwrap();
     plan.run(&ctx).await.unwrap();
     let want_sum: Vec<f32> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
-    let want_mix: Vec<f32> = a.iter().zip(&b).map(|(x, y)| (0.25 * x - 3.0 * y).max(0.0)).collect();
+    let want_mix: Vec<f32> = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (0.25 * x - 3.0 * y).max(0.0))
+        .collect();
     assert_close("add", &ctx.read(&sum).await.unwrap(), &want_sum, 1e-6, 1e-6);
-    assert_close("scale_add relu", &ctx.read(&mix).await.unwrap(), &want_mix, 1e-6, 1e-6);
+    assert_close(
+        "scale_add relu",
+        &ctx.read(&mix).await.unwrap(),
+        &want_mix,
+        1e-6,
+        1e-6,
+    );
     let ct = ctx.upload("c", &[255], &a).unwrap();
     let e = ops::add(&ctx, &mut plan, &at, &ct).unwrap_err();
     assert!(e.to_string().contains("same shape"), "{e}");
@@ -211,7 +492,10 @@ gpu_test!(upsample_nearest_x2, {
     let y = ops::upsample_nearest(&ctx, &mut plan, &xt, 2).unwrap();
     plan.run(&ctx).await.unwrap();
     assert_eq!(y.shape(), &[c, 6, 14]);
-    assert_eq!(ctx.read(&y).await.unwrap(), reference::upsample_nearest(&x, c, h, w, 2));
+    assert_eq!(
+        ctx.read(&y).await.unwrap(),
+        reference::upsample_nearest(&x, c, h, w, 2)
+    );
 });
 
 gpu_test!(pooling_max_and_average_odd_sizes, {
@@ -219,13 +503,24 @@ gpu_test!(pooling_max_and_average_odd_sizes, {
     let (c, h, w) = (3, 9, 7);
     let x = random(c * h * w, 110);
     let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
-    for (mode, k, s) in [(PoolMode::Max, 2, 2), (PoolMode::Avg, 2, 2), (PoolMode::Max, 3, 2), (PoolMode::Avg, 3, 1)] {
+    for (mode, k, s) in [
+        (PoolMode::Max, 2, 2),
+        (PoolMode::Avg, 2, 2),
+        (PoolMode::Max, 3, 2),
+        (PoolMode::Avg, 3, 1),
+    ] {
         let mut plan = Plan::new("pool");
         let y = ops::pool2d(&ctx, &mut plan, &xt, mode, k, s).unwrap();
         plan.run(&ctx).await.unwrap();
         let (want, oh, ow) = reference::pool2d(&x, c, h, w, mode, k, s);
         assert_eq!(y.shape(), &[c, oh, ow]);
-        assert_close(&format!("{mode:?} {k}x{k}/{s}"), &ctx.read(&y).await.unwrap(), &want, 1e-6, 1e-6);
+        assert_close(
+            &format!("{mode:?} {k}x{k}/{s}"),
+            &ctx.read(&y).await.unwrap(),
+            &want,
+            1e-6,
+            1e-6,
+        );
     }
     let tiny = ctx.upload("tiny", &[1, 1, 3], &[1.0, 2.0, 3.0]).unwrap();
     let mut plan = Plan::new("pool");
@@ -243,7 +538,13 @@ gpu_test!(gram_matrix, {
         plan.run(&ctx).await.unwrap();
         assert_eq!(g.shape(), &[c, c]);
         let want = reference::gram(&x, c, h * w, scale);
-        assert_close(&format!("gram {c}x{h}x{w}"), &ctx.read(&g).await.unwrap(), &want, 1e-6 * (h * w) as f32 * scale + 1e-7, 1e-5);
+        assert_close(
+            &format!("gram {c}x{h}x{w}"),
+            &ctx.read(&g).await.unwrap(),
+            &want,
+            1e-6 * (h * w) as f32 * scale + 1e-7,
+            1e-5,
+        );
     }
 });
 
@@ -265,29 +566,60 @@ gpu_test!(reductions, {
         let sq = reference::sum_squared_diff(&a, &vec![0.0; n]) * 0.5;
         // Pairwise f32 sums: error grows like sqrt(n) * ulp of the partial sums.
         let tol = 1e-6 * (n as f32).sqrt() * 4.0;
-        let got = |t| async move { ctx.read(t).await.unwrap()[0] };
-        assert_close(&format!("sum n={n}"), &[got(&s).await], &[sum as f32], tol, 1e-5);
-        assert_close(&format!("mean n={n}"), &[got(&m).await], &[(sum / n as f64) as f32], tol / n as f32, 1e-5);
-        assert_close(&format!("ssd n={n}"), &[got(&d).await], &[ssd as f32], tol, 1e-5);
-        assert_close(&format!("sum sq n={n}"), &[got(&q).await], &[sq as f32], tol, 1e-5);
+        let mut got = Vec::new();
+        for t in [&s, &m, &d, &q] {
+            got.push(ctx.read(t).await.unwrap()[0]);
+        }
+        assert_close(&format!("sum n={n}"), &got[0..1], &[sum as f32], tol, 1e-5);
+        assert_close(
+            &format!("mean n={n}"),
+            &got[1..2],
+            &[(sum / n as f64) as f32],
+            tol / n as f32,
+            1e-5,
+        );
+        assert_close(&format!("ssd n={n}"), &got[2..3], &[ssd as f32], tol, 1e-5);
+        assert_close(
+            &format!("sum sq n={n}"),
+            &got[3..4],
+            &[sq as f32],
+            tol,
+            1e-5,
+        );
     }
 });
 
 gpu_test!(pixels_roundtrip_and_vgg_convention, {
     let ctx = ctx().await;
     let (w, h) = (13, 7);
-    let rgba: Vec<u8> = (0..w * h * 4).map(|i| ((i * 37 + 11) % 256) as u8).collect();
+    let rgba: Vec<u8> = (0..w * h * 4)
+        .map(|i| ((i * 37 + 11) % 256) as u8)
+        .collect();
     let img = ctx.upload_rgba8("img", w, h, &rgba).unwrap();
-    for map in [PixelMap::rgb_unit(), PixelMap::vgg_bgr(), PixelMap::rgb_255()] {
+    for map in [
+        PixelMap::rgb_unit(),
+        PixelMap::vgg_bgr(),
+        PixelMap::rgb_255(),
+    ] {
         let mut plan = Plan::new("pixels");
         let planes = ops::rgba_to_planar(&ctx, &mut plan, &img, &map).unwrap();
         let back = ops::planar_to_rgba(&ctx, &mut plan, &planes, &map).unwrap();
         plan.run(&ctx).await.unwrap();
         assert_eq!(back.dtype(), DType::Rgba8);
-        assert_close(&format!("unpack {map:?}"), &ctx.read(&planes).await.unwrap(), &reference::rgba_to_planar(&rgba, w, h, &map), 1e-4, 1e-6);
+        assert_close(
+            &format!("unpack {map:?}"),
+            &ctx.read(&planes).await.unwrap(),
+            &reference::rgba_to_planar(&rgba, w, h, &map),
+            1e-4,
+            1e-6,
+        );
         let got = ctx.read_bytes(&back).await.unwrap();
         // RGB survives exactly; alpha becomes 255 (3-plane maps do not carry it).
-        let want: Vec<u8> = rgba.iter().enumerate().map(|(i, &v)| if i % 4 == 3 { 255 } else { v }).collect();
+        let want: Vec<u8> = rgba
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if i % 4 == 3 { 255 } else { v })
+            .collect();
         assert_eq!(got, want, "round trip through {map:?}");
     }
     // BGR order: plane 0 is blue minus 103.939.
@@ -297,11 +629,16 @@ gpu_test!(pixels_roundtrip_and_vgg_convention, {
     let v = ctx.read(&planes).await.unwrap();
     assert!((v[0] - (rgba[2] as f32 - 103.939)).abs() < 1e-3);
     // Out-of-range values are clamped, not wrapped.
-    let x = ctx.upload("x", &[3, 1, 2], &[-0.5, 2.0, 0.502, 0.25, 1.0, 0.0]).unwrap();
+    let x = ctx
+        .upload("x", &[3, 1, 2], &[-0.5, 2.0, 0.502, 0.25, 1.0, 0.0])
+        .unwrap();
     let mut plan = Plan::new("clamp");
     let px = ops::planar_to_rgba(&ctx, &mut plan, &x, &PixelMap::rgb_unit()).unwrap();
     plan.run(&ctx).await.unwrap();
-    assert_eq!(ctx.read_bytes(&px).await.unwrap(), vec![0, 128, 255, 255, 255, 64, 0, 255]);
+    assert_eq!(
+        ctx.read_bytes(&px).await.unwrap(),
+        vec![0, 128, 255, 255, 255, 64, 0, 255]
+    );
 });
 
 gpu_test!(small_transform_net_chain_in_one_plan, {
@@ -343,11 +680,22 @@ gpu_test!(small_transform_net_chain_in_one_plan, {
 
 gpu_test!(too_large_and_empty_tensors_are_errors, {
     let ctx = ctx().await;
-    let limit = ctx.adapter().limits.max_storage_buffer_binding_size.min(ctx.adapter().limits.max_buffer_size);
+    let limit = ctx
+        .adapter()
+        .limits
+        .max_storage_buffer_binding_size
+        .min(ctx.adapter().limits.max_buffer_size);
     let side = ((limit / 4 / 3) as f64).sqrt() as usize + 16;
-    let e = ctx.tensor("huge", &[3, side, side], DType::F32).unwrap_err();
+    let e = ctx
+        .tensor("huge", &[3, side, side], DType::F32)
+        .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, Error::TooLarge { .. }) && msg.contains("huge") && (msg.contains("maxStorageBufferBindingSize") || msg.contains("maxBufferSize")), "{msg}");
+    assert!(
+        matches!(e, Error::TooLarge { .. })
+            && msg.contains("huge")
+            && (msg.contains("maxStorageBufferBindingSize") || msg.contains("maxBufferSize")),
+        "{msg}"
+    );
     let e = ctx.tensor("empty", &[3, 0, 4], DType::F32).unwrap_err();
     assert!(e.to_string().contains("no elements"), "{e}");
     let e = ctx.upload("short", &[2, 2], &[1.0; 3]).unwrap_err();
@@ -359,7 +707,11 @@ gpu_test!(gpu_validation_error_becomes_an_error, {
     // Error::Gpu naming the plan, not panic or lose the device.
     let ctx = ctx().await;
     let x = ctx.upload("x", &[4], &[1.0, 2.0, 3.0, 4.0]).unwrap();
-    let kernel = webgpu_style_transfer::gpu::Kernel { name: "upsample.wgsl", source: include_str!("../src/shaders/upsample.wgsl"), entry: "main" };
+    let kernel = webgpu_style_transfer::gpu::Kernel {
+        name: "upsample.wgsl",
+        source: include_str!("../src/shaders/upsample.wgsl"),
+        entry: "main",
+    };
     // Natively the error comes from building the dispatch; in the browser validation is
     // asynchronous and the error comes from the next run.
     let e = match ctx.dispatch("broken", &kernel, &[], &[0u32; 8], &[&x], [1, 1, 1]) {
@@ -370,10 +722,22 @@ gpu_test!(gpu_validation_error_becomes_an_error, {
             plan.run(&ctx).await.unwrap_err()
         }
     };
-    assert!(matches!(e, Error::Gpu { .. }) && e.to_string().contains("broken"), "{e}");
+    assert!(
+        matches!(e, Error::Gpu { .. }) && e.to_string().contains("broken"),
+        "{e}"
+    );
     // The device still works afterwards.
     let mut plan = Plan::new("after");
-    let y = ops::unary(&ctx, &mut plan, &x, Unary::Affine { alpha: 2.0, beta: 0.0 }).unwrap();
+    let y = ops::unary(
+        &ctx,
+        &mut plan,
+        &x,
+        Unary::Affine {
+            alpha: 2.0,
+            beta: 0.0,
+        },
+    )
+    .unwrap();
     plan.run(&ctx).await.unwrap();
     assert_eq!(ctx.read(&y).await.unwrap(), vec![2.0, 4.0, 6.0, 8.0]);
 });

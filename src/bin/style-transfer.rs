@@ -16,7 +16,11 @@ mod native {
     use webgpu_style_transfer::{bench, gpu::GpuContext, Result};
 
     #[derive(Parser)]
-    #[command(name = "style-transfer", version, about = "Neural style transfer on the GPU (wgpu: Vulkan, Metal, DX12, GL)")]
+    #[command(
+        name = "style-transfer",
+        version,
+        about = "Neural style transfer on the GPU (wgpu: Vulkan, Metal, DX12, GL)"
+    )]
     struct Cli {
         #[command(subcommand)]
         command: Command,
@@ -69,19 +73,46 @@ mod native {
                 println!("shader-f16:   {}", if a.shader_f16 { "yes" } else { "no" });
                 let l = &a.limits;
                 println!("limits:");
-                println!("  maxStorageBufferBindingSize       {}", webgpu_style_transfer::error::fmt_bytes(l.max_storage_buffer_binding_size));
-                println!("  maxBufferSize                     {}", webgpu_style_transfer::error::fmt_bytes(l.max_buffer_size));
-                println!("  maxComputeWorkgroupStorageSize    {}", webgpu_style_transfer::error::fmt_bytes(l.max_compute_workgroup_storage_size as u64));
-                println!("  maxComputeInvocationsPerWorkgroup {}", l.max_compute_invocations_per_workgroup);
-                println!("  maxComputeWorkgroupsPerDimension  {}", l.max_compute_workgroups_per_dimension);
-                println!("  maxStorageBuffersPerShaderStage   {}", l.max_storage_buffers_per_shader_stage);
+                println!(
+                    "  maxStorageBufferBindingSize       {}",
+                    webgpu_style_transfer::error::fmt_bytes(l.max_storage_buffer_binding_size)
+                );
+                println!(
+                    "  maxBufferSize                     {}",
+                    webgpu_style_transfer::error::fmt_bytes(l.max_buffer_size)
+                );
+                println!(
+                    "  maxComputeWorkgroupStorageSize    {}",
+                    webgpu_style_transfer::error::fmt_bytes(
+                        l.max_compute_workgroup_storage_size as u64
+                    )
+                );
+                println!(
+                    "  maxComputeInvocationsPerWorkgroup {}",
+                    l.max_compute_invocations_per_workgroup
+                );
+                println!(
+                    "  maxComputeWorkgroupsPerDimension  {}",
+                    l.max_compute_workgroups_per_dimension
+                );
+                println!(
+                    "  maxStorageBuffersPerShaderStage   {}",
+                    l.max_storage_buffers_per_shader_stage
+                );
             }
-            Command::Bench { what: BenchWhat::Conv, runs, case } => {
+            Command::Bench {
+                what: BenchWhat::Conv,
+                runs,
+                case,
+            } => {
                 let start = Instant::now();
                 let now = move || start.elapsed().as_secs_f64() * 1e3;
                 let rows = bench::conv_table(&ctx, runs.max(1), &case, &now).await?;
                 let a = ctx.adapter();
-                print!("{}", bench::conv_markdown(&format!("{} ({})", a.name, a.backend), &rows));
+                print!(
+                    "{}",
+                    bench::conv_markdown(&format!("{} ({})", a.name, a.backend), &rows)
+                );
             }
         }
         Ok(())

@@ -57,7 +57,9 @@ pub struct GpuContext {
 
 impl std::fmt::Debug for GpuContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GpuContext").field("adapter", &self.summary).finish()
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.summary)
+            .finish()
     }
 }
 
@@ -86,7 +88,19 @@ impl GpuContext {
 
     /// [`GpuContext::new`] with a power preference.
     pub async fn with_preference(pref: PowerPreference) -> Result<Self> {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        #[cfg(target_arch = "wasm32")]
+        {
+            let nav =
+                js_sys::Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or_default();
+            let gpu = js_sys::Reflect::get(&nav, &"gpu".into()).unwrap_or_default();
+            if gpu.is_undefined() || gpu.is_null() {
+                return Err(Error::NoAdapter {
+                    detail: "this browser does not expose navigator.gpu".into(),
+                });
+            }
+        }
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let power_preference = match pref {
             PowerPreference::Default => wgpu::PowerPreference::from_env().unwrap_or_default(),
             PowerPreference::HighPerformance => wgpu::PowerPreference::HighPerformance,
@@ -100,7 +114,9 @@ impl GpuContext {
                 apply_limit_buckets: false,
             })
             .await
-            .map_err(|e| Error::NoAdapter { detail: e.to_string() })?;
+            .map_err(|e| Error::NoAdapter {
+                detail: e.to_string(),
+            })?;
         let info = adapter.get_info();
         let features = adapter.features();
         let limits = adapter.limits();
@@ -114,7 +130,10 @@ impl GpuContext {
                 trace: wgpu::Trace::Off,
             })
             .await
-            .map_err(|e| Error::RequestDevice { adapter: info.name.clone(), detail: e.to_string() })?;
+            .map_err(|e| Error::RequestDevice {
+                adapter: info.name.clone(),
+                detail: e.to_string(),
+            })?;
 
         // Errors outside an error scope would otherwise panic natively; record them and turn
         // them into `Error::Gpu` at the next `Plan::run` or readback.
@@ -130,7 +149,9 @@ impl GpuContext {
         let summary = AdapterSummary {
             name: info.name.clone(),
             backend: info.backend.to_str().to_string(),
-            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
             device_type: match info.device_type {
                 wgpu::DeviceType::DiscreteGpu => "discrete",
                 wgpu::DeviceType::IntegratedGpu => "integrated",
@@ -232,11 +253,19 @@ impl GpuContext {
             self.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
                 size: bytes,
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                usage: wgpu::BufferUsages::STORAGE
+                    | wgpu::BufferUsages::COPY_SRC
+                    | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })
         });
-        Ok(Tensor::new(buffer, shape.to_vec(), dtype, label.to_string(), Arc::downgrade(&self.pool)))
+        Ok(Tensor::new(
+            buffer,
+            shape.to_vec(),
+            dtype,
+            label.to_string(),
+            Arc::downgrade(&self.pool),
+        ))
     }
 
     /// Uploads `data` as an f32 tensor of `shape`.
@@ -245,20 +274,35 @@ impl GpuContext {
         if data.len() != t.numel() {
             return Err(Error::Shape {
                 op: "upload",
-                message: format!("'{label}': shape {shape:?} holds {} values but {} were given", t.numel(), data.len()),
+                message: format!(
+                    "'{label}': shape {shape:?} holds {} values but {} were given",
+                    t.numel(),
+                    data.len()
+                ),
             });
         }
-        self.queue.write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
+        self.queue
+            .write_buffer(t.buffer(), 0, bytemuck::cast_slice(data));
         Ok(t)
     }
 
     /// Uploads packed RGBA8 pixels (`width * height` of them, row-major) as an
     /// [`DType::Rgba8`] tensor of shape `[height, width]`.
-    pub fn upload_rgba8(&self, label: &str, width: usize, height: usize, rgba: &[u8]) -> Result<Tensor> {
+    pub fn upload_rgba8(
+        &self,
+        label: &str,
+        width: usize,
+        height: usize,
+        rgba: &[u8],
+    ) -> Result<Tensor> {
         if rgba.len() != width * height * 4 {
             return Err(Error::Shape {
                 op: "upload_rgba8",
-                message: format!("{width}x{height} RGBA8 pixels need {} bytes but {} were given", width * height * 4, rgba.len()),
+                message: format!(
+                    "{width}x{height} RGBA8 pixels need {} bytes but {} were given",
+                    width * height * 4,
+                    rgba.len()
+                ),
             });
         }
         let t = self.tensor(label, &[height, width], DType::Rgba8)?;
@@ -271,10 +315,17 @@ impl GpuContext {
         if data.len() != tensor.numel() {
             return Err(Error::Shape {
                 op: "write",
-                message: format!("'{}' {:?} holds {} values but {} were given", tensor.label(), tensor.shape(), tensor.numel(), data.len()),
+                message: format!(
+                    "'{}' {:?} holds {} values but {} were given",
+                    tensor.label(),
+                    tensor.shape(),
+                    tensor.numel(),
+                    data.len()
+                ),
             });
         }
-        self.queue.write_buffer(tensor.buffer(), 0, bytemuck::cast_slice(data));
+        self.queue
+            .write_buffer(tensor.buffer(), 0, bytemuck::cast_slice(data));
         Ok(())
     }
 
@@ -293,7 +344,11 @@ impl GpuContext {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        let mut enc = self
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("readback"),
+            });
         enc.copy_buffer_to_buffer(tensor.buffer(), 0, &staging, 0, size);
         self.queue.submit([enc.finish()]);
         let (tx, rx) = futures_channel::oneshot::channel();
@@ -301,12 +356,18 @@ impl GpuContext {
             let _ = tx.send(r);
         });
         self.wait_idle()?;
-        let readback_err = |message: String| Error::Readback { label: tensor.label().to_string(), message };
+        let readback_err = |message: String| Error::Readback {
+            label: tensor.label().to_string(),
+            message,
+        };
         rx.await
             .map_err(|_| readback_err("the device was lost before the data arrived".into()))?
             .map_err(|e| readback_err(e.to_string()))?;
         self.take_uncaptured("readback")?;
-        let data = staging.get_mapped_range(..).map_err(|e| readback_err(e.to_string()))?.to_vec();
+        let data = staging
+            .get_mapped_range(..)
+            .map_err(|e| readback_err(e.to_string()))?
+            .to_vec();
         staging.unmap();
         Ok(data)
     }
@@ -318,7 +379,10 @@ impl GpuContext {
             let _ = tx.send(());
         });
         self.wait_idle()?;
-        rx.await.map_err(|_| Error::Gpu { op: "finish".into(), message: "device lost".into() })?;
+        rx.await.map_err(|_| Error::Gpu {
+            op: "finish".into(),
+            message: "device lost".into(),
+        })?;
         self.take_uncaptured("finish")
     }
 
@@ -327,17 +391,27 @@ impl GpuContext {
         #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu { op: "poll".into(), message: e.to_string() })?;
+            .map_err(|e| Error::Gpu {
+                op: "poll".into(),
+                message: e.to_string(),
+            })?;
         Ok(())
     }
 
     /// Turns errors the device reported outside any error scope into an [`Error::Gpu`].
     pub(crate) fn take_uncaptured(&self, op: &str) -> Result<()> {
-        let mut errs = self.uncaptured.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+        let mut errs = self
+            .uncaptured
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default();
         if errs.is_empty() {
             Ok(())
         } else {
-            Err(Error::Gpu { op: op.to_string(), message: errs.remove(0) })
+            Err(Error::Gpu {
+                op: op.to_string(),
+                message: errs.remove(0),
+            })
         }
     }
 }

@@ -9,7 +9,7 @@ mod pool;
 mod tensor;
 
 pub use context::{AdapterSummary, GpuContext, LimitsSummary};
-pub use plan::{Binding, Dispatch, Kernel, Plan};
 pub(crate) use plan::linear_workgroups;
+pub use plan::{Binding, Dispatch, Kernel, Plan};
 pub use pool::PoolStats;
 pub use tensor::{DType, Tensor};

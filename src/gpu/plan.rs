@@ -1,5 +1,3 @@
-use std::future::Future;
-
 use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
@@ -26,7 +24,6 @@ pub type Binding<'a> = &'a Tensor;
 
 /// A recorded dispatch: pipeline, bind group (with its uniform) and workgroup count, built
 /// once and encoded as often as its [`Plan`] runs.
-#[derive(Debug)]
 pub struct Dispatch {
     label: String,
     pipeline: wgpu::ComputePipeline,
@@ -34,6 +31,24 @@ pub struct Dispatch {
     workgroups: [u32; 3],
     /// The bound tensors, kept alive (out of the buffer pool) as long as the dispatch exists.
     _tensors: Vec<Tensor>,
+    /// In the browser: the validation result of building this dispatch, which arrives
+    /// asynchronously; the first [`Plan::run`] awaits it.
+    #[cfg(target_arch = "wasm32")]
+    pending: PendingScope,
+}
+
+#[cfg(target_arch = "wasm32")]
+type PendingScope = std::cell::RefCell<
+    Option<std::pin::Pin<Box<dyn std::future::Future<Output = Option<wgpu::Error>>>>>,
+>;
+
+impl std::fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dispatch")
+            .field("label", &self.label)
+            .field("workgroups", &self.workgroups)
+            .finish()
+    }
 }
 
 impl Dispatch {
@@ -66,12 +81,22 @@ pub struct Plan {
 impl Plan {
     /// An empty plan.
     pub fn new(label: &str) -> Self {
-        Self { label: label.to_string(), dispatches: Vec::new(), free: Vec::new() }
+        Self {
+            label: label.to_string(),
+            dispatches: Vec::new(),
+            free: Vec::new(),
+        }
     }
 
     /// An output tensor for an op of this plan: a released tensor of the same byte size if
     /// there is one, otherwise a new one from the context.
-    pub fn alloc(&mut self, ctx: &GpuContext, label: &str, shape: &[usize], dtype: super::DType) -> Result<Tensor> {
+    pub fn alloc(
+        &mut self,
+        ctx: &GpuContext,
+        label: &str,
+        shape: &[usize],
+        dtype: super::DType,
+    ) -> Result<Tensor> {
         let bytes = shape.iter().product::<usize>() as u64 * 4;
         if let Some(i) = self.free.iter().position(|t| t.byte_size() == bytes) {
             let t = self.free.swap_remove(i);
@@ -104,7 +129,10 @@ impl Plan {
     /// Records the plan into an encoder as one compute pass (wgpu orders the dispatches and
     /// inserts the barriers between them).
     pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&self.label), timestamp_writes: None });
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+            label: Some(&self.label),
+            timestamp_writes: None,
+        });
         for d in &self.dispatches {
             pass.set_pipeline(&d.pipeline);
             pass.set_bind_group(0, &d.bind_group, &[]);
@@ -116,12 +144,31 @@ impl Plan {
     /// Submits the plan once. Validation errors are caught in an error scope and returned as
     /// [`Error::Gpu`] naming the plan. Does not wait for the GPU to finish.
     pub async fn run(&self, ctx: &GpuContext) -> Result<()> {
+        #[cfg(target_arch = "wasm32")]
+        for d in &self.dispatches {
+            let pending = d.pending.borrow_mut().take();
+            if let Some(fut) = pending {
+                if let Some(e) = fut.await {
+                    return Err(Error::Gpu {
+                        op: format!("{} (building '{}')", self.label, d.label),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
         let scope = ctx.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some(&self.label) });
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(&self.label),
+            });
         self.encode(&mut enc);
         ctx.queue.submit([enc.finish()]);
         if let Some(e) = scope.pop().await {
-            return Err(Error::Gpu { op: self.label.clone(), message: e.to_string() });
+            return Err(Error::Gpu {
+                op: self.label.clone(),
+                message: e.to_string(),
+            });
         }
         ctx.take_uncaptured(&self.label)
     }
@@ -143,21 +190,27 @@ impl GpuContext {
             modules
                 .entry(kernel.name)
                 .or_insert_with(|| {
-                    self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                        label: Some(kernel.name),
-                        source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
-                    })
+                    self.device
+                        .create_shader_module(wgpu::ShaderModuleDescriptor {
+                            label: Some(kernel.name),
+                            source: wgpu::ShaderSource::Wgsl(kernel.source.into()),
+                        })
                 })
                 .clone()
         };
-        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(&key),
-            layout: None,
-            module: &module,
-            entry_point: Some(kernel.entry),
-            compilation_options: wgpu::PipelineCompilationOptions { constants, zero_initialize_workgroup_memory: false },
-            cache: None,
-        });
+        let pipeline = self
+            .device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(&key),
+                layout: None,
+                module: &module,
+                entry_point: Some(kernel.entry),
+                compilation_options: wgpu::PipelineCompilationOptions {
+                    constants,
+                    zero_initialize_workgroup_memory: false,
+                },
+                cache: None,
+            });
         cache.insert(key, pipeline.clone());
         pipeline
     }
@@ -186,62 +239,80 @@ impl GpuContext {
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipeline = self.pipeline(kernel, constants);
-        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: bytemuck::bytes_of(params),
-            usage: wgpu::BufferUsages::UNIFORM,
-        });
-        let mut entries = vec![wgpu::BindGroupEntry { binding: 0, resource: uniform.as_entire_binding() }];
+        let uniform = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytemuck::bytes_of(params),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+        let mut entries = vec![wgpu::BindGroupEntry {
+            binding: 0,
+            resource: uniform.as_entire_binding(),
+        }];
         for (i, t) in tensors.iter().enumerate() {
-            entries.push(wgpu::BindGroupEntry { binding: i as u32 + 1, resource: t.buffer().as_entire_binding() });
+            entries.push(wgpu::BindGroupEntry {
+                binding: i as u32 + 1,
+                resource: t.buffer().as_entire_binding(),
+            });
         }
         let bind_group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some(label),
             layout: &pipeline.get_bind_group_layout(0),
             entries: &entries,
         });
-        self.check_scope(label, scope)?;
-        Ok(Dispatch { label: label.to_string(), pipeline, bind_group, workgroups, _tensors: tensors.iter().map(|&t| t.clone()).collect() })
-    }
-
-    /// Pops a validation scope opened while building `label`. Natively wgpu validates as it
-    /// goes, so the scope's result is ready now and becomes this call's `Err`. In the browser
-    /// it arrives later and is reported by the next [`Plan::run`] or readback.
-    fn check_scope(&self, label: &str, scope: wgpu::ErrorScopeGuard) -> Result<()> {
-        let fut = scope.pop();
+        let tensors = tensors.iter().map(|&t| t.clone()).collect();
         #[cfg(not(target_arch = "wasm32"))]
         {
-            let mut fut = Box::pin(fut);
-            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-            match fut.as_mut().poll(&mut cx) {
-                std::task::Poll::Ready(Some(e)) => Err(Error::Gpu { op: label.to_string(), message: e.to_string() }),
-                std::task::Poll::Ready(None) => Ok(()),
-                std::task::Poll::Pending => {
-                    let sink = self.uncaptured.clone();
-                    let label = label.to_string();
-                    std::thread::spawn(move || {
-                        if let Some(e) = pollster::block_on(fut) {
-                            if let Ok(mut v) = sink.lock() {
-                                v.push(format!("{label}: {e}"));
-                            }
-                        }
-                    });
-                    Ok(())
-                }
-            }
+            self.check_scope(label, scope)?;
+            Ok(Dispatch {
+                label: label.to_string(),
+                pipeline,
+                bind_group,
+                workgroups,
+                _tensors: tensors,
+            })
         }
         #[cfg(target_arch = "wasm32")]
         {
-            let sink = self.uncaptured.clone();
-            let label = label.to_string();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Some(e) = fut.await {
-                    if let Ok(mut v) = sink.lock() {
-                        v.push(format!("{label}: {e}"));
+            let pending = std::cell::RefCell::new(Some(Box::pin(scope.pop()) as _));
+            Ok(Dispatch {
+                label: label.to_string(),
+                pipeline,
+                bind_group,
+                workgroups,
+                _tensors: tensors,
+                pending,
+            })
+        }
+    }
+
+    /// Pops a validation scope opened while building `label`. Natively wgpu validates as it
+    /// goes, so the scope's result is ready at once and becomes this call's `Err`.
+    #[cfg(not(target_arch = "wasm32"))]
+    fn check_scope(&self, label: &str, scope: wgpu::ErrorScopeGuard) -> Result<()> {
+        use std::future::Future;
+        let mut fut = Box::pin(scope.pop());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(Some(e)) => Err(Error::Gpu {
+                op: label.to_string(),
+                message: e.to_string(),
+            }),
+            std::task::Poll::Ready(None) => Ok(()),
+            std::task::Poll::Pending => {
+                // Not expected from wgpu-core; report the result whenever it comes.
+                let sink = self.uncaptured.clone();
+                let label = label.to_string();
+                std::thread::spawn(move || {
+                    if let Some(e) = pollster::block_on(fut) {
+                        if let Ok(mut v) = sink.lock() {
+                            v.push(format!("{label}: {e}"));
+                        }
                     }
-                }
-            });
-            Ok(())
+                });
+                Ok(())
+            }
         }
     }
 }

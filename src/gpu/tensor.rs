@@ -43,18 +43,40 @@ impl Drop for Inner {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor('{}', {:?}, {:?})", self.inner.label, self.inner.shape, self.inner.dtype)
+        write!(
+            f,
+            "Tensor('{}', {:?}, {:?})",
+            self.inner.label, self.inner.shape, self.inner.dtype
+        )
     }
 }
 
 impl Tensor {
-    pub(crate) fn new(buffer: wgpu::Buffer, shape: Vec<usize>, dtype: DType, label: String, pool: Weak<Mutex<BufferPool>>) -> Self {
-        Self { inner: Arc::new(Inner { buffer: Some(buffer), shape, dtype, label, pool, _alias: None }) }
+    pub(crate) fn new(
+        buffer: wgpu::Buffer,
+        shape: Vec<usize>,
+        dtype: DType,
+        label: String,
+        pool: Weak<Mutex<BufferPool>>,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                buffer: Some(buffer),
+                shape,
+                dtype,
+                label,
+                pool,
+                _alias: None,
+            }),
+        }
     }
 
     /// The storage buffer (exactly [`Tensor::byte_size`] bytes: the pool keys buffers by size).
     pub fn buffer(&self) -> &wgpu::Buffer {
-        self.inner.buffer.as_ref().expect("buffer is only taken on drop")
+        self.inner
+            .buffer
+            .as_ref()
+            .expect("buffer is only taken on drop")
     }
 
     /// The shape, outermost dimension first.
@@ -88,7 +110,12 @@ impl Tensor {
             (DType::F32, &[c, h, w]) => Ok((c, h, w)),
             _ => Err(crate::Error::Shape {
                 op,
-                message: format!("'{}' must be an f32 [C, H, W] tensor but is {:?} {:?}", self.label(), self.dtype(), self.shape()),
+                message: format!(
+                    "'{}' must be an f32 [C, H, W] tensor but is {:?} {:?}",
+                    self.label(),
+                    self.dtype(),
+                    self.shape()
+                ),
             }),
         }
     }
@@ -100,7 +127,16 @@ impl Tensor {
         // The view shares the buffer; the original (held as `_alias`) returns it to the pool
         // once, when the last handle to either is gone.
         let buffer = self.inner.buffer.clone();
-        Tensor { inner: Arc::new(Inner { buffer, shape: shape.to_vec(), dtype, label: label.to_string(), pool: Weak::new(), _alias: Some(self.inner) }) }
+        Tensor {
+            inner: Arc::new(Inner {
+                buffer,
+                shape: shape.to_vec(),
+                dtype,
+                label: label.to_string(),
+                pool: Weak::new(),
+                _alias: Some(self.inner),
+            }),
+        }
     }
 
     /// Whether two handles share one buffer.

@@ -46,14 +46,24 @@ pub struct Conv2dParams {
 
 impl Default for Conv2dParams {
     fn default() -> Self {
-        Self { stride: 1, pad: [0; 4], padding: Padding::Zero, groups: 1, activation: Activation::None }
+        Self {
+            stride: 1,
+            pad: [0; 4],
+            padding: Padding::Zero,
+            groups: 1,
+            activation: Activation::None,
+        }
     }
 }
 
 impl Conv2dParams {
     /// Symmetric padding of `pad` on every side.
     pub fn padded(pad: usize, padding: Padding) -> Self {
-        Self { pad: [pad; 4], padding, ..Self::default() }
+        Self {
+            pad: [pad; 4],
+            padding,
+            ..Self::default()
+        }
     }
 
     /// With a stride.
@@ -98,7 +108,12 @@ impl Tiling {
         while tile_px > 1 && (tile_px - 1) * stride + k_w > MAX_WIN {
             tile_px /= 2;
         }
-        Self { tile_px, tile_co4, wg_x: 8, wg_y: 8 }
+        Self {
+            tile_px,
+            tile_co4,
+            wg_x: 8,
+            wg_y: 8,
+        }
     }
 
     /// Whether the tiled kernel handles a kernel width and stride at all.
@@ -176,7 +191,14 @@ impl Conv2d {
     /// Uploads a layer from OIHW weights (`[out_c, in_c / groups, k_h, k_w]`) and an optional
     /// bias, choosing the tiled kernel where it applies (groups = 1, kernel width up to 9, stride 1
     /// or 2) and the naive one otherwise.
-    pub fn new(ctx: &GpuContext, label: &str, weights: &[f32], shape: [usize; 4], bias: Option<&[f32]>, params: Conv2dParams) -> Result<Self> {
+    pub fn new(
+        ctx: &GpuContext,
+        label: &str,
+        weights: &[f32],
+        shape: [usize; 4],
+        bias: Option<&[f32]>,
+        params: Conv2dParams,
+    ) -> Result<Self> {
         let kernel = if params.groups == 1 && Tiling::supports(shape[3], params.stride) {
             ConvKernel::Tiled(Tiling::for_layer(shape[0], shape[3], params.stride))
         } else {
@@ -201,14 +223,33 @@ impl Conv2d {
             return Err(shape_err(op, format!("'{label}': weight shape {shape:?}, stride {} and groups {} must all be at least 1", params.stride, params.groups)));
         }
         if weights.len() != out_c * cig * k_h * k_w {
-            return Err(shape_err(op, format!("'{label}': weights hold {} values but shape {shape:?} needs {}", weights.len(), out_c * cig * k_h * k_w)));
+            return Err(shape_err(
+                op,
+                format!(
+                    "'{label}': weights hold {} values but shape {shape:?} needs {}",
+                    weights.len(),
+                    out_c * cig * k_h * k_w
+                ),
+            ));
         }
         if out_c % params.groups != 0 {
-            return Err(shape_err(op, format!("'{label}': {out_c} output channels do not divide into {} groups", params.groups)));
+            return Err(shape_err(
+                op,
+                format!(
+                    "'{label}': {out_c} output channels do not divide into {} groups",
+                    params.groups
+                ),
+            ));
         }
         if let Some(b) = bias {
             if b.len() != out_c {
-                return Err(shape_err(op, format!("'{label}': bias holds {} values but the layer has {out_c} output channels", b.len())));
+                return Err(shape_err(
+                    op,
+                    format!(
+                        "'{label}': bias holds {} values but the layer has {out_c} output channels",
+                        b.len()
+                    ),
+                ));
             }
         }
         let (w_t, b_t, out_c4) = match kernel {
@@ -232,7 +273,8 @@ impl Conv2d {
                     for ci in 0..cig {
                         for ky in 0..k_h {
                             for kx in 0..k_w {
-                                w[((ky * k_w + kx) * cig + ci) * co_pad + co] = weights[((co * cig + ci) * k_h + ky) * k_w + kx];
+                                w[((ky * k_w + kx) * cig + ci) * co_pad + co] =
+                                    weights[((co * cig + ci) * k_h + ky) * k_w + kx];
                             }
                         }
                     }
@@ -246,7 +288,16 @@ impl Conv2d {
                 (w_t, b_t, co_pad / 4)
             }
         };
-        Ok(Self { label: label.to_string(), shape, params, kernel, weights: w_t, bias: b_t, has_bias: bias.is_some(), out_c4 })
+        Ok(Self {
+            label: label.to_string(),
+            shape,
+            params,
+            kernel,
+            weights: w_t,
+            bias: b_t,
+            has_bias: bias.is_some(),
+            out_c4,
+        })
     }
 
     /// Weight shape `[out_c, in_c / groups, k_h, k_w]`.
@@ -287,7 +338,16 @@ impl Conv2d {
         let (c, h, w) = x.chw("conv2d")?;
         let [out_c, _, k_h, k_w] = self.shape;
         if c != self.in_channels() {
-            return Err(shape_err("conv2d", format!("'{}' expects {} input channels but '{}' has shape {:?}", self.label, self.in_channels(), x.label(), x.shape())));
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "'{}' expects {} input channels but '{}' has shape {:?}",
+                    self.label,
+                    self.in_channels(),
+                    x.label(),
+                    x.shape()
+                ),
+            ));
         }
         let (oh, ow) = self.output_size(h, w)?;
         let y = plan.alloc(ctx, &self.label, &[out_c, oh, ow], DType::F32)?;
@@ -311,7 +371,14 @@ impl Conv2d {
         };
         let bindings = [x, &self.weights, &self.bias, &y];
         let d = match self.kernel {
-            ConvKernel::Naive => ctx.dispatch(&self.label, &NAIVE, &[], &p, &bindings, grid(ow, oh, out_c, [8, 8]))?,
+            ConvKernel::Naive => ctx.dispatch(
+                &self.label,
+                &NAIVE,
+                &[],
+                &p,
+                &bindings,
+                grid(ow, oh, out_c, [8, 8]),
+            )?,
             ConvKernel::Tiled(t) => {
                 let constants = [
                     ("WG_X", t.wg_x as f64),
@@ -321,7 +388,12 @@ impl Conv2d {
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
                 ];
-                let groups = grid(ow.div_ceil(t.tile_px), oh, self.out_c4 / t.tile_co4, [t.wg_x, t.wg_y]);
+                let groups = grid(
+                    ow.div_ceil(t.tile_px),
+                    oh,
+                    self.out_c4 / t.tile_co4,
+                    [t.wg_x, t.wg_y],
+                );
                 ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
             }
         };

@@ -68,26 +68,76 @@ pub fn unary(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, op: Unary) -> Result
         Unary::Sigmoid => (3, 1.0, 0.0, 0.0, 0.0),
         Unary::Clamp { lo, hi } => {
             if lo > hi || lo.is_nan() || hi.is_nan() {
-                return Err(crate::Error::InvalidArgument { op: "clamp", message: format!("lower bound {lo} must not exceed upper bound {hi}") });
+                return Err(crate::Error::InvalidArgument {
+                    op: "clamp",
+                    message: format!("lower bound {lo} must not exceed upper bound {hi}"),
+                });
             }
             (4, 1.0, 0.0, lo, hi)
         }
     };
     let y = plan.alloc(ctx, &format!("{}.unary", x.label()), x.shape(), DType::F32)?;
-    let p = Params { n: n as u32, op: code, alpha, beta, lo, hi, _pad: [0; 2] };
-    plan.push(ctx.dispatch("elementwise", &UNARY, &[], &p, &[x, &y], linear_workgroups(n, 256))?);
+    let p = Params {
+        n: n as u32,
+        op: code,
+        alpha,
+        beta,
+        lo,
+        hi,
+        _pad: [0; 2],
+    };
+    plan.push(ctx.dispatch(
+        "elementwise",
+        &UNARY,
+        &[],
+        &p,
+        &[x, &y],
+        linear_workgroups(n, 256),
+    )?);
     Ok(y)
 }
 
 /// Appends `y = act(alpha * a + beta * b)` to `plan`; `a` and `b` must have one shape.
-pub fn scale_add(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, alpha: f32, b: &Tensor, beta: f32, act: Activation) -> Result<Tensor> {
+pub fn scale_add(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    a: &Tensor,
+    alpha: f32,
+    b: &Tensor,
+    beta: f32,
+    act: Activation,
+) -> Result<Tensor> {
     if a.shape() != b.shape() {
-        return Err(shape_err("scale_add", format!("'{}' {:?} and '{}' {:?} must have the same shape", a.label(), a.shape(), b.label(), b.shape())));
+        return Err(shape_err(
+            "scale_add",
+            format!(
+                "'{}' {:?} and '{}' {:?} must have the same shape",
+                a.label(),
+                a.shape(),
+                b.label(),
+                b.shape()
+            ),
+        ));
     }
     let n = a.numel();
     let y = plan.alloc(ctx, &format!("{}.add", a.label()), a.shape(), DType::F32)?;
-    let p = Params { n: n as u32, op: act.code(), alpha, beta, lo: 0.0, hi: 0.0, _pad: [0; 2] };
-    plan.push(ctx.dispatch("elementwise_binary", &BINARY, &[], &p, &[a, b, &y], linear_workgroups(n, 256))?);
+    let p = Params {
+        n: n as u32,
+        op: act.code(),
+        alpha,
+        beta,
+        lo: 0.0,
+        hi: 0.0,
+        _pad: [0; 2],
+    };
+    plan.push(ctx.dispatch(
+        "elementwise_binary",
+        &BINARY,
+        &[],
+        &p,
+        &[a, b, &y],
+        linear_workgroups(n, 256),
+    )?);
     Ok(y)
 }
 

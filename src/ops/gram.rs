@@ -20,8 +20,20 @@ struct Params {
 pub fn gram(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, scale: f32) -> Result<Tensor> {
     let (c, h, w) = x.chw("gram")?;
     let g = plan.alloc(ctx, &format!("{}.gram", x.label()), &[c, c], DType::F32)?;
-    let p = Params { channels: c as u32, n: (h * w) as u32, scale, _pad: 0 };
+    let p = Params {
+        channels: c as u32,
+        n: (h * w) as u32,
+        scale,
+        _pad: 0,
+    };
     let blocks = c.div_ceil(4);
-    plan.push(ctx.dispatch("gram", &GRAM, &[], &p, &[x, &g], grid(blocks, blocks, 1, [8, 8]))?);
+    plan.push(ctx.dispatch(
+        "gram",
+        &GRAM,
+        &[],
+        &p,
+        &[x, &g],
+        grid(blocks, blocks, 1, [8, 8]),
+    )?);
     Ok(g)
 }

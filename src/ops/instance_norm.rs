@@ -24,33 +24,90 @@ struct Params {
 pub fn instance_norm_stats(ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
     let (c, h, w) = x.chw("instance_norm")?;
     let stats = plan.alloc(ctx, &format!("{}.stats", x.label()), &[c, 2], DType::F32)?;
-    let p = Params { channels: c as u32, plane: (h * w) as u32, act: 0, eps: 0.0 };
-    plan.push(ctx.dispatch("instance_norm.stats", &STATS, &[], &p, &[x, &stats], [c as u32, 1, 1])?);
+    let p = Params {
+        channels: c as u32,
+        plane: (h * w) as u32,
+        act: 0,
+        eps: 0.0,
+    };
+    plan.push(ctx.dispatch(
+        "instance_norm.stats",
+        &STATS,
+        &[],
+        &p,
+        &[x, &stats],
+        [c as u32, 1, 1],
+    )?);
     Ok(stats)
 }
 
 /// Appends the normalisation of `x` with given statistics ([C, 2], from
 /// [`instance_norm_stats`], possibly of a larger image that `x` is a tile of).
 #[allow(clippy::too_many_arguments)]
-pub fn instance_norm_apply(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, stats: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32, act: Activation) -> Result<Tensor> {
+pub fn instance_norm_apply(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    stats: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+    act: Activation,
+) -> Result<Tensor> {
     let (c, h, w) = x.chw("instance_norm")?;
-    for (name, t, want) in [("stats", stats, c * 2), ("gamma", gamma, c), ("beta", beta, c)] {
+    for (name, t, want) in [
+        ("stats", stats, c * 2),
+        ("gamma", gamma, c),
+        ("beta", beta, c),
+    ] {
         if t.numel() != want {
-            return Err(shape_err("instance_norm", format!("{name} '{}' has {} values but '{}' {:?} needs {want}", t.label(), t.numel(), x.label(), x.shape())));
+            return Err(shape_err(
+                "instance_norm",
+                format!(
+                    "{name} '{}' has {} values but '{}' {:?} needs {want}",
+                    t.label(),
+                    t.numel(),
+                    x.label(),
+                    x.shape()
+                ),
+            ));
         }
     }
     if !(eps >= 0.0) {
-        return Err(crate::Error::InvalidArgument { op: "instance_norm", message: format!("eps must be a non-negative number, got {eps}") });
+        return Err(crate::Error::InvalidArgument {
+            op: "instance_norm",
+            message: format!("eps must be a non-negative number, got {eps}"),
+        });
     }
     let n = c * h * w;
     let y = plan.alloc(ctx, &format!("{}.in", x.label()), x.shape(), DType::F32)?;
-    let p = Params { channels: c as u32, plane: (h * w) as u32, act: act.code(), eps };
-    plan.push(ctx.dispatch("instance_norm.apply", &APPLY, &[], &p, &[x, stats, gamma, beta, &y], linear_workgroups(n, 256))?);
+    let p = Params {
+        channels: c as u32,
+        plane: (h * w) as u32,
+        act: act.code(),
+        eps,
+    };
+    plan.push(ctx.dispatch(
+        "instance_norm.apply",
+        &APPLY,
+        &[],
+        &p,
+        &[x, stats, gamma, beta, &y],
+        linear_workgroups(n, 256),
+    )?);
     Ok(y)
 }
 
 /// Appends instance normalisation of `x` [C, H, W] with per-channel `gamma` and `beta` [C].
-pub fn instance_norm(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, gamma: &Tensor, beta: &Tensor, eps: f32, act: Activation) -> Result<Tensor> {
+pub fn instance_norm(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+    act: Activation,
+) -> Result<Tensor> {
     let stats = instance_norm_stats(ctx, plan, x)?;
     instance_norm_apply(ctx, plan, x, &stats, gamma, beta, eps, act)
 }

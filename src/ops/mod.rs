@@ -62,7 +62,11 @@ impl Activation {
 
 /// Workgroups of `wg` x `wg2` threads covering a `w` x `h` grid, `depth` deep.
 pub(crate) fn grid(w: usize, h: usize, depth: usize, wg: [usize; 2]) -> [u32; 3] {
-    [w.div_ceil(wg[0]) as u32, h.div_ceil(wg[1]) as u32, depth as u32]
+    [
+        w.div_ceil(wg[0]) as u32,
+        h.div_ceil(wg[1]) as u32,
+        depth as u32,
+    ]
 }
 
 /// A shape error for `op`.
@@ -73,7 +77,11 @@ pub(crate) fn shape_err(op: &'static str, message: String) -> crate::Error {
 /// Declares a [`crate::gpu::Kernel`] for a file in `src/shaders/`.
 macro_rules! kernel {
     ($file:literal, $entry:literal) => {
-        $crate::gpu::Kernel { name: $file, source: include_str!(concat!("../shaders/", $file)), entry: $entry }
+        $crate::gpu::Kernel {
+            name: $file,
+            source: include_str!(concat!("../shaders/", $file)),
+            entry: $entry,
+        }
     };
 }
 pub(crate) use kernel;

@@ -31,13 +31,25 @@ struct Params {
 }
 
 /// Appends pooling of `x` [C, H, W] with a `k` x `k` window and `stride`.
-pub fn pool2d(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, mode: PoolMode, k: usize, stride: usize) -> Result<Tensor> {
+pub fn pool2d(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    mode: PoolMode,
+    k: usize,
+    stride: usize,
+) -> Result<Tensor> {
     let (c, h, w) = x.chw("pool2d")?;
     if k == 0 || stride == 0 || h < k || w < k {
         return Err(shape_err("pool2d", format!("'{}' {:?} is smaller than the {k}x{k} window (or k or stride is 0); use a larger image", x.label(), x.shape())));
     }
     let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
-    let y = plan.alloc(ctx, &format!("{}.pool", x.label()), &[c, oh, ow], DType::F32)?;
+    let y = plan.alloc(
+        ctx,
+        &format!("{}.pool", x.label()),
+        &[c, oh, ow],
+        DType::F32,
+    )?;
     let p = Params {
         in_h: h as u32,
         in_w: w as u32,

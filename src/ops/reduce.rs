@@ -34,16 +34,37 @@ struct Params {
 }
 
 /// Appends `scale * reduction(a[, b])` to `plan`; the result is a one-element tensor.
-pub fn reduce(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: Option<&Tensor>, mode: Reduction, scale: f32) -> Result<Tensor> {
+pub fn reduce(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    a: &Tensor,
+    b: Option<&Tensor>,
+    mode: Reduction,
+    scale: f32,
+) -> Result<Tensor> {
     let n = a.numel();
     let b = match (mode, b) {
         (Reduction::SumSquaredDiff, Some(b)) => {
             if b.shape() != a.shape() {
-                return Err(shape_err("reduce", format!("'{}' {:?} and '{}' {:?} must have the same shape", a.label(), a.shape(), b.label(), b.shape())));
+                return Err(shape_err(
+                    "reduce",
+                    format!(
+                        "'{}' {:?} and '{}' {:?} must have the same shape",
+                        a.label(),
+                        a.shape(),
+                        b.label(),
+                        b.shape()
+                    ),
+                ));
             }
             b
         }
-        (Reduction::SumSquaredDiff, None) => return Err(shape_err("reduce", "the sum of squared differences needs a second tensor".into())),
+        (Reduction::SumSquaredDiff, None) => {
+            return Err(shape_err(
+                "reduce",
+                "the sum of squared differences needs a second tensor".into(),
+            ))
+        }
         _ => a,
     };
     let parts = n.div_ceil(CHUNK);
@@ -62,11 +83,37 @@ pub fn reduce(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: Option<&Tensor>,
         Reduction::SumSquaredDiff => 1,
         Reduction::SumSquares => 2,
     };
-    let p = Params { n: n as u32, chunk: CHUNK as u32, mode: code, parts: parts as u32, scale, _pad: [0; 3] };
-    let partials = plan.alloc(ctx, &format!("{}.partials", a.label()), &[parts], DType::F32)?;
+    let p = Params {
+        n: n as u32,
+        chunk: CHUNK as u32,
+        mode: code,
+        parts: parts as u32,
+        scale,
+        _pad: [0; 3],
+    };
+    let partials = plan.alloc(
+        ctx,
+        &format!("{}.partials", a.label()),
+        &[parts],
+        DType::F32,
+    )?;
     let out = plan.alloc(ctx, &format!("{}.reduced", a.label()), &[1], DType::F32)?;
-    plan.push(ctx.dispatch("reduce.partial", &PARTIAL, &[], &p, &[a, b, &partials], [parts as u32, 1, 1])?);
-    plan.push(ctx.dispatch("reduce.finish", &FINISH, &[], &p, &[&partials, &out], [1, 1, 1])?);
+    plan.push(ctx.dispatch(
+        "reduce.partial",
+        &PARTIAL,
+        &[],
+        &p,
+        &[a, b, &partials],
+        [parts as u32, 1, 1],
+    )?);
+    plan.push(ctx.dispatch(
+        "reduce.finish",
+        &FINISH,
+        &[],
+        &p,
+        &[&partials, &out],
+        [1, 1, 1],
+    )?);
     Ok(out)
 }
 
@@ -81,6 +128,11 @@ pub fn mean(ctx: &GpuContext, plan: &mut Plan, a: &Tensor) -> Result<Tensor> {
 }
 
 /// Appends the sum of `(a - b)^2`.
-pub fn sum_squared_diff(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+pub fn sum_squared_diff(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    a: &Tensor,
+    b: &Tensor,
+) -> Result<Tensor> {
     reduce(ctx, plan, a, Some(b), Reduction::SumSquaredDiff, 1.0)
 }

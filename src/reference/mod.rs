@@ -19,7 +19,14 @@ fn source_index(i: isize, n: usize, padding: Padding) -> Option<usize> {
 
 /// Convolution of `x` [in_c, h, w] with OIHW weights `w` [out_c, in_c/groups, kh, kw].
 /// Returns the output and its (out_h, out_w).
-pub fn conv2d(x: &[f32], in_shape: [usize; 3], w: &[f32], w_shape: [usize; 4], bias: Option<&[f32]>, p: &Conv2dParams) -> (Vec<f32>, usize, usize) {
+pub fn conv2d(
+    x: &[f32],
+    in_shape: [usize; 3],
+    w: &[f32],
+    w_shape: [usize; 4],
+    bias: Option<&[f32]>,
+    p: &Conv2dParams,
+) -> (Vec<f32>, usize, usize) {
     let [in_c, h, wd] = in_shape;
     let [out_c, cig, kh, kw] = w_shape;
     let [pt, pl, pb, pr] = p.pad;
@@ -36,10 +43,21 @@ pub fn conv2d(x: &[f32], in_shape: [usize; 3], w: &[f32], w_shape: [usize; 4], b
                 for ci in 0..cig {
                     let cin = g * cig + ci;
                     for ky in 0..kh {
-                        let Some(iy) = source_index((oy * p.stride + ky) as isize - pt as isize, h, p.padding) else { continue };
+                        let Some(iy) =
+                            source_index((oy * p.stride + ky) as isize - pt as isize, h, p.padding)
+                        else {
+                            continue;
+                        };
                         for kx in 0..kw {
-                            let Some(ix) = source_index((ox * p.stride + kx) as isize - pl as isize, wd, p.padding) else { continue };
-                            acc += x[(cin * h + iy) * wd + ix] as f64 * w[((co * cig + ci) * kh + ky) * kw + kx] as f64;
+                            let Some(ix) = source_index(
+                                (ox * p.stride + kx) as isize - pl as isize,
+                                wd,
+                                p.padding,
+                            ) else {
+                                continue;
+                            };
+                            acc += x[(cin * h + iy) * wd + ix] as f64
+                                * w[((co * cig + ci) * kh + ky) * kw + kx] as f64;
                         }
                     }
                 }
@@ -64,7 +82,15 @@ pub fn channel_stats(x: &[f32], c: usize, plane: usize) -> Vec<(f64, f64)> {
 }
 
 /// Instance norm of `x` [c, plane] with per-channel gamma and beta.
-pub fn instance_norm(x: &[f32], c: usize, plane: usize, gamma: &[f32], beta: &[f32], eps: f32, act: Activation) -> Vec<f32> {
+pub fn instance_norm(
+    x: &[f32],
+    c: usize,
+    plane: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    act: Activation,
+) -> Vec<f32> {
     let stats = channel_stats(x, c, plane);
     let mut y = vec![0.0; x.len()];
     for ch in 0..c {
@@ -93,13 +119,23 @@ pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, f: usize) -> Ve
 }
 
 /// k x k pooling with a stride, floor output size.
-pub fn pool2d(x: &[f32], c: usize, h: usize, w: usize, mode: PoolMode, k: usize, stride: usize) -> (Vec<f32>, usize, usize) {
+pub fn pool2d(
+    x: &[f32],
+    c: usize,
+    h: usize,
+    w: usize,
+    mode: PoolMode,
+    k: usize,
+    stride: usize,
+) -> (Vec<f32>, usize, usize) {
     let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
     let mut y = vec![0.0; c * oh * ow];
     for ch in 0..c {
         for oy in 0..oh {
             for ox in 0..ow {
-                let vals = (0..k).flat_map(|ky| (0..k).map(move |kx| (ky, kx))).map(|(ky, kx)| x[(ch * h + oy * stride + ky) * w + ox * stride + kx]);
+                let vals = (0..k)
+                    .flat_map(|ky| (0..k).map(move |kx| (ky, kx)))
+                    .map(|(ky, kx)| x[(ch * h + oy * stride + ky) * w + ox * stride + kx]);
                 y[(ch * oh + oy) * ow + ox] = match mode {
                     PoolMode::Max => vals.fold(f32::NEG_INFINITY, f32::max),
                     PoolMode::Avg => (vals.map(|v| v as f64).sum::<f64>() / (k * k) as f64) as f32,
@@ -115,7 +151,9 @@ pub fn gram(x: &[f32], c: usize, n: usize, scale: f32) -> Vec<f32> {
     let mut g = vec![0.0; c * c];
     for i in 0..c {
         for j in 0..c {
-            let s: f64 = (0..n).map(|k| x[i * n + k] as f64 * x[j * n + k] as f64).sum();
+            let s: f64 = (0..n)
+                .map(|k| x[i * n + k] as f64 * x[j * n + k] as f64)
+                .sum();
             g[i * c + j] = (s * scale as f64) as f32;
         }
     }
@@ -129,7 +167,10 @@ pub fn sum(a: &[f32]) -> f64 {
 
 /// Sum of squared differences (f64 accumulation).
 pub fn sum_squared_diff(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (x as f64 - y as f64).powi(2))
+        .sum()
 }
 
 /// RGBA8 bytes to planar f32 by a [`PixelMap`].

@@ -15,7 +15,10 @@ pub type Ctx = std::rc::Rc<GpuContext>;
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn ctx() -> Ctx {
     static CTX: std::sync::OnceLock<GpuContext> = std::sync::OnceLock::new();
-    CTX.get_or_init(|| pollster::block_on(GpuContext::new()).unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}")))
+    CTX.get_or_init(|| {
+        pollster::block_on(GpuContext::new())
+            .unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"))
+    })
 }
 
 #[cfg(target_arch = "wasm32")]
@@ -26,7 +29,11 @@ pub async fn ctx() -> Ctx {
     if let Some(c) = CTX.with(|c| c.borrow().clone()) {
         return c;
     }
-    let c = std::rc::Rc::new(GpuContext::new().await.unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}")));
+    let c = std::rc::Rc::new(
+        GpuContext::new()
+            .await
+            .unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}")),
+    );
     CTX.with(|slot| *slot.borrow_mut() = Some(c.clone()));
     c
 }
@@ -61,7 +68,13 @@ pub fn random(n: usize, seed: u32) -> Vec<f32> {
 
 /// Asserts |got - want| <= abs + rel * |want| everywhere, naming the worst element.
 pub fn assert_close(what: &str, got: &[f32], want: &[f32], abs: f32, rel: f32) {
-    assert_eq!(got.len(), want.len(), "{what}: length {} vs expected {}", got.len(), want.len());
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: length {} vs expected {}",
+        got.len(),
+        want.len()
+    );
     let mut worst = (0usize, 0.0f32);
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let excess = (g - w).abs() - (abs + rel * w.abs());

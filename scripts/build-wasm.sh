@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the npm package into pkg/: the crate for wasm32 (release), wasm-bindgen's bundler
+# output, and the package's own package.json and README from npm/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --target wasm32-unknown-unknown --lib
+rm -rf pkg
+wasm-bindgen --target bundler --out-dir pkg target/wasm32-unknown-unknown/release/webgpu_style_transfer.wasm
+cp npm/package.json npm/README.md pkg/
+echo "build-wasm: pkg/ is $(du -sh pkg | cut -f1) ($(du -h pkg/webgpu_style_transfer_bg.wasm | cut -f1) of wasm)"

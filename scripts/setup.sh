@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# One idempotent set-up for `npm start` and `npm test` on a fresh Debian machine (as root, or
+# with sudo): system packages, the wasm32 target, wasm-bindgen-cli, npm packages. Each step
+# checks whether it is already done, so a second run takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_BINDGEN_VERSION=0.2.130
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# System packages: lavapipe (Vulkan on the CPU) for native GPU tests, Chromium and
+# ChromeDriver for the browser tests.
+need_apt=()
+ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers libvulkan1)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing ${need_apt[*]} (apt)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# Rust: the wasm32 target and the wasm-bindgen CLI matching the crate's pinned version.
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (about 3 minutes)"
+  # No --locked: one of its locked dependency versions is no longer in the registry.
+  cargo install -q wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+
+# npm packages, reinstalled only when package-lock.json changed.
+mkdir -p .stamps
+lock_sum=$(sha256sum package-lock.json 2>/dev/null | cut -d' ' -f1 || true)
+if [ ! -d node_modules ] || [ "$(cat .stamps/npm 2>/dev/null)" != "$lock_sum" ]; then
+  say "installing npm packages"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  sha256sum package-lock.json | cut -d' ' -f1 > .stamps/npm
+fi
+say "ready"
