@@ -146,8 +146,16 @@ impl GpuContext {
         }));
 
         let limits = device.limits();
+        #[cfg(target_arch = "wasm32")]
+        let name = if info.name.is_empty() {
+            browser_adapter_name().await
+        } else {
+            info.name.clone()
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let name = info.name.clone();
         let summary = AdapterSummary {
-            name: info.name.clone(),
+            name,
             backend: info.backend.to_str().to_string(),
             driver: format!("{} {}", info.driver, info.driver_info)
                 .trim()
@@ -413,5 +421,38 @@ impl GpuContext {
                 message: errs.remove(0),
             })
         }
+    }
+}
+
+/// Browsers leave wgpu's adapter name empty; describe the adapter from `GPUAdapter.info`
+/// instead ("google swiftshader", "nvidia ampere", ...).
+#[cfg(target_arch = "wasm32")]
+async fn browser_adapter_name() -> String {
+    use js_sys::Reflect;
+    use wasm_bindgen::JsCast;
+    let get = |o: &wasm_bindgen::JsValue, k: &str| Reflect::get(o, &k.into()).unwrap_or_default();
+    let gpu = get(&get(&js_sys::global(), "navigator"), "gpu");
+    let Ok(request) = get(&gpu, "requestAdapter").dyn_into::<js_sys::Function>() else {
+        return "WebGPU adapter".into();
+    };
+    let Ok(promise) = request
+        .call0(&gpu)
+        .and_then(|p| p.dyn_into::<js_sys::Promise>())
+    else {
+        return "WebGPU adapter".into();
+    };
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .unwrap_or_default();
+    let info = get(&adapter, "info");
+    let parts: Vec<String> = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|k| get(&info, k).as_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if parts.is_empty() {
+        "WebGPU adapter".into()
+    } else {
+        parts.join(" ")
     }
 }
