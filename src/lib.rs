@@ -24,6 +24,9 @@
 //! ```
 
 #![warn(missing_docs)]
+// Errors carry the names, sizes and advice a person needs; they are returned rarely, so their
+// size (about 140 bytes) is not worth boxing.
+#![allow(clippy::result_large_err)]
 
 pub mod bench;
 pub mod error;

@@ -170,7 +170,7 @@ impl GpuContext {
             .to_string(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             limits: LimitsSummary {
-                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
                 max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
                 max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
@@ -225,7 +225,7 @@ impl GpuContext {
 
     /// Checks that a storage buffer of `bytes` fits this device, naming `op` and `what` if not.
     pub fn check_storage_size(&self, op: &str, what: &str, bytes: u64) -> Result<()> {
-        let binding = self.limits.max_storage_buffer_binding_size as u64;
+        let binding = self.limits.max_storage_buffer_binding_size;
         let (limit, name) = if binding < self.limits.max_buffer_size {
             (binding, "maxStorageBufferBindingSize")
         } else {

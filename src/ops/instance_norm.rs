@@ -73,7 +73,7 @@ pub fn instance_norm_apply(
             ));
         }
     }
-    if !(eps >= 0.0) {
+    if eps.is_nan() || eps < 0.0 {
         return Err(crate::Error::InvalidArgument {
             op: "instance_norm",
             message: format!("eps must be a non-negative number, got {eps}"),

@@ -7,18 +7,19 @@
 use webgpu_style_transfer::gpu::GpuContext;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub type Ctx = &'static GpuContext;
+pub type Ctx = std::sync::Arc<GpuContext>;
 #[cfg(target_arch = "wasm32")]
 pub type Ctx = std::rc::Rc<GpuContext>;
 
 /// The test binary's GPU context. A missing adapter fails the test (it is never skipped).
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn ctx() -> Ctx {
-    static CTX: std::sync::OnceLock<GpuContext> = std::sync::OnceLock::new();
-    CTX.get_or_init(|| {
-        pollster::block_on(GpuContext::new())
-            .unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}"))
-    })
+    static CTX: std::sync::OnceLock<Ctx> = std::sync::OnceLock::new();
+    let init = || {
+        let ctx = pollster::block_on(GpuContext::new());
+        std::sync::Arc::new(ctx.unwrap_or_else(|e| panic!("the tests need a GPU adapter: {e}")))
+    };
+    CTX.get_or_init(init).clone()
 }
 
 #[cfg(target_arch = "wasm32")]
