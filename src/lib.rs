@@ -32,6 +32,7 @@
 pub mod bench;
 pub mod error;
 pub mod gpu;
+pub mod image;
 pub mod models;
 pub mod ops;
 pub mod reference;

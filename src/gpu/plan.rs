@@ -141,6 +141,18 @@ impl Plan {
         }
     }
 
+    /// Submits the plan without waiting on an error scope (for callers that cannot await, e.g.
+    /// while holding a lock); errors the device reports surface at the next readback.
+    pub fn submit(&self, ctx: &GpuContext) {
+        let mut enc = ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some(&self.label),
+            });
+        self.encode(&mut enc);
+        ctx.queue.submit([enc.finish()]);
+    }
+
     /// Submits the plan once. Validation errors are caught in an error scope and returned as
     /// [`Error::Gpu`] naming the plan. Does not wait for the GPU to finish.
     pub async fn run(&self, ctx: &GpuContext) -> Result<()> {
