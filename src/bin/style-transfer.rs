@@ -1,3 +1,4 @@
+#![allow(clippy::result_large_err)] // see src/lib.rs: errors carry names and advice
 //! `style-transfer`: the native command line of the engine.
 
 #[cfg(target_arch = "wasm32")]
