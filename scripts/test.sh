@@ -23,7 +23,7 @@ cargo test -q
 step "wasm tests in headless Chromium (WebGPU on SwiftShader)"
 export CHROMEDRIVER=/usr/bin/chromedriver
 export WASM_BINDGEN_TEST_TIMEOUT=900
-cargo test -q --target wasm32-unknown-unknown --test ops
+cargo test --target wasm32-unknown-unknown --test ops
 
 step "npm package and demo page"
 bash scripts/build-wasm.sh
