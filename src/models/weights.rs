@@ -1,0 +1,138 @@
+//! The model file format: safetensors tensors plus string metadata, written by
+//! `tools/convert_models.py`. The metadata names the format (`webgpu-style-transfer/1`), the
+//! net family, the input convention, the source (package, version, sha256) and the licence, so
+//! a wrong or foreign file is rejected with a message that says what it is.
+
+use std::collections::HashMap;
+
+use safetensors::{Dtype, SafeTensors};
+
+use crate::{Error, Result};
+
+/// The format tag every converted file carries.
+pub const FORMAT: &str = "webgpu-style-transfer/1";
+
+/// A parsed model file: its metadata and its tensors as f32.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    metadata: HashMap<String, String>,
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+}
+
+impl ModelFile {
+    /// Parses a model file's bytes, checking the format tag. Tensors stored as f32 or f16 are
+    /// expanded to f32.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| Error::Model(format!("not a safetensors model, or damaged or truncated ({e}); pass a model converted by tools/convert_models.py")))?;
+        let metadata = meta.metadata().clone().unwrap_or_default();
+        match metadata.get("format") {
+            Some(f) if f == FORMAT => {}
+            Some(f) => return Err(Error::Model(format!("format '{f}' is not '{FORMAT}'; convert the model again with tools/convert_models.py"))),
+            None => return Err(Error::Model("a safetensors file without this project's metadata; convert the model with tools/convert_models.py".into())),
+        }
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| Error::Model(format!("the file is damaged or truncated: {e}")))?;
+        let mut tensors = HashMap::new();
+        for (name, view) in st.tensors() {
+            let data = view.data();
+            let values: Vec<f32> = match view.dtype() {
+                Dtype::F32 => data
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                Dtype::F16 => data
+                    .chunks_exact(2)
+                    .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                    .collect(),
+                other => {
+                    return Err(Error::Weights {
+                        tensor: name,
+                        expected: "f32 or f16 values".into(),
+                        found: format!("{other:?}"),
+                    })
+                }
+            };
+            tensors.insert(name, (view.shape().to_vec(), values));
+        }
+        Ok(Self { metadata, tensors })
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The net family (`multistyle26`, ...).
+    pub fn family(&self) -> &str {
+        self.meta("family").unwrap_or("")
+    }
+
+    /// Fails unless the file is of `family`.
+    pub fn expect_family(&self, family: &str) -> Result<()> {
+        if self.family() == family {
+            Ok(())
+        } else {
+            Err(Error::Model(format!(
+                "this is a '{}' model, not a '{family}' one; load it with the matching net",
+                self.family()
+            )))
+        }
+    }
+
+    /// The values of tensor `name`, which must have exactly `shape`.
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
+        let Some((found, values)) = self.tensors.get(name) else {
+            return Err(Error::Weights {
+                tensor: name.into(),
+                expected: format!("shape {shape:?}"),
+                found: "no such tensor".into(),
+            });
+        };
+        if found != shape {
+            return Err(Error::Weights {
+                tensor: name.into(),
+                expected: format!("shape {shape:?}"),
+                found: format!("shape {found:?}"),
+            });
+        }
+        Ok(values)
+    }
+
+    /// The shape of tensor `name`, if present.
+    pub fn shape(&self, name: &str) -> Option<&[usize]> {
+        self.tensors.get(name).map(|(s, _)| s.as_slice())
+    }
+}
+
+/// IEEE 754 half to single precision.
+fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, f) => {
+            // Subnormal: normalise.
+            let shift = f.leading_zeros() - 21;
+            sign | ((127 - 15 + 1 - shift) << 23) | ((f << shift) & 0x3ff) << 13
+        }
+        (0x1f, f) => sign | 0x7f80_0000 | (f << 13),
+        (e, f) => sign | ((e + 127 - 15) << 23) | (f << 13),
+    };
+    f32::from_bits(bits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::f16_to_f32;
+
+    #[test]
+    fn half_floats() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x7bff), 65504.0);
+        assert_eq!(f16_to_f32(0x0001), 2f32.powi(-24));
+        assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
+        assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+}
