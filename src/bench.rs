@@ -191,3 +191,36 @@ pub fn conv_markdown(adapter: &str, rows: &[ConvResult]) -> String {
     }
     s
 }
+
+/// Milliseconds per image of the 26-style net at each size (square RGB input already on the
+/// GPU, one submission per run, median of `runs` after a warm-up run). `now` returns ms.
+pub async fn multistyle_table(
+    ctx: &GpuContext,
+    net: &crate::models::MultiStyle26,
+    sizes: &[usize],
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<Vec<(usize, f64)>> {
+    let mut rows = Vec::new();
+    for &size in sizes {
+        let x: Vec<f32> = (0..3 * size * size)
+            .map(|i| ((i * 7919) % 255) as f32 / 255.0)
+            .collect();
+        let x = ctx.upload("bench.photo", &[3, size, size], &x)?;
+        let mut plan = Plan::new("bench.multistyle26");
+        let _y = net.record(ctx, &mut plan, &x)?;
+        net.set_style(ctx, &crate::models::StyleWeights::single(19)?)?;
+        plan.run(ctx).await?;
+        ctx.finish().await?;
+        let mut times = Vec::with_capacity(runs);
+        for _ in 0..runs.max(1) {
+            let t0 = now();
+            plan.run(ctx).await?;
+            ctx.finish().await?;
+            times.push(now() - t0);
+        }
+        times.sort_by(f64::total_cmp);
+        rows.push((size, times[times.len() / 2]));
+    }
+    Ok(rows)
+}

@@ -60,19 +60,23 @@ impl Engine {
     /// Opens the GPU. Rejects with `code: "webgpu-unavailable"` when the browser has no WebGPU.
     /// `power_preference`: "high-performance", "low-power" or undefined.
     pub async fn create(power_preference: Option<String>) -> Result<Engine, JsValue> {
-        let pref = match power_preference.as_deref() {
-            None | Some("") => PowerPreference::Default,
-            Some("high-performance") => PowerPreference::HighPerformance,
-            Some("low-power") => PowerPreference::LowPower,
-            Some(other) => {
-                return Err(js_error(Error::InvalidArgument {
+        let pref =
+            match power_preference.as_deref() {
+                None | Some("") => PowerPreference::Default,
+                Some("high-performance") => PowerPreference::HighPerformance,
+                Some("low-power") => PowerPreference::LowPower,
+                Some(other) => return Err(js_error(Error::InvalidArgument {
                     op: "create",
-                    message: format!("powerPreference '{other}' is not \"high-performance\" or \"low-power\""),
-                }))
-            }
-        };
+                    message: format!(
+                        "powerPreference '{other}' is not \"high-performance\" or \"low-power\""
+                    ),
+                })),
+            };
         let ctx = GpuContext::with_preference(pref).await.map_err(js_error)?;
-        Ok(Engine { ctx, multistyle: None })
+        Ok(Engine {
+            ctx,
+            multistyle: None,
+        })
     }
 
     /// `{ name, backend, driver, deviceType, shaderF16, limits: {...} }`.
@@ -86,11 +90,31 @@ impl Engine {
         set(&obj, "deviceType", a.device_type.as_str().into());
         set(&obj, "shaderF16", a.shader_f16.into());
         let l = js_sys::Object::new();
-        set(&l, "maxStorageBufferBindingSize", (a.limits.max_storage_buffer_binding_size as f64).into());
-        set(&l, "maxBufferSize", (a.limits.max_buffer_size as f64).into());
-        set(&l, "maxComputeWorkgroupStorageSize", a.limits.max_compute_workgroup_storage_size.into());
-        set(&l, "maxComputeInvocationsPerWorkgroup", a.limits.max_compute_invocations_per_workgroup.into());
-        set(&l, "maxComputeWorkgroupsPerDimension", a.limits.max_compute_workgroups_per_dimension.into());
+        set(
+            &l,
+            "maxStorageBufferBindingSize",
+            (a.limits.max_storage_buffer_binding_size as f64).into(),
+        );
+        set(
+            &l,
+            "maxBufferSize",
+            (a.limits.max_buffer_size as f64).into(),
+        );
+        set(
+            &l,
+            "maxComputeWorkgroupStorageSize",
+            a.limits.max_compute_workgroup_storage_size.into(),
+        );
+        set(
+            &l,
+            "maxComputeInvocationsPerWorkgroup",
+            a.limits.max_compute_invocations_per_workgroup.into(),
+        );
+        set(
+            &l,
+            "maxComputeWorkgroupsPerDimension",
+            a.limits.max_compute_workgroups_per_dimension.into(),
+        );
         set(&obj, "limits", l.into());
         obj.into()
     }
@@ -123,19 +147,38 @@ impl Engine {
         preserve_colors: bool,
         max_size: u32,
     ) -> Result<JsValue, JsValue> {
-        let net = self.multistyle.as_ref().ok_or_else(|| js_error(Error::Model("the 26-style net is not loaded; call loadMultiStyle first".into())))?;
+        let net = self.multistyle.as_ref().ok_or_else(|| {
+            js_error(Error::Model(
+                "the 26-style net is not loaded; call loadMultiStyle first".into(),
+            ))
+        })?;
         if indices.len() != weights.len() {
-            return Err(js_error(Error::InvalidArgument { op: "stylize", message: "style indices and weights differ in length".into() }));
+            return Err(js_error(Error::InvalidArgument {
+                op: "stylize",
+                message: "style indices and weights differ in length".into(),
+            }));
         }
         let parts: Vec<(usize, f32)> = indices.iter().map(|&i| i as usize).zip(weights).collect();
         let style = StyleWeights::blend(&parts).map_err(js_error)?;
         let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
-        let opts = StylizeOptions { style, strength, preserve_colors, max_size: max_size as usize };
-        let out = net.stylize(&self.ctx, &photo, &opts).await.map_err(js_error)?;
+        let opts = StylizeOptions {
+            style,
+            strength,
+            preserve_colors,
+            max_size: max_size as usize,
+        };
+        let out = net
+            .stylize(&self.ctx, &photo, &opts)
+            .await
+            .map_err(js_error)?;
         let obj = js_sys::Object::new();
         set(&obj, "width", (out.width as u32).into());
         set(&obj, "height", (out.height as u32).into());
-        set(&obj, "data", js_sys::Uint8ClampedArray::from(out.data.as_slice()).into());
+        set(
+            &obj,
+            "data",
+            js_sys::Uint8ClampedArray::from(out.data.as_slice()).into(),
+        );
         Ok(obj.into())
     }
 
@@ -143,7 +186,9 @@ impl Engine {
     /// `{ case, kernel, ms, gflops }`.
     #[wasm_bindgen(js_name = benchConv)]
     pub async fn bench_conv(&self, runs: u32) -> Result<js_sys::Array, JsValue> {
-        let rows = crate::bench::conv_table(&self.ctx, runs.max(1) as usize, "", &now_ms).await.map_err(js_error)?;
+        let rows = crate::bench::conv_table(&self.ctx, runs.max(1) as usize, "", &now_ms)
+            .await
+            .map_err(js_error)?;
         let out = js_sys::Array::new();
         for r in rows {
             let o = js_sys::Object::new();

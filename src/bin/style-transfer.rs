@@ -81,6 +81,8 @@ mod native {
     enum BenchWhat {
         /// Convolution kernels, naive against tiled, in GFLOP/s.
         Conv,
+        /// The 26-style net, milliseconds per image at 256, 512 and 1024 px.
+        Multistyle,
     }
 
     pub fn main() -> ExitCode {
@@ -243,6 +245,29 @@ mod native {
                     "  maxStorageBuffersPerShaderStage   {}",
                     l.max_storage_buffers_per_shader_stage
                 );
+            }
+            Command::Bench {
+                what: BenchWhat::Multistyle,
+                runs,
+                ..
+            } => {
+                let path = find_model(None, "multistyle26.safetensors")?;
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+                let net = MultiStyle26::load(&ctx, &ModelFile::parse(&bytes)?)?;
+                let start = Instant::now();
+                let now = move || start.elapsed().as_secs_f64() * 1e3;
+                let rows =
+                    bench::multistyle_table(&ctx, &net, &[256, 512, 1024], runs.max(1), &now)
+                        .await?;
+                let a = ctx.adapter();
+                println!(
+                    "Adapter: {} ({})\n\n| size | ms per image |\n|---|---:|",
+                    a.name, a.backend
+                );
+                for (size, ms) in rows {
+                    println!("| {size}x{size} | {ms:.0} |");
+                }
             }
             Command::Bench {
                 what: BenchWhat::Conv,
