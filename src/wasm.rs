@@ -60,18 +60,19 @@ impl Engine {
     /// Opens the GPU. Rejects with `code: "webgpu-unavailable"` when the browser has no WebGPU.
     /// `power_preference`: "high-performance", "low-power" or undefined.
     pub async fn create(power_preference: Option<String>) -> Result<Engine, JsValue> {
-        let pref =
-            match power_preference.as_deref() {
-                None | Some("") => PowerPreference::Default,
-                Some("high-performance") => PowerPreference::HighPerformance,
-                Some("low-power") => PowerPreference::LowPower,
-                Some(other) => return Err(js_error(Error::InvalidArgument {
+        let pref = match power_preference.as_deref() {
+            None | Some("") => PowerPreference::Default,
+            Some("high-performance") => PowerPreference::HighPerformance,
+            Some("low-power") => PowerPreference::LowPower,
+            Some(other) => {
+                return Err(js_error(Error::InvalidArgument {
                     op: "create",
                     message: format!(
                         "powerPreference '{other}' is not \"high-performance\" or \"low-power\""
                     ),
-                })),
-            };
+                }))
+            }
+        };
         let ctx = GpuContext::with_preference(pref).await.map_err(js_error)?;
         Ok(Engine {
             ctx,
