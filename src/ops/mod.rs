@@ -18,7 +18,7 @@ pub use gram::gram;
 pub use instance_norm::{instance_norm, instance_norm_apply, instance_norm_stats};
 pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};
 pub use pool::{pool2d, PoolMode};
-pub use reduce::{mean, reduce, sum, sum_squared_diff, Reduction};
+pub use reduce::{mean, reduce, sum, sum_squared_diff, total_variation, Reduction};
 pub use upsample::upsample_nearest;
 
 #[allow(unused_imports)]

@@ -20,6 +20,9 @@ pub enum Reduction {
     SumSquaredDiff,
     /// sum of a^2.
     SumSquares,
+    /// Total variation of a [C, H, W] tensor: sum over pixels with a right and a lower
+    /// neighbour of (a[y][x] - a[y][x+1])^2 + (a[y][x] - a[y+1][x])^2, over all channels.
+    TotalVariation,
 }
 
 #[repr(C)]
@@ -30,7 +33,9 @@ struct Params {
     mode: u32,
     parts: u32,
     scale: f32,
-    _pad: [u32; 3],
+    width: u32,
+    height: u32,
+    _pad: u32,
 }
 
 /// Appends `scale * reduction(a[, b])` to `plan`; the result is a one-element tensor.
@@ -78,10 +83,22 @@ pub fn reduce(
             hint: "reduce a smaller tensor, or in parts".into(),
         });
     }
+    // (height, width) of the planes, used by the total variation.
+    let dims = match (mode, a.shape()) {
+        (Reduction::TotalVariation, &[_, h, w]) => (h, w),
+        (Reduction::TotalVariation, s) => {
+            return Err(shape_err(
+                "reduce",
+                format!("total variation needs a [C, H, W] tensor, got {s:?}"),
+            ));
+        }
+        _ => (1, 1),
+    };
     let code = match mode {
         Reduction::Sum => 0,
         Reduction::SumSquaredDiff => 1,
         Reduction::SumSquares => 2,
+        Reduction::TotalVariation => 3,
     };
     let p = Params {
         n: n as u32,
@@ -89,7 +106,9 @@ pub fn reduce(
         mode: code,
         parts: parts as u32,
         scale,
-        _pad: [0; 3],
+        width: dims.1 as u32,
+        height: dims.0 as u32,
+        _pad: 0,
     };
     let partials = plan.alloc(
         ctx,
@@ -135,4 +154,14 @@ pub fn sum_squared_diff(
     b: &Tensor,
 ) -> Result<Tensor> {
     reduce(ctx, plan, a, Some(b), Reduction::SumSquaredDiff, 1.0)
+}
+
+/// Appends the total variation of `a` [C, H, W] times `scale`.
+pub fn total_variation(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    a: &Tensor,
+    scale: f32,
+) -> Result<Tensor> {
+    reduce(ctx, plan, a, None, Reduction::TotalVariation, scale)
 }

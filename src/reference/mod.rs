@@ -173,6 +173,21 @@ pub fn sum_squared_diff(a: &[f32], b: &[f32]) -> f64 {
         .sum()
 }
 
+/// Total variation of `x` [c, h, w] (f64 accumulation), as [`crate::ops::Reduction::TotalVariation`].
+pub fn total_variation(x: &[f32], c: usize, h: usize, w: usize) -> f64 {
+    let mut s = 0.0;
+    for ch in 0..c {
+        for y in 0..h.saturating_sub(1) {
+            for xx in 0..w.saturating_sub(1) {
+                let i = (ch * h + y) * w + xx;
+                let v = x[i] as f64;
+                s += (v - x[i + 1] as f64).powi(2) + (v - x[i + w] as f64).powi(2);
+            }
+        }
+    }
+    s
+}
+
 /// RGBA8 bytes to planar f32 by a [`PixelMap`].
 pub fn rgba_to_planar(rgba: &[u8], w: usize, h: usize, m: &PixelMap) -> Vec<f32> {
     let mut y = vec![0.0; m.channels * w * h];

@@ -2,7 +2,9 @@
 //
 // `partial`: workgroup w (256 threads) reduces elements [w * chunk, (w + 1) * chunk) with
 // strided per-thread sums and a tree in workgroup memory, writing partials[w]. The summand
-// is chosen by `mode`: 0 a[i], 1 (a[i] - b[i])^2, 2 a[i]^2.
+// is chosen by `mode`: 0 a[i], 1 (a[i] - b[i])^2, 2 a[i]^2, 3 total variation of a planar
+// [C, height, width] tensor: (a[i] - a[right])^2 + (a[i] - a[below])^2 for every pixel that has
+// both neighbours (Gatys / neural-style's TV term before its 0.5 factor).
 // `finish`: one workgroup sums the partials and writes out[0] = scale * total (scale = 1/n
 // gives a mean). Pairwise summation keeps the error near log2(n) ulps, not n.
 
@@ -12,9 +14,9 @@ struct Params {
     mode: u32,
     parts: u32,
     scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    width: u32,
+    height: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -51,6 +53,15 @@ fn partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
                 s = fma(d, d, s);
             }
             case 2u: { s = fma(v, v, s); }
+            case 3u: {
+                let x = i % p.width;
+                let y = (i / p.width) % p.height;
+                if (x + 1u < p.width && y + 1u < p.height) {
+                    let dx = v - a[i + 1u];
+                    let dy = v - a[i + p.width];
+                    s = fma(dx, dx, fma(dy, dy, s));
+                }
+            }
             default: { s += v; }
         }
     }

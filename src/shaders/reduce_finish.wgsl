@@ -7,9 +7,9 @@ struct Params {
     mode: u32,
     parts: u32,
     scale: f32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    width: u32,
+    height: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
