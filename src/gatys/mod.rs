@@ -73,7 +73,7 @@ pub async fn targets(
     styles: &[(&Tensor, f32)],
 ) -> Result<Targets> {
     let total: f32 = styles.iter().map(|s| s.1).sum();
-    if styles.is_empty() || styles.iter().any(|s| !(s.1 >= 0.0)) || total <= 0.0 {
+    if styles.is_empty() || styles.iter().any(|s| s.1.is_nan() || s.1 < 0.0) || total <= 0.0 {
         return Err(Error::InvalidArgument { op: "gatys", message: "give at least one style image, with non-negative blend weights that do not sum to 0".into() });
     }
     let mut plan = Plan::new("gatys.targets");
