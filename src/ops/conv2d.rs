@@ -408,3 +408,64 @@ impl Conv2d {
         Ok(y)
     }
 }
+
+/// The convolution that computes the gradient of a conv with respect to its input (for
+/// Gatys' backward pass through VGG): the weights with input and output channels swapped and
+/// the kernel flipped, padded by `k - 1 - pad` on each side. Supports what VGG uses: stride 1,
+/// groups 1, zero padding; `weights` and `shape` are the forward layer's OIHW weights.
+pub fn input_gradient(
+    ctx: &GpuContext,
+    label: &str,
+    weights: &[f32],
+    shape: [usize; 4],
+    params: &Conv2dParams,
+) -> Result<Conv2d> {
+    let [out_c, in_c, k_h, k_w] = shape;
+    if params.stride != 1
+        || params.groups != 1
+        || params.padding != Padding::Zero
+        || params.pad[0] >= k_h
+        || params.pad[2] >= k_h
+        || params.pad[1] >= k_w
+        || params.pad[3] >= k_w
+    {
+        return Err(Error::InvalidArgument {
+            op: "conv2d input gradient",
+            message: format!("'{label}': only stride 1, groups 1 and zero padding smaller than the kernel are supported, got {params:?}"),
+        });
+    }
+    if weights.len() != out_c * in_c * k_h * k_w {
+        return Err(shape_err(
+            "conv2d input gradient",
+            format!(
+                "'{label}': weights hold {} values but shape {shape:?} needs {}",
+                weights.len(),
+                out_c * in_c * k_h * k_w
+            ),
+        ));
+    }
+    let mut t = vec![0.0f32; weights.len()];
+    for co in 0..out_c {
+        for ci in 0..in_c {
+            for ky in 0..k_h {
+                for kx in 0..k_w {
+                    t[((ci * out_c + co) * k_h + (k_h - 1 - ky)) * k_w + (k_w - 1 - kx)] =
+                        weights[((co * in_c + ci) * k_h + ky) * k_w + kx];
+                }
+            }
+        }
+    }
+    let [pt, pl, pb, pr] = params.pad;
+    let grad_params = Conv2dParams {
+        pad: [k_h - 1 - pt, k_w - 1 - pl, k_h - 1 - pb, k_w - 1 - pr],
+        ..Conv2dParams::default()
+    };
+    Conv2d::new(
+        ctx,
+        &format!("{label}.input_grad"),
+        &t,
+        [in_c, out_c, k_h, k_w],
+        None,
+        grad_params,
+    )
+}

@@ -145,3 +145,45 @@ pub fn scale_add(
 pub fn add(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     scale_add(ctx, plan, a, 1.0, b, 1.0, Activation::None)
 }
+
+/// Appends the ReLU backward: `grad_in = grad_out` where the ReLU's output `y` is positive,
+/// else 0.
+pub fn relu_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    grad_out: &Tensor,
+    y: &Tensor,
+) -> Result<Tensor> {
+    if grad_out.shape() != y.shape() {
+        return Err(shape_err(
+            "relu_backward",
+            format!(
+                "gradient '{}' {:?} and output '{}' {:?} must have the same shape",
+                grad_out.label(),
+                grad_out.shape(),
+                y.label(),
+                y.shape()
+            ),
+        ));
+    }
+    let n = y.numel();
+    let g = plan.alloc(ctx, &format!("{}.grad", y.label()), y.shape(), DType::F32)?;
+    let p = Params {
+        n: n as u32,
+        op: 5,
+        alpha: 1.0,
+        beta: 0.0,
+        lo: 0.0,
+        hi: 0.0,
+        _pad: [0; 2],
+    };
+    plan.push(ctx.dispatch(
+        "relu_backward",
+        &BINARY,
+        &[],
+        &p,
+        &[grad_out, y, &g],
+        linear_workgroups(n, 256),
+    )?);
+    Ok(g)
+}

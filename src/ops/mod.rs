@@ -12,12 +12,12 @@ pub mod pool;
 pub mod reduce;
 pub mod upsample;
 
-pub use conv2d::{Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
-pub use elementwise::{add, scale_add, unary, Unary};
+pub use conv2d::{input_gradient, Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
+pub use elementwise::{add, relu_backward, scale_add, unary, Unary};
 pub use gram::gram;
 pub use instance_norm::{instance_norm, instance_norm_apply, instance_norm_stats};
 pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};
-pub use pool::{pool2d, PoolMode};
+pub use pool::{pool2d, pool2d_backward, PoolMode};
 pub use reduce::{mean, reduce, sum, sum_squared_diff, total_variation, Reduction};
 pub use upsample::upsample_nearest;
 

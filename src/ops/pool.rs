@@ -6,6 +6,7 @@ use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const POOL: Kernel = kernel!("pool.wgsl", "main");
+const POOL_BACKWARD: Kernel = kernel!("pool_backward.wgsl", "main");
 
 /// Which pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,4 +63,59 @@ pub fn pool2d(
     };
     plan.push(ctx.dispatch("pool2d", &POOL, &[], &p, &[x, &y], grid(ow, oh, c, [8, 8]))?);
     Ok(y)
+}
+
+/// Appends the gradient of [`pool2d`] with respect to its input: `x` is the forward input,
+/// `grad_out` the gradient of the pooled output; returns a tensor shaped like `x`.
+pub fn pool2d_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    grad_out: &Tensor,
+    mode: PoolMode,
+    k: usize,
+    stride: usize,
+) -> Result<Tensor> {
+    let (c, h, w) = x.chw("pool2d_backward")?;
+    if k == 0 || stride == 0 || h < k || w < k {
+        return Err(shape_err(
+            "pool2d_backward",
+            format!(
+                "'{}' {:?} is smaller than the {k}x{k} window",
+                x.label(),
+                x.shape()
+            ),
+        ));
+    }
+    let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    if grad_out.shape() != [c, oh, ow] {
+        return Err(shape_err(
+            "pool2d_backward",
+            format!(
+                "gradient '{}' is {:?} but the pooled output is [{c}, {oh}, {ow}]",
+                grad_out.label(),
+                grad_out.shape()
+            ),
+        ));
+    }
+    let g = plan.alloc(ctx, &format!("{}.grad", x.label()), &[c, h, w], DType::F32)?;
+    let p = Params {
+        in_h: h as u32,
+        in_w: w as u32,
+        out_h: oh as u32,
+        out_w: ow as u32,
+        channels: c as u32,
+        k: k as u32,
+        stride: stride as u32,
+        mode: (mode == PoolMode::Avg) as u32,
+    };
+    plan.push(ctx.dispatch(
+        "pool2d_backward",
+        &POOL_BACKWARD,
+        &[],
+        &p,
+        &[x, grad_out, &g],
+        grid(w, h, c, [8, 8]),
+    )?);
+    Ok(g)
 }

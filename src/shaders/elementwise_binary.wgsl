@@ -1,5 +1,6 @@
 // elementwise_binary: y = f(alpha * a + beta * b), one thread per element, f as in
-// elementwise.wgsl (0 identity, 1 ReLU, 2 ReLU6, 3 sigmoid, 4 clamp to [lo, hi]).
+// elementwise.wgsl (0 identity, 1 ReLU, 2 ReLU6, 3 sigmoid, 4 clamp to [lo, hi]); and op 5,
+// the ReLU backward: y = a where b > 0, else 0 (a the output gradient, b the ReLU's output).
 
 struct Params {
     n: u32,
@@ -31,6 +32,10 @@ fn apply(v: f32) -> f32 {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = gid.x + gid.y * nwg.x * 256u;
     if (i >= p.n) {
+        return;
+    }
+    if (p.op == 5u) {
+        y[i] = select(0.0, a[i], b[i] > 0.0);
         return;
     }
     y[i] = apply(p.alpha * a[i] + p.beta * b[i]);

@@ -1,0 +1,126 @@
+//! Backward kernels against finite differences of the CPU oracles. Each check takes a scalar
+//! L = sum(r * f(x)) with random r, runs the GPU backward with grad_out = r, and compares it with
+//! central differences (L(x + e) - L(x - e)) / 2e over sampled coordinates.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::{assert_close, ctx, random};
+use webgpu_style_transfer::gpu::Plan;
+use webgpu_style_transfer::ops::{self, Conv2dParams, Padding, PoolMode};
+use webgpu_style_transfer::reference;
+
+fn loss(r: &[f32], y: &[f32]) -> f64 {
+    r.iter().zip(y).map(|(&a, &b)| a as f64 * b as f64).sum()
+}
+
+/// Central differences of `f` at every `stride`-th coordinate of `x`.
+fn finite_differences(
+    x: &[f32],
+    eps: f32,
+    stride: usize,
+    f: impl Fn(&[f32]) -> f64,
+) -> Vec<(usize, f32)> {
+    (0..x.len())
+        .step_by(stride)
+        .map(|i| {
+            let mut xp = x.to_vec();
+            xp[i] += eps;
+            let mut xm = x.to_vec();
+            xm[i] -= eps;
+            (i, ((f(&xp) - f(&xm)) / (2.0 * eps as f64)) as f32)
+        })
+        .collect()
+}
+
+fn check(what: &str, analytic: &[f32], numeric: &[(usize, f32)], tol: f32) {
+    let got: Vec<f32> = numeric.iter().map(|&(i, _)| analytic[i]).collect();
+    let want: Vec<f32> = numeric.iter().map(|&(_, v)| v).collect();
+    assert_close(what, &got, &want, tol, tol);
+}
+
+#[test]
+fn conv2d_input_gradient() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let (c, h, w, oc, k) = (3, 7, 6, 5, 3);
+        let x = random(c * h * w, 200);
+        let wt = random(oc * c * k * k, 201);
+        let p = Conv2dParams::padded(1, Padding::Zero);
+        let (_, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, [oc, c, k, k], None, &p);
+        let r = random(oc * oh * ow, 202);
+        let grad_conv = ops::input_gradient(&ctx, "conv", &wt, [oc, c, k, k], &p).unwrap();
+        let rt = ctx.upload("r", &[oc, oh, ow], &r).unwrap();
+        let mut plan = Plan::new("conv backward");
+        let g = grad_conv.record(&ctx, &mut plan, &rt).unwrap();
+        plan.run(&ctx).await.unwrap();
+        assert_eq!(g.shape(), &[c, h, w]);
+        let analytic = ctx.read(&g).await.unwrap();
+        let numeric = finite_differences(&x, 1e-2, 1, |x| {
+            loss(
+                &r,
+                &reference::conv2d(x, [c, h, w], &wt, [oc, c, k, k], None, &p).0,
+            )
+        });
+        check("conv2d input gradient", &analytic, &numeric, 1e-3);
+        // Unsupported forward layers are refused.
+        assert!(ops::input_gradient(&ctx, "s2", &wt, [oc, c, k, k], &p.stride(2)).is_err());
+    });
+}
+
+#[test]
+fn relu_gradient() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        // Keep values away from 0, where ReLU has no derivative.
+        let x: Vec<f32> = random(301, 210)
+            .iter()
+            .map(|v| if v.abs() < 0.05 { 0.5 } else { *v })
+            .collect();
+        let y: Vec<f32> = x.iter().map(|v| v.max(0.0)).collect();
+        let r = random(301, 211);
+        let yt = ctx.upload("y", &[301], &y).unwrap();
+        let rt = ctx.upload("r", &[301], &r).unwrap();
+        let mut plan = Plan::new("relu backward");
+        let g = ops::relu_backward(&ctx, &mut plan, &rt, &yt).unwrap();
+        plan.run(&ctx).await.unwrap();
+        let analytic = ctx.read(&g).await.unwrap();
+        let numeric = finite_differences(&x, 1e-3, 1, |x| {
+            loss(&r, &x.iter().map(|v| v.max(0.0)).collect::<Vec<_>>())
+        });
+        check("relu gradient", &analytic, &numeric, 1e-3);
+    });
+}
+
+#[test]
+fn pooling_gradients() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let (c, h, w) = (3, 9, 8);
+        let x = random(c * h * w, 220);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        for (mode, k, s) in [
+            (PoolMode::Max, 2, 2),
+            (PoolMode::Avg, 2, 2),
+            (PoolMode::Max, 3, 2),
+            (PoolMode::Avg, 3, 1),
+        ] {
+            let (_, oh, ow) = reference::pool2d(&x, c, h, w, mode, k, s);
+            let r = random(c * oh * ow, 221);
+            let rt = ctx.upload("r", &[c, oh, ow], &r).unwrap();
+            let mut plan = Plan::new("pool backward");
+            let g = ops::pool2d_backward(&ctx, &mut plan, &xt, &rt, mode, k, s).unwrap();
+            plan.run(&ctx).await.unwrap();
+            let analytic = ctx.read(&g).await.unwrap();
+            let numeric = finite_differences(&x, 1e-4, 1, |x| {
+                loss(&r, &reference::pool2d(x, c, h, w, mode, k, s).0)
+            });
+            check(
+                &format!("{mode:?} {k}x{k}/{s} gradient"),
+                &analytic,
+                &numeric,
+                2e-3,
+            );
+        }
+    });
+}
