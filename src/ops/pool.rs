@@ -31,6 +31,28 @@ struct Params {
     mode: u32,
 }
 
+impl Params {
+    /// The geometry of pooling `x` [C, H, W] with a `k` x `k` window and `stride` (floor output
+    /// size), or a shape error naming `op`.
+    fn new(x: &Tensor, mode: PoolMode, k: usize, stride: usize, op: &'static str) -> Result<Self> {
+        let (c, h, w) = x.chw(op)?;
+        if k == 0 || stride == 0 || h < k || w < k {
+            return Err(shape_err(op, format!("'{}' {:?} is smaller than the {k}x{k} window (or k or stride is 0); use a larger image", x.label(), x.shape())));
+        }
+        let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+        Ok(Self {
+            in_h: h as u32,
+            in_w: w as u32,
+            out_h: oh as u32,
+            out_w: ow as u32,
+            channels: c as u32,
+            k: k as u32,
+            stride: stride as u32,
+            mode: (mode == PoolMode::Avg) as u32,
+        })
+    }
+}
+
 /// Appends pooling of `x` [C, H, W] with a `k` x `k` window and `stride`.
 pub fn pool2d(
     ctx: &GpuContext,
@@ -40,27 +62,14 @@ pub fn pool2d(
     k: usize,
     stride: usize,
 ) -> Result<Tensor> {
-    let (c, h, w) = x.chw("pool2d")?;
-    if k == 0 || stride == 0 || h < k || w < k {
-        return Err(shape_err("pool2d", format!("'{}' {:?} is smaller than the {k}x{k} window (or k or stride is 0); use a larger image", x.label(), x.shape())));
-    }
-    let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    let p = Params::new(x, mode, k, stride, "pool2d")?;
+    let (c, oh, ow) = (p.channels as usize, p.out_h as usize, p.out_w as usize);
     let y = plan.alloc(
         ctx,
         &format!("{}.pool", x.label()),
         &[c, oh, ow],
         DType::F32,
     )?;
-    let p = Params {
-        in_h: h as u32,
-        in_w: w as u32,
-        out_h: oh as u32,
-        out_w: ow as u32,
-        channels: c as u32,
-        k: k as u32,
-        stride: stride as u32,
-        mode: (mode == PoolMode::Avg) as u32,
-    };
     plan.push(ctx.dispatch("pool2d", &POOL, &[], &p, &[x, &y], grid(ow, oh, c, [8, 8]))?);
     Ok(y)
 }
@@ -76,18 +85,9 @@ pub fn pool2d_backward(
     k: usize,
     stride: usize,
 ) -> Result<Tensor> {
-    let (c, h, w) = x.chw("pool2d_backward")?;
-    if k == 0 || stride == 0 || h < k || w < k {
-        return Err(shape_err(
-            "pool2d_backward",
-            format!(
-                "'{}' {:?} is smaller than the {k}x{k} window",
-                x.label(),
-                x.shape()
-            ),
-        ));
-    }
-    let (oh, ow) = ((h - k) / stride + 1, (w - k) / stride + 1);
+    let p = Params::new(x, mode, k, stride, "pool2d_backward")?;
+    let (c, h, w) = (p.channels as usize, p.in_h as usize, p.in_w as usize);
+    let (oh, ow) = (p.out_h as usize, p.out_w as usize);
     if grad_out.shape() != [c, oh, ow] {
         return Err(shape_err(
             "pool2d_backward",
@@ -99,16 +99,6 @@ pub fn pool2d_backward(
         ));
     }
     let g = plan.alloc(ctx, &format!("{}.grad", x.label()), &[c, h, w], DType::F32)?;
-    let p = Params {
-        in_h: h as u32,
-        in_w: w as u32,
-        out_h: oh as u32,
-        out_w: ow as u32,
-        channels: c as u32,
-        k: k as u32,
-        stride: stride as u32,
-        mode: (mode == PoolMode::Avg) as u32,
-    };
     plan.push(ctx.dispatch(
         "pool2d_backward",
         &POOL_BACKWARD,
