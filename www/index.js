@@ -93,6 +93,9 @@ function setUpFilter(st) {
     busy = true;
     document.body.dataset.busy = "1";
     try {
+      if (!document.body.dataset.renders) {
+        $("timing").textContent = "Preparing the GPU shaders: the first picture takes longer…";
+      }
       do {
         again = false;
         const t0 = performance.now();
