@@ -126,15 +126,7 @@ pub async fn time_conv(
     let _y = conv.record(ctx, &mut plan, &x)?;
     plan.run(ctx).await?;
     ctx.finish().await?;
-    let mut times = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let t0 = now();
-        plan.run(ctx).await?;
-        ctx.finish().await?;
-        times.push(now() - t0);
-    }
-    times.sort_by(f64::total_cmp);
-    let ms = times[times.len() / 2];
+    let ms = median_run(ctx, &plan, runs, now).await?;
     let (oh, ow) = conv.output_size(size, size)?;
     let flops = 2.0 * (out_c * oh * ow * in_c * k * k) as f64;
     let kernel = match kernel {
@@ -212,15 +204,26 @@ pub async fn multistyle_table(
         net.set_style(ctx, &crate::models::StyleWeights::single(19)?)?;
         plan.run(ctx).await?;
         ctx.finish().await?;
-        let mut times = Vec::with_capacity(runs);
-        for _ in 0..runs.max(1) {
-            let t0 = now();
-            plan.run(ctx).await?;
-            ctx.finish().await?;
-            times.push(now() - t0);
-        }
-        times.sort_by(f64::total_cmp);
-        rows.push((size, times[times.len() / 2]));
+        rows.push((size, median_run(ctx, &plan, runs, now).await?));
     }
     Ok(rows)
+}
+
+/// Runs `plan` `runs` times (at least once), each timed from submit to completion, and returns
+/// the median in milliseconds (emulated GPUs on shared machines are noisy).
+async fn median_run(
+    ctx: &GpuContext,
+    plan: &Plan,
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<f64> {
+    let mut times = Vec::with_capacity(runs.max(1));
+    for _ in 0..runs.max(1) {
+        let t0 = now();
+        plan.run(ctx).await?;
+        ctx.finish().await?;
+        times.push(now() - t0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
 }

@@ -173,10 +173,12 @@ pub async fn losses(
     let mut plan = Plan::new("gatys.losses");
     let terms = record_losses(ctx, &mut plan, vgg, x, targets, weights)?;
     plan.run(ctx).await?;
-    let mut v = Vec::with_capacity(terms.len());
-    for t in &terms {
-        v.push(ctx.read(t).await?[0]);
-    }
+    let v: Vec<f32> = ctx
+        .read_many(&terms.iter().collect::<Vec<_>>())
+        .await?
+        .into_iter()
+        .map(|t| t[0])
+        .collect();
     let content = v[0];
     let tv = v[v.len() - 1];
     let style: f32 = v[1..v.len() - 1].iter().sum();

@@ -345,10 +345,38 @@ impl GpuContext {
 
     /// Reads a tensor's raw bytes back (RGBA8 tensors: 4 bytes a pixel).
     pub async fn read_bytes(&self, tensor: &Tensor) -> Result<Vec<u8>> {
-        let size = tensor.byte_size();
+        Ok(self.read_many_bytes(&[tensor]).await?.remove(0))
+    }
+
+    /// Reads several f32 tensors back with one copy submission and one mapping (for small
+    /// results such as loss terms, where a readback per tensor would wait on the GPU each time).
+    pub async fn read_many(&self, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
+        Ok(self
+            .read_many_bytes(tensors)
+            .await?
+            .iter()
+            .map(|b| bytemuck::pod_collect_to_vec(b))
+            .collect())
+    }
+
+    async fn read_many_bytes(&self, tensors: &[&Tensor]) -> Result<Vec<Vec<u8>>> {
+        let label = tensors
+            .iter()
+            .map(|t| t.label())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let readback_err = |message: String| Error::Readback {
+            label: label.clone(),
+            message,
+        };
+        // Tensor sizes are multiples of 4 bytes, as copies require.
+        let total: u64 = tensors.iter().map(|t| t.byte_size()).sum();
+        if total == 0 {
+            return Ok(vec![Vec::new(); tensors.len()]);
+        }
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback staging"),
-            size,
+            size: total,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -357,17 +385,17 @@ impl GpuContext {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("readback"),
             });
-        enc.copy_buffer_to_buffer(tensor.buffer(), 0, &staging, 0, size);
+        let mut offset = 0;
+        for t in tensors {
+            enc.copy_buffer_to_buffer(t.buffer(), 0, &staging, offset, t.byte_size());
+            offset += t.byte_size();
+        }
         self.queue.submit([enc.finish()]);
         let (tx, rx) = futures_channel::oneshot::channel();
         staging.slice(..).map_async(wgpu::MapMode::Read, move |r| {
             let _ = tx.send(r);
         });
         self.wait_idle()?;
-        let readback_err = |message: String| Error::Readback {
-            label: tensor.label().to_string(),
-            message,
-        };
         rx.await
             .map_err(|_| readback_err("the device was lost before the data arrived".into()))?
             .map_err(|e| readback_err(e.to_string()))?;
@@ -377,7 +405,14 @@ impl GpuContext {
             .map_err(|e| readback_err(e.to_string()))?
             .to_vec();
         staging.unmap();
-        Ok(data)
+        let mut out = Vec::with_capacity(tensors.len());
+        let mut start = 0usize;
+        for t in tensors {
+            let end = start + t.byte_size() as usize;
+            out.push(data[start..end].to_vec());
+            start = end;
+        }
+        Ok(out)
     }
 
     /// Waits until all submitted work has finished (natively blocks; in the browser awaits).

@@ -1,7 +1,7 @@
 //! Element-wise ops: scale-and-shift, ReLU, ReLU6, sigmoid, clamp (one input), and add /
 //! scale-add with an optional activation (two inputs).
 
-use super::{kernel, shape_err, Activation};
+use super::{kernel, same_shape, Activation};
 use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -107,18 +107,7 @@ pub fn scale_add(
     beta: f32,
     act: Activation,
 ) -> Result<Tensor> {
-    if a.shape() != b.shape() {
-        return Err(shape_err(
-            "scale_add",
-            format!(
-                "'{}' {:?} and '{}' {:?} must have the same shape",
-                a.label(),
-                a.shape(),
-                b.label(),
-                b.shape()
-            ),
-        ));
-    }
+    same_shape("scale_add", a, b)?;
     let n = a.numel();
     let y = plan.alloc(ctx, &format!("{}.add", a.label()), a.shape(), DType::F32)?;
     let p = Params {
@@ -154,18 +143,7 @@ pub fn relu_backward(
     grad_out: &Tensor,
     y: &Tensor,
 ) -> Result<Tensor> {
-    if grad_out.shape() != y.shape() {
-        return Err(shape_err(
-            "relu_backward",
-            format!(
-                "gradient '{}' {:?} and output '{}' {:?} must have the same shape",
-                grad_out.label(),
-                grad_out.shape(),
-                y.label(),
-                y.shape()
-            ),
-        ));
-    }
+    same_shape("relu_backward", grad_out, y)?;
     let n = y.numel();
     let g = plan.alloc(ctx, &format!("{}.grad", y.label()), y.shape(), DType::F32)?;
     let p = Params {

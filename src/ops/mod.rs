@@ -1,5 +1,5 @@
 //! The op library: one file per op, each with its typed uniform `Params`, its kernel(s) from
-//! `src/shaders/` and a launcher that appends dispatches to a [`Plan`] and returns the output
+//! `src/shaders/` and a launcher that appends dispatches to a [`crate::gpu::Plan`] and returns the output
 //! tensor. Every op has a plain-loop CPU oracle in [`crate::reference`] and tests against it.
 //! Backward kernels (for Gatys) live beside their forward op.
 
@@ -20,9 +20,6 @@ pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};
 pub use pool::{pool2d, pool2d_backward, PoolMode};
 pub use reduce::{mean, reduce, sum, sum_squared_diff, total_variation, Reduction};
 pub use upsample::upsample_nearest;
-
-#[allow(unused_imports)]
-use crate::gpu::Plan;
 
 /// An activation fused into the end of a kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +69,28 @@ pub(crate) fn grid(w: usize, h: usize, depth: usize, wg: [usize; 2]) -> [u32; 3]
 /// A shape error for `op`.
 pub(crate) fn shape_err(op: &'static str, message: String) -> crate::Error {
     crate::Error::Shape { op, message }
+}
+
+/// A shape error for `op` unless `a` and `b` have one shape.
+pub(crate) fn same_shape(
+    op: &'static str,
+    a: &crate::gpu::Tensor,
+    b: &crate::gpu::Tensor,
+) -> crate::Result<()> {
+    if a.shape() == b.shape() {
+        Ok(())
+    } else {
+        Err(shape_err(
+            op,
+            format!(
+                "'{}' {:?} and '{}' {:?} must have the same shape",
+                a.label(),
+                a.shape(),
+                b.label(),
+                b.shape()
+            ),
+        ))
+    }
 }
 
 /// Declares a [`crate::gpu::Kernel`] for a file in `src/shaders/`.

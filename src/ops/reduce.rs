@@ -1,7 +1,7 @@
 //! Whole-tensor reductions to one value: sum, mean, sum of squares, sum of squared
 //! differences. Two dispatches: per-workgroup partial sums, then one workgroup adds them.
 
-use super::{kernel, shape_err};
+use super::{kernel, same_shape, shape_err};
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -50,18 +50,7 @@ pub fn reduce(
     let n = a.numel();
     let b = match (mode, b) {
         (Reduction::SumSquaredDiff, Some(b)) => {
-            if b.shape() != a.shape() {
-                return Err(shape_err(
-                    "reduce",
-                    format!(
-                        "'{}' {:?} and '{}' {:?} must have the same shape",
-                        a.label(),
-                        a.shape(),
-                        b.label(),
-                        b.shape()
-                    ),
-                ));
-            }
+            same_shape("reduce", a, b)?;
             b
         }
         (Reduction::SumSquaredDiff, None) => {
