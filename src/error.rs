@@ -48,6 +48,22 @@ pub enum Error {
         message: String,
     },
 
+    /// An optimisation produced a loss that is not a finite number.
+    #[error(
+        "the {what} loss became {value} at iteration {iteration}{stage}; lower the learning \
+         rate or the style weight, or start from the content image (--init content)"
+    )]
+    Diverged {
+        /// Which term ("total", "style", ...).
+        what: &'static str,
+        /// The value (NaN or infinite).
+        value: f32,
+        /// The iteration at which it was read.
+        iteration: usize,
+        /// " (stage k of n)" for multi-scale runs, else empty.
+        stage: String,
+    },
+
     /// A buffer or dispatch that exceeds what the device allows.
     #[error(
         "{op}: {what} needs {needed} but this device allows at most {limit} ({limit_name}); \

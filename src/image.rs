@@ -45,6 +45,36 @@ impl Rgba8Image {
         Self::new(w as usize, h as usize, img.into_raw())
     }
 
+    /// Resizes to exactly `width` x `height` (Lanczos), or returns the image if it already is.
+    pub fn resized(self, width: usize, height: usize) -> Self {
+        if (width, height) == (self.width, self.height) {
+            return self;
+        }
+        let src = image::RgbaImage::from_raw(self.width as u32, self.height as u32, self.data)
+            .expect("length checked on construction");
+        let out = image::imageops::resize(
+            &src,
+            width.max(1) as u32,
+            height.max(1) as u32,
+            image::imageops::FilterType::Lanczos3,
+        );
+        Self {
+            width: width.max(1),
+            height: height.max(1),
+            data: out.into_raw(),
+        }
+    }
+
+    /// The size with the longer side scaled to `side`, keeping the aspect ratio.
+    pub fn size_with_long_side(&self, side: usize) -> (usize, usize) {
+        let long = self.width.max(self.height) as f64;
+        let s = side as f64 / long;
+        (
+            ((self.width as f64 * s).round() as usize).max(1),
+            ((self.height as f64 * s).round() as usize).max(1),
+        )
+    }
+
     /// Scales the image down (Lanczos) so that its longer side is at most `max_side`.
     pub fn fit_within(self, max_side: usize) -> Self {
         let long = self.width.max(self.height);

@@ -30,6 +30,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bench;
+pub mod clock;
 pub mod error;
 pub mod gatys;
 pub mod gpu;

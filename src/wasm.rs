@@ -38,14 +38,7 @@ fn set(obj: &js_sys::Object, key: &str, value: JsValue) {
     let _ = js_sys::Reflect::set(obj, &key.into(), &value);
 }
 
-/// Milliseconds from the page's (or worker's) performance clock.
-fn now_ms() -> f64 {
-    let global = js_sys::global();
-    js_sys::Reflect::get(&global, &"performance".into())
-        .ok()
-        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
-        .map_or_else(js_sys::Date::now, |p| p.now())
-}
+use crate::clock::now_ms;
 
 /// The engine on one GPU device. The npm package's `StyleTransfer` class (npm/index.js) wraps
 /// it: image conversions, model loading and option defaults live there.

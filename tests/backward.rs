@@ -124,3 +124,58 @@ fn pooling_gradients() {
         }
     });
 }
+
+#[test]
+fn gram_gradient() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        // 6 channels run the naive 1x1 kernel (not a whole number of the tiled kernel's channel
+        // blocks); 64 run the tiled one, whose weight layout is the transpose.
+        for (c, h, w) in [(6, 5, 7), (64, 3, 5)] {
+            let x = random(c * h * w, 230 + c as u32);
+            let a = random(c * c, 231);
+            // A symmetric R, as every loss written in terms of G gives.
+            let r: Vec<f32> = (0..c * c)
+                .map(|k| 0.5 * (a[k] + a[(k % c) * c + k / c]))
+                .collect();
+            let scale = 1.0 / (c * h * w) as f32;
+            let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+            let rt = ctx.upload("r", &[c, c], &r).unwrap();
+            let mut plan = Plan::new("gram backward");
+            let g = ops::gram_backward(&ctx, &mut plan, &xt, &rt, scale).unwrap();
+            plan.run(&ctx).await.unwrap();
+            let analytic = ctx.read(&g).await.unwrap();
+            let numeric = finite_differences(&x, 1e-2, 3, |x| {
+                loss(&r, &reference::gram(x, c, h * w, scale))
+            });
+            check(
+                &format!("gram gradient, {c} channels"),
+                &analytic,
+                &numeric,
+                1e-3,
+            );
+        }
+        let xt = ctx.upload("x", &[2, 2, 2], &[0.0; 8]).unwrap();
+        let bad = ctx.upload("r", &[3, 3], &[0.0; 9]).unwrap();
+        let mut plan = Plan::new("bad");
+        assert!(ops::gram_backward(&ctx, &mut plan, &xt, &bad, 1.0).is_err());
+    });
+}
+
+#[test]
+fn total_variation_gradient() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let (c, h, w) = (3, 7, 9);
+        let x = random(c * h * w, 240);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let mut plan = Plan::new("tv backward");
+        let g = ops::total_variation_backward(&ctx, &mut plan, &xt, 0.25).unwrap();
+        plan.run(&ctx).await.unwrap();
+        let analytic = ctx.read(&g).await.unwrap();
+        let numeric = finite_differences(&x, 1e-2, 1, |x| {
+            0.25 * reference::total_variation(x, c, h, w)
+        });
+        check("total variation gradient", &analytic, &numeric, 1e-3);
+    });
+}

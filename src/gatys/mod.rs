@@ -8,11 +8,20 @@
 //!   `sum_i b_i G(s_i)` of the style images' Gram matrices;
 //! - total variation: `tv_weight * 0.5 * sum (x[i,j] - x[i,j+1])^2 + (x[i,j] - x[i+1,j])^2`.
 //!
-//! What is here: targets and the forward loss terms. The backward kernels and the optimisers
-//! (L-BFGS, Adam) are the next step of the Gatys work.
+//! The gradient with respect to `x` is computed on the GPU in the same plan as the losses
+//! ([`record_gradient`]): the forward pass keeps every layer's activation, each loss term adds
+//! its gradient at its layer, and [`Vgg19::record_backward`] carries the sum down to the image.
+//! [`optim`] updates the image (L-BFGS or Adam, state on the GPU); [`run`] is the whole run with
+//! its options, progress events, cancellation and memory estimate.
+
+pub mod optim;
+pub mod run;
+
+pub use optim::{Optimizer, OptimizerState};
+pub use run::{estimate_memory, Gatys, GatysOptions, GatysOutput, Init, MemoryEstimate, Progress};
 
 use crate::gpu::{GpuContext, Plan, Tensor};
-use crate::models::Vgg19;
+use crate::models::vgg::{tap_indices, Vgg19};
 use crate::ops;
 use crate::{Error, Result};
 
@@ -21,7 +30,7 @@ pub const CONTENT_LAYER: &str = "relu4_2";
 /// The default style layers.
 pub const STYLE_LAYERS: [&str; 5] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"];
 
-/// Loss weights; defaults as in neural-style.
+/// Loss weights and layers; defaults as in neural-style.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LossWeights {
     /// Content weight (5).
@@ -30,8 +39,12 @@ pub struct LossWeights {
     pub style: f32,
     /// Total-variation weight (1e-3).
     pub tv: f32,
-    /// Per-style-layer weights `w_l` (all 1).
-    pub layers: Vec<f32>,
+    /// Content layers (relu4_2); each adds its own term.
+    pub content_layers: Vec<String>,
+    /// Style layers (relu1_1 .. relu5_1).
+    pub style_layers: Vec<String>,
+    /// Per-style-layer weights `w_l`, one per style layer (all 1).
+    pub layer_weights: Vec<f32>,
 }
 
 impl Default for LossWeights {
@@ -40,14 +53,69 @@ impl Default for LossWeights {
             content: 5.0,
             style: 100.0,
             tv: 1e-3,
-            layers: vec![1.0; STYLE_LAYERS.len()],
+            content_layers: vec![CONTENT_LAYER.to_string()],
+            style_layers: STYLE_LAYERS.iter().map(|s| s.to_string()).collect(),
+            layer_weights: vec![1.0; STYLE_LAYERS.len()],
         }
+    }
+}
+
+impl LossWeights {
+    /// Checks the weights and layer names, naming what is wrong.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::InvalidArgument {
+                op: "gatys",
+                message,
+            })
+        };
+        for (name, w) in [
+            ("content", self.content),
+            ("style", self.style),
+            ("tv", self.tv),
+        ] {
+            if !(w.is_finite() && w >= 0.0) {
+                return bad(format!(
+                    "the {name} weight must be a finite number >= 0, got {w}"
+                ));
+            }
+        }
+        if self.layer_weights.len() != self.style_layers.len() {
+            return bad(format!(
+                "{} style layer weights given for {} style layers",
+                self.layer_weights.len(),
+                self.style_layers.len()
+            ));
+        }
+        if let Some(w) = self
+            .layer_weights
+            .iter()
+            .find(|w| !(w.is_finite() && **w >= 0.0))
+        {
+            return bad(format!(
+                "style layer weights must be finite and >= 0, got {w}"
+            ));
+        }
+        if self.content_layers.is_empty() && self.style_layers.is_empty() {
+            return bad("choose at least one content or style layer".into());
+        }
+        tap_indices(&self.content_refs())?;
+        tap_indices(&self.style_refs())?;
+        Ok(())
+    }
+
+    fn content_refs(&self) -> Vec<&str> {
+        self.content_layers.iter().map(String::as_str).collect()
+    }
+
+    fn style_refs(&self) -> Vec<&str> {
+        self.style_layers.iter().map(String::as_str).collect()
     }
 }
 
 /// The targets a run compares against: the content features and the blended style Grams.
 pub struct Targets {
-    content: Tensor,
+    content: Vec<Tensor>,
     grams: Vec<Tensor>,
 }
 
@@ -71,18 +139,25 @@ pub async fn targets(
     vgg: &Vgg19,
     content: &Tensor,
     styles: &[(&Tensor, f32)],
+    weights: &LossWeights,
 ) -> Result<Targets> {
+    weights.validate()?;
     let total: f32 = styles.iter().map(|s| s.1).sum();
     if styles.is_empty() || styles.iter().any(|s| s.1.is_nan() || s.1 < 0.0) || total <= 0.0 {
         return Err(Error::InvalidArgument { op: "gatys", message: "give at least one style image, with non-negative blend weights that do not sum to 0".into() });
     }
     let mut plan = Plan::new("gatys.targets");
-    let content_features = vgg
-        .record(ctx, &mut plan, content, &[CONTENT_LAYER])?
-        .remove(0);
-    let mut blended: Vec<Option<Tensor>> = vec![None; STYLE_LAYERS.len()];
+    let content_features = if weights.content_layers.is_empty() {
+        Vec::new()
+    } else {
+        vgg.record(ctx, &mut plan, content, &weights.content_refs())?
+    };
+    let mut blended: Vec<Option<Tensor>> = vec![None; weights.style_layers.len()];
     for &(image, weight) in styles {
-        let feats = vgg.record(ctx, &mut plan, image, &STYLE_LAYERS)?;
+        if weights.style_layers.is_empty() {
+            break;
+        }
+        let feats = vgg.record(ctx, &mut plan, image, &weights.style_refs())?;
         for (slot, f) in blended.iter_mut().zip(feats) {
             let (c, h, w) = f.chw("gatys")?;
             let g = ops::gram(ctx, &mut plan, &f, 1.0 / (c * h * w) as f32)?;
@@ -113,56 +188,155 @@ pub async fn targets(
     })
 }
 
-/// Records the loss terms of `x` into `plan`; returns one-element tensors (content, one per
-/// style layer, tv), each already weighted.
-pub fn record_losses(
+/// The loss terms and the gradient of a Gatys loss, recorded into one plan.
+pub struct Recorded {
+    /// One-element tensors, each already weighted: the content layers' terms, the style layers'
+    /// terms, then total variation.
+    pub terms: Vec<Tensor>,
+    /// Content terms at the front of `terms`.
+    pub content_terms: usize,
+    /// dL/dx, shaped like x (only when asked for).
+    pub grad: Option<Tensor>,
+}
+
+impl Recorded {
+    /// Sums read-back term values into [`LossValues`].
+    pub fn values(&self, v: &[f32]) -> LossValues {
+        let content: f32 = v[..self.content_terms].iter().sum();
+        let tv = v[v.len() - 1];
+        let style: f32 = v[self.content_terms..v.len() - 1].iter().sum();
+        LossValues {
+            content,
+            style,
+            tv,
+            total: content + style + tv,
+        }
+    }
+}
+
+/// Records the loss terms of `x` and, if `gradient`, their gradient with respect to `x` into
+/// `plan`. `x` is [3, H, W] in VGG space.
+pub fn record_gradient(
     ctx: &GpuContext,
     plan: &mut Plan,
     vgg: &Vgg19,
     x: &Tensor,
     targets: &Targets,
     weights: &LossWeights,
-) -> Result<Vec<Tensor>> {
-    if weights.layers.len() != STYLE_LAYERS.len() {
+    gradient: bool,
+) -> Result<Recorded> {
+    weights.validate()?;
+    let content_idx = tap_indices(&weights.content_refs())?;
+    let style_idx = tap_indices(&weights.style_refs())?;
+    if targets.content.len() != content_idx.len() || targets.grams.len() != style_idx.len() {
         return Err(Error::InvalidArgument {
             op: "gatys",
-            message: format!(
-                "{} style layer weights given for {} style layers",
-                weights.layers.len(),
-                STYLE_LAYERS.len()
-            ),
+            message: "the targets were built for other layers than these weights name".into(),
         });
     }
-    let mut taps = vec![CONTENT_LAYER];
-    taps.extend(STYLE_LAYERS);
-    let feats = vgg.record(ctx, plan, x, &taps)?;
-    let mut out = Vec::new();
-    let n = feats[0].numel() as f32;
-    out.push(ops::reduce(
-        ctx,
-        plan,
-        &feats[0],
-        Some(&targets.content),
-        ops::Reduction::SumSquaredDiff,
-        weights.content / n,
-    )?);
-    for ((f, target), w_l) in feats[1..].iter().zip(&targets.grams).zip(&weights.layers) {
+    let last = content_idx
+        .iter()
+        .chain(&style_idx)
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let acts = vgg.record_all(ctx, plan, x, last)?;
+    let mut terms = Vec::new();
+    // Per content layer: (layer, scale of the mean); per style layer: (layer, Gram scale, term
+    // scale, G).
+    let mut content = Vec::new();
+    for (&i, target) in content_idx.iter().zip(&targets.content) {
+        let f = &acts[i];
+        let s = weights.content / f.numel() as f32;
+        terms.push(ops::reduce(
+            ctx,
+            plan,
+            f,
+            Some(target),
+            ops::Reduction::SumSquaredDiff,
+            s,
+        )?);
+        content.push((i, s, target));
+    }
+    let mut style = Vec::new();
+    for ((&i, target), w_l) in style_idx
+        .iter()
+        .zip(&targets.grams)
+        .zip(&weights.layer_weights)
+    {
+        let f = &acts[i];
         let (c, h, w) = f.chw("gatys")?;
-        let g = ops::gram(ctx, plan, f, 1.0 / (c * h * w) as f32)?;
-        out.push(ops::reduce(
+        let a = 1.0 / (c * h * w) as f32;
+        let g = ops::gram(ctx, plan, f, a)?;
+        let s = weights.style * w_l / (c * c) as f32;
+        terms.push(ops::reduce(
             ctx,
             plan,
             &g,
             Some(target),
             ops::Reduction::SumSquaredDiff,
-            weights.style * w_l / (c * c) as f32,
+            s,
         )?);
+        style.push((i, a, s, g, target));
     }
-    out.push(ops::total_variation(ctx, plan, x, 0.5 * weights.tv)?);
-    Ok(out)
+    terms.push(ops::total_variation(ctx, plan, x, 0.5 * weights.tv)?);
+    let grad = if gradient {
+        let through_vgg = vgg.record_backward(ctx, plan, &acts, |plan, i| {
+            let mut acc: Option<Tensor> = None;
+            let f = &acts[i];
+            // d/dF of s * sum (F - T)^2 = 2 s (F - T).
+            for &(_, s, target) in content.iter().filter(|c| c.0 == i) {
+                let gf = ops::scale_add(
+                    ctx,
+                    plan,
+                    f,
+                    2.0 * s,
+                    target,
+                    -2.0 * s,
+                    ops::Activation::None,
+                )?;
+                acc = Some(accumulate(ctx, plan, acc, gf)?);
+            }
+            // d/dG of s * sum (G - T)^2 = 2 s (G - T), then through G = a F F^T.
+            for (_, a, s, g, target) in style.iter().filter(|c| c.0 == i) {
+                let dg = ops::scale_add(
+                    ctx,
+                    plan,
+                    g,
+                    2.0 * s,
+                    target,
+                    -2.0 * s,
+                    ops::Activation::None,
+                )?;
+                let gf = ops::gram_backward(ctx, plan, f, &dg, *a)?;
+                acc = Some(accumulate(ctx, plan, acc, gf)?);
+            }
+            Ok(acc)
+        })?;
+        if weights.tv > 0.0 {
+            let tv = ops::total_variation_backward(ctx, plan, x, 0.5 * weights.tv)?;
+            Some(ops::add(ctx, plan, &through_vgg, &tv)?)
+        } else {
+            Some(through_vgg)
+        }
+    } else {
+        None
+    };
+    Ok(Recorded {
+        terms,
+        content_terms: content_idx.len(),
+        grad,
+    })
 }
 
-/// Runs [`record_losses`] once and reads the values back.
+fn accumulate(ctx: &GpuContext, plan: &mut Plan, acc: Option<Tensor>, t: Tensor) -> Result<Tensor> {
+    Ok(match acc {
+        None => t,
+        Some(a) => ops::add(ctx, plan, &a, &t)?,
+    })
+}
+
+/// Records the losses of `x` (no gradient), runs them once and reads the values back.
 pub async fn losses(
     ctx: &GpuContext,
     vgg: &Vgg19,
@@ -171,21 +345,17 @@ pub async fn losses(
     weights: &LossWeights,
 ) -> Result<LossValues> {
     let mut plan = Plan::new("gatys.losses");
-    let terms = record_losses(ctx, &mut plan, vgg, x, targets, weights)?;
+    let rec = record_gradient(ctx, &mut plan, vgg, x, targets, weights, false)?;
     plan.run(ctx).await?;
-    let v: Vec<f32> = ctx
-        .read_many(&terms.iter().collect::<Vec<_>>())
+    Ok(rec.values(&read_terms(ctx, &rec).await?))
+}
+
+/// Reads the loss terms of a recorded plan that has run.
+pub async fn read_terms(ctx: &GpuContext, rec: &Recorded) -> Result<Vec<f32>> {
+    Ok(ctx
+        .read_many(&rec.terms.iter().collect::<Vec<_>>())
         .await?
         .into_iter()
         .map(|t| t[0])
-        .collect();
-    let content = v[0];
-    let tv = v[v.len() - 1];
-    let style: f32 = v[1..v.len() - 1].iter().sum();
-    Ok(LossValues {
-        content,
-        style,
-        tv,
-        total: content + style + tv,
-    })
+        .collect())
 }

@@ -156,15 +156,28 @@ impl Plan {
     /// Submits the plan once. Validation errors are caught in an error scope and returned as
     /// [`Error::Gpu`] naming the plan. Does not wait for the GPU to finish.
     pub async fn run(&self, ctx: &GpuContext) -> Result<()> {
+        Self::run_all(ctx, &[self]).await
+    }
+
+    /// Submits several plans in order as one command buffer (one submission), with the error
+    /// handling of [`Plan::run`].
+    pub async fn run_all(ctx: &GpuContext, plans: &[&Plan]) -> Result<()> {
+        let label = plans
+            .iter()
+            .map(|p| p.label.as_str())
+            .collect::<Vec<_>>()
+            .join(" + ");
         #[cfg(target_arch = "wasm32")]
-        for d in &self.dispatches {
-            let pending = d.pending.borrow_mut().take();
-            if let Some(fut) = pending {
-                if let Some(e) = fut.await {
-                    return Err(Error::Gpu {
-                        op: format!("{} (building '{}')", self.label, d.label),
-                        message: e.to_string(),
-                    });
+        for plan in plans {
+            for d in &plan.dispatches {
+                let pending = d.pending.borrow_mut().take();
+                if let Some(fut) = pending {
+                    if let Some(e) = fut.await {
+                        return Err(Error::Gpu {
+                            op: format!("{} (building '{}')", plan.label, d.label),
+                            message: e.to_string(),
+                        });
+                    }
                 }
             }
         }
@@ -172,17 +185,19 @@ impl Plan {
         let mut enc = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some(&self.label),
+                label: Some(&label),
             });
-        self.encode(&mut enc);
+        for plan in plans {
+            plan.encode(&mut enc);
+        }
         ctx.queue.submit([enc.finish()]);
         if let Some(e) = scope.pop().await {
             return Err(Error::Gpu {
-                op: self.label.clone(),
+                op: label,
                 message: e.to_string(),
             });
         }
-        ctx.take_uncaptured(&self.label)
+        ctx.take_uncaptured(&label)
     }
 }
 

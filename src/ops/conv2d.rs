@@ -307,6 +307,50 @@ impl Conv2d {
         })
     }
 
+    /// A 1x1 convolution whose weights are already on the GPU: `weights` holds the [C_out, C_in]
+    /// matrix row-major, and must be symmetric (C_out = C_in = C) when the tiled kernel is chosen,
+    /// whose layout is the transpose. Used by [`crate::ops::gram_backward`], whose matrix is the
+    /// gradient of a Gram matrix, computed on the GPU in the same plan.
+    pub(crate) fn pointwise_symmetric(
+        ctx: &GpuContext,
+        label: &str,
+        weights: &Tensor,
+        channels: usize,
+    ) -> Result<Self> {
+        if weights.numel() != channels * channels {
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "'{label}': a {channels}x{channels} matrix was expected, '{}' has shape {:?}",
+                    weights.label(),
+                    weights.shape()
+                ),
+            ));
+        }
+        let tiling = Tiling::for_layer(channels, 1, 1);
+        let (kernel, out_c4) = if channels.is_multiple_of(4 * tiling.tile_co4) {
+            (ConvKernel::Tiled(tiling), channels / 4)
+        } else {
+            (ConvKernel::Naive, channels.div_ceil(4))
+        };
+        let bias_len = if matches!(kernel, ConvKernel::Naive) {
+            1
+        } else {
+            channels
+        };
+        let bias = ctx.upload(&format!("{label}.bias"), &[bias_len], &vec![0.0; bias_len])?;
+        Ok(Self {
+            label: label.to_string(),
+            shape: [channels, channels, 1, 1],
+            params: Conv2dParams::default(),
+            kernel,
+            weights: weights.clone(),
+            bias,
+            has_bias: false,
+            out_c4,
+        })
+    }
+
     /// Weight shape `[out_c, in_c / groups, k_h, k_w]`.
     pub fn shape(&self) -> [usize; 4] {
         self.shape

@@ -1,7 +1,7 @@
 //! Gram matrix of feature maps: `G = scale * F F^T` with F the [C, H*W] view of [C, H, W].
 //! Gatys' style loss uses `scale = 1 / (C * H * W)`.
 
-use super::{grid, kernel};
+use super::{grid, kernel, shape_err, Conv2d, Unary};
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -36,4 +36,40 @@ pub fn gram(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, scale: f32) -> Result
         grid(blocks, blocks, 1, [8, 8]),
     )?);
     Ok(g)
+}
+
+/// Appends the gradient with respect to `x` [C, H, W] of a loss of `G = scale * F F^T`, given
+/// `grad_g` = dL/dG [C, C], which must be symmetric (true of any loss of a Gram matrix written
+/// in terms of G, such as Gatys' squared difference): `dL/dF = scale * (D + D^T) F = 2 scale D F`.
+/// The product runs as a 1x1 convolution of `x` with the scaled matrix as its weights.
+pub fn gram_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    grad_g: &Tensor,
+    scale: f32,
+) -> Result<Tensor> {
+    let (c, _, _) = x.chw("gram_backward")?;
+    if grad_g.shape() != [c, c] {
+        return Err(shape_err(
+            "gram_backward",
+            format!(
+                "the gradient '{}' is {:?} but the Gram matrix of '{}' is [{c}, {c}]",
+                grad_g.label(),
+                grad_g.shape(),
+                x.label()
+            ),
+        ));
+    }
+    let d = super::unary(
+        ctx,
+        plan,
+        grad_g,
+        Unary::Affine {
+            alpha: 2.0 * scale,
+            beta: 0.0,
+        },
+    )?;
+    let conv = Conv2d::pointwise_symmetric(ctx, &format!("{}.gram_grad", x.label()), &d, c)?;
+    conv.record(ctx, plan, x)
 }

@@ -7,6 +7,7 @@ use crate::Result;
 
 const PARTIAL: Kernel = kernel!("reduce.wgsl", "partial");
 const FINISH: Kernel = kernel!("reduce_finish.wgsl", "main");
+const TV_BACKWARD: Kernel = kernel!("tv_backward.wgsl", "main");
 
 /// Elements each workgroup of the first stage reduces.
 const CHUNK: usize = 4096;
@@ -153,4 +154,49 @@ pub fn total_variation(
     scale: f32,
 ) -> Result<Tensor> {
     reduce(ctx, plan, a, None, Reduction::TotalVariation, scale)
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct TvParams {
+    n: u32,
+    width: u32,
+    height: u32,
+    _pad: u32,
+    scale: f32,
+    _pad1: [u32; 3],
+}
+
+/// Appends the gradient of [`total_variation`]`(a, scale)` with respect to `a` [C, H, W].
+pub fn total_variation_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    a: &Tensor,
+    scale: f32,
+) -> Result<Tensor> {
+    let (_, h, w) = a.chw("total_variation_backward")?;
+    let n = a.numel();
+    let g = plan.alloc(
+        ctx,
+        &format!("{}.tv_grad", a.label()),
+        a.shape(),
+        DType::F32,
+    )?;
+    let p = TvParams {
+        n: n as u32,
+        width: w as u32,
+        height: h as u32,
+        _pad: 0,
+        scale,
+        _pad1: [0; 3],
+    };
+    plan.push(ctx.dispatch(
+        "total_variation_backward",
+        &TV_BACKWARD,
+        &[],
+        &p,
+        &[a, &g],
+        crate::gpu::linear_workgroups(n, 256),
+    )?);
+    Ok(g)
 }
