@@ -227,3 +227,89 @@ async fn median_run(
     times.sort_by(f64::total_cmp);
     Ok(times[times.len() / 2])
 }
+
+/// One row of the Gatys benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GatysRow {
+    /// Longer side in pixels (the image is square).
+    pub size: usize,
+    /// "adam" or "lbfgs".
+    pub optimizer: &'static str,
+    /// Iterations timed.
+    pub iterations: usize,
+    /// Milliseconds per iteration (one update plus one loss and gradient evaluation).
+    pub ms_per_iteration: f64,
+    /// Peak bytes of GPU buffers during the run, the loss network's weights included.
+    pub peak_bytes: u64,
+}
+
+/// A deterministic test card: smooth colour ramps plus a little texture.
+fn test_card(width: usize, height: usize, seed: usize) -> crate::image::Rgba8Image {
+    let mut data = Vec::with_capacity(width * height * 4);
+    for y in 0..height {
+        for x in 0..width {
+            let t = ((x * 31 + y * 17 + seed * 101) % 64) as f32;
+            data.push((255.0 * x as f32 / width as f32) as u8);
+            data.push((255.0 * y as f32 / height as f32) as u8);
+            data.push((128.0 + t) as u8);
+            data.push(255);
+        }
+    }
+    crate::image::Rgba8Image {
+        width,
+        height,
+        data,
+    }
+}
+
+/// Iterations per second of Gatys runs at each size with Adam and with L-BFGS (history 20),
+/// on test-card images: the time from the initial image's losses to the last iteration's,
+/// divided by `iterations` (losses are read back only at those two points).
+pub async fn gatys_table(
+    ctx: &GpuContext,
+    gatys: &crate::gatys::Gatys,
+    sizes: &[usize],
+    iterations: usize,
+) -> Result<Vec<GatysRow>> {
+    use crate::gatys::{GatysOptions, Init, Optimizer};
+    let mut rows = Vec::new();
+    for &size in sizes {
+        for (name, optimizer) in [("adam", Optimizer::adam()), ("lbfgs", Optimizer::lbfgs())] {
+            let opts = GatysOptions {
+                size,
+                iterations: iterations.max(1),
+                optimizer,
+                init: Init::Content,
+                report_every: iterations.max(1),
+                ..GatysOptions::default()
+            };
+            ctx.trim_pool();
+            ctx.reset_peak_memory();
+            let (mut first, mut last) = (0.0, 0.0);
+            gatys
+                .run(
+                    ctx,
+                    &test_card(size, size, 0),
+                    &[test_card(size, size * 3 / 4, 1)],
+                    &opts,
+                    &mut |p| {
+                        if p.iteration == 0 {
+                            first = p.elapsed_ms;
+                        } else {
+                            last = p.elapsed_ms;
+                        }
+                        true
+                    },
+                )
+                .await?;
+            rows.push(GatysRow {
+                size,
+                optimizer: name,
+                iterations: opts.iterations,
+                ms_per_iteration: (last - first) / opts.iterations as f64,
+                peak_bytes: ctx.pool_stats().peak_bytes,
+            });
+        }
+    }
+    Ok(rows)
+}

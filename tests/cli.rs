@@ -149,3 +149,88 @@ fn stylize_rejects_bad_styles_and_files() {
         "nothing is written when the run fails"
     );
 }
+
+#[test]
+fn gatys_writes_the_image_and_a_json_log() {
+    let dir = scratch("cli-gatys");
+    let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatys/");
+    let out_png = dir.join("out.png");
+    let log = dir.join("log.jsonl");
+    let args = |extra: &[&str]| {
+        let mut c = cli();
+        c.arg("gatys")
+            .arg(format!("{fix}content32.png"))
+            .arg(format!("{fix}style32.png"))
+            .arg("-o")
+            .arg(&out_png)
+            .args(["--size", "32", "--iterations", "2", "--optimizer", "adam"])
+            .arg("--log-json")
+            .arg(&log)
+            .args(extra);
+        c
+    };
+    let out = args(&["--init", "content", "--save-every", "2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let img = image::open(&out_png).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+    assert!(
+        dir.join("out_iter2.png").is_file(),
+        "--save-every 2 saves iteration 2"
+    );
+    // One line per iteration, 0 being the initial image, each with the weighted terms.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["iteration"], i);
+        let sum = l["content"].as_f64().unwrap()
+            + l["style"].as_f64().unwrap()
+            + l["tv"].as_f64().unwrap();
+        assert!(
+            (sum - l["total"].as_f64().unwrap()).abs() <= 1e-5 * sum,
+            "{l}"
+        );
+        assert!(l["elapsed_ms"].as_f64().unwrap() >= 0.0);
+    }
+    assert_eq!(
+        lines[0]["content"], 0.0,
+        "iteration 0 is the content image itself"
+    );
+    assert!(lines[2]["total"].as_f64() < lines[0]["total"].as_f64());
+
+    // Existing outputs are not replaced without --force, and are left untouched.
+    let before = std::fs::read(&out_png).unwrap();
+    let out = args(&[]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("already exists") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out_png).unwrap(), before);
+
+    // Bad options are named.
+    let out = args(&["--force", "--style-layers", "relu9_9"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown layer 'relu9_9'"), "{err}");
+    let out = args(&["--force", "--style-blend-weights", "1,2"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2 style blend weights for 1 style images"),
+        "{err}"
+    );
+    let out = args(&["--force", "--scales", "100000"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the largest size that fits is"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -285,3 +285,195 @@ fn gradient_through_vgg19_matches_jax_and_finite_differences() {
         }
     });
 }
+
+/// The run's options and controls at 32 px: seeded noise, cancellation, divergence, the memory
+/// check, multi-scale stages, previews, colour preservation and option validation.
+#[test]
+fn run_options_and_controls() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let gatys = Gatys::new(&ctx, &model(), PoolMode::Avg).unwrap();
+        let (content, style) = (png("content32"), png("style32"));
+        let base = GatysOptions {
+            size: 32,
+            iterations: 2,
+            optimizer: Optimizer::adam(),
+            ..GatysOptions::default()
+        };
+        let run = |opts: GatysOptions| {
+            let (ctx, gatys, content, style) = (&ctx, &gatys, &content, &style);
+            async move {
+                let mut events = Vec::new();
+                let out = gatys
+                    .run(ctx, content, &[style.clone()], &opts, &mut |p| {
+                        events.push((p.stage, p.size, p.iteration, p.preview.cloned()));
+                        true
+                    })
+                    .await;
+                (out, events)
+            }
+        };
+
+        // No iterations from the content image give the content image back (VGG space and
+        // back is exact to rounding).
+        let same = run(GatysOptions {
+            iterations: 0,
+            init: Init::Content,
+            ..base.clone()
+        })
+        .await
+        .0
+        .unwrap();
+        let diff = same
+            .image
+            .data
+            .iter()
+            .zip(&content.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(diff <= 1, "the content image came back off by {diff}");
+
+        // Seeded noise: the same seed gives the same image, another seed another one.
+        let a = run(base.clone()).await.0.unwrap();
+        let b = run(base.clone()).await.0.unwrap();
+        let c = run(GatysOptions {
+            init: Init::Noise { seed: 1 },
+            ..base.clone()
+        })
+        .await
+        .0
+        .unwrap();
+        assert!(a.image == b.image, "same seed, same result");
+        assert!(a.image != c.image, "another seed, another result");
+        assert_eq!(a.iterations, 2);
+
+        // Cancelling at iteration 1 returns the current image.
+        let out = gatys
+            .run(&ctx, &content, &[style.clone()], &base, &mut |p| {
+                p.iteration < 1
+            })
+            .await
+            .unwrap();
+        assert!(out.cancelled);
+        assert_eq!(out.iterations, 1);
+
+        // A loss that overflows f32 stops the run, naming the iteration.
+        let mut huge = base.clone();
+        huge.weights.style = 1e35;
+        match run(huge).await.0 {
+            Err(webgpu_style_transfer::Error::Diverged { iteration, .. }) => {
+                assert_eq!(iteration, 0)
+            }
+            other => panic!("expected a divergence error, got {other:?}"),
+        }
+
+        // A size whose buffers exceed the device's binding limit fails before allocating,
+        // naming a size that fits; the estimate at 32 px is in the range the run measured.
+        let err = gatys
+            .check_fits(&ctx, &content, &[style.clone()], &base, 100_000)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the largest size that fits is"), "{err}");
+        let est = gatys
+            .check_fits(&ctx, &content, &[style.clone()], &base, 32)
+            .unwrap();
+        ctx.trim_pool();
+        ctx.reset_peak_memory();
+        run(base.clone()).await.0.unwrap();
+        let peak = ctx.pool_stats().peak_bytes as f64;
+        let ratio = est.total_bytes as f64 / peak;
+        println!(
+            "estimate {} bytes, measured peak {peak} bytes",
+            est.total_bytes
+        );
+        assert!(
+            (0.7..1.6).contains(&ratio),
+            "estimate {} vs peak {peak}",
+            est.total_bytes
+        );
+
+        // Two stages: events from both, the second at the larger size, previews when due.
+        let (out, events) = run(GatysOptions {
+            scales: vec![24, 40],
+            preview_every: 2,
+            ..base.clone()
+        })
+        .await;
+        let out = out.unwrap();
+        assert_eq!((out.image.width, out.image.height), (40, 40));
+        let stages: Vec<_> = events.iter().map(|e| (e.0, e.1, e.2)).collect();
+        assert_eq!(
+            stages,
+            [
+                ((0, 2), (24, 24), 0),
+                ((0, 2), (24, 24), 1),
+                ((0, 2), (24, 24), 2),
+                ((1, 2), (40, 40), 0),
+                ((1, 2), (40, 40), 1),
+                ((1, 2), (40, 40), 2)
+            ]
+        );
+        let previews: Vec<_> = events
+            .iter()
+            .map(|e| e.3.as_ref().map(|p| (p.width, p.height)))
+            .collect();
+        assert_eq!(previews[2], Some((24, 24)));
+        assert_eq!(previews[5], Some((40, 40)));
+        assert_eq!(previews[1], None);
+
+        // Preserved colours: the result's chroma is the photo's.
+        let kept = run(GatysOptions {
+            preserve_colors: true,
+            ..base.clone()
+        })
+        .await
+        .0
+        .unwrap();
+        // Mean |Cb, Cr difference| from the photo, per pixel (BT.601, 0-255).
+        let chroma_gap = |img: &Rgba8Image| {
+            let cbcr = |p: &[u8]| {
+                let (r, g, b) = (p[0] as f64, p[1] as f64, p[2] as f64);
+                let y = 0.299 * r + 0.587 * g + 0.114 * b;
+                ((b - y) * 0.564, (r - y) * 0.713)
+            };
+            let n = (img.width * img.height) as f64;
+            img.data
+                .chunks(4)
+                .zip(content.data.chunks(4))
+                .fold(0.0, |s, (a, b)| {
+                    let ((ab, ar), (bb, br)) = (cbcr(a), cbcr(b));
+                    s + ((ab - bb).abs() + (ar - br).abs()) / n
+                })
+        };
+        let (kept_gap, plain_gap) = (chroma_gap(&kept.image), chroma_gap(&a.image));
+        println!("chroma off the photo's: preserved {kept_gap:.2}, plain {plain_gap:.2}");
+        assert!(kept_gap < 2.0 && plain_gap > 4.0 * kept_gap);
+
+        // Options are checked before anything runs.
+        for bad in [
+            GatysOptions {
+                size: 8,
+                ..base.clone()
+            },
+            GatysOptions {
+                style_blend: vec![0.5, 0.5],
+                ..base.clone()
+            },
+            GatysOptions {
+                scales: vec![64, 32],
+                ..base.clone()
+            },
+        ] {
+            assert!(matches!(
+                run(bad).await.0,
+                Err(webgpu_style_transfer::Error::InvalidArgument { .. })
+            ));
+        }
+        let mut layers = base.clone();
+        layers.weights.style_layers = vec!["relu9_9".into()];
+        layers.weights.layer_weights = vec![1.0];
+        let err = run(layers).await.0.unwrap_err().to_string();
+        assert!(err.contains("unknown layer 'relu9_9'"), "{err}");
+    });
+}

@@ -35,6 +35,9 @@ HEADER = f"""// conv2d_tiled: implicit-GEMM convolution with a register tile per
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+// Workgroups can also span channel blocks, for layers whose output plane is smaller than one
+// workgroup's pixels (the deep layers of VGG at small sizes).
+override WG_Z: u32 = 1u;
 // Output pixels per invocation, 1..={MAX_PX}.
 override TILE_PX: u32 = 8u;
 // vec4 groups of output channels per invocation, 1..={MAX_CO4}.
@@ -108,7 +111,7 @@ def guard(t, c=None):
 def main():
     out = [HEADER]
     o = out.append
-    o("@compute @workgroup_size(WG_X, WG_Y, 1)")
+    o("@compute @workgroup_size(WG_X, WG_Y, WG_Z)")
     o("fn main(@builtin(global_invocation_id) gid: vec3<u32>) {")
     o("    let ox0 = gid.x * TILE_PX;")
     o("    let oy = gid.y;")

@@ -12,11 +12,15 @@ fn main() -> std::process::ExitCode {
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
     use clap::{Parser, Subcommand};
+    use indicatif::{ProgressBar, ProgressStyle};
+    use std::io::Write;
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
     use std::time::Instant;
+    use webgpu_style_transfer::gatys::{Gatys, GatysOptions, Init, LossWeights, Optimizer};
     use webgpu_style_transfer::image::Rgba8Image;
     use webgpu_style_transfer::models::{ModelFile, MultiStyle26, StyleWeights, StylizeOptions};
+    use webgpu_style_transfer::ops::PoolMode;
     use webgpu_style_transfer::{bench, gpu::GpuContext, Error, Result};
 
     #[derive(Parser)]
@@ -30,6 +34,8 @@ mod native {
         command: Command,
     }
 
+    // Parsed once per process; boxing the large variant would buy nothing.
+    #[allow(clippy::large_enum_variant)]
     #[derive(Subcommand)]
     enum Command {
         /// Stylize photos with the 26-style net: one pass on the GPU per photo.
@@ -59,6 +65,89 @@ mod native {
             #[arg(long)]
             force: bool,
         },
+        /// Gatys optimisation: optimise the image itself through VGG19 so that it keeps the
+        /// photo's content and takes the paintings' style (slow; any style).
+        Gatys {
+            /// The photo (PNG or JPEG).
+            content: PathBuf,
+            /// One or more style images (paintings).
+            #[arg(required = true)]
+            styles: Vec<PathBuf>,
+            /// Output file (.png, .jpg).
+            #[arg(short, long)]
+            output: PathBuf,
+            /// Longer side of the result in pixels.
+            #[arg(long, default_value_t = 512)]
+            size: usize,
+            /// Iterations (per stage with --scales).
+            #[arg(long, default_value_t = 1000)]
+            iterations: usize,
+            /// The optimiser.
+            #[arg(long, value_enum, default_value = "lbfgs")]
+            optimizer: OptimizerArg,
+            /// Step size (default: 1 for L-BFGS, 10 for Adam).
+            #[arg(long)]
+            learning_rate: Option<f32>,
+            /// L-BFGS history: pairs kept (neural-style uses 100; each costs two image-sized
+            /// buffers).
+            #[arg(long, default_value_t = 20)]
+            history: usize,
+            /// Content weight.
+            #[arg(long, default_value_t = 5.0)]
+            content_weight: f32,
+            /// Style weight.
+            #[arg(long, default_value_t = 100.0)]
+            style_weight: f32,
+            /// Total-variation weight.
+            #[arg(long, default_value_t = 1e-3)]
+            tv_weight: f32,
+            /// Start from `noise`, `content`, or an image file.
+            #[arg(long, default_value = "noise")]
+            init: String,
+            /// Seed of the noise init.
+            #[arg(long, default_value_t = 0)]
+            seed: u64,
+            /// Blend weights of the style images, e.g. 0.7,0.3 (normalised).
+            #[arg(long, value_delimiter = ',')]
+            style_blend_weights: Vec<f32>,
+            /// Style images are scaled to a longer side of style-scale x size.
+            #[arg(long, default_value_t = 1.0)]
+            style_scale: f32,
+            /// Style layers (comma-separated VGG19 layer names).
+            #[arg(
+                long,
+                value_delimiter = ',',
+                default_value = "relu1_1,relu2_1,relu3_1,relu4_1,relu5_1"
+            )]
+            style_layers: Vec<String>,
+            /// Weights of the style layers, one per layer (default all 1).
+            #[arg(long, value_delimiter = ',')]
+            style_layer_weights: Vec<f32>,
+            /// Content layers (comma-separated).
+            #[arg(long, value_delimiter = ',', default_value = "relu4_2")]
+            content_layers: Vec<String>,
+            /// Pooling in VGG19: max (as trained) or avg (as in Gatys et al.).
+            #[arg(long, value_enum, default_value = "max")]
+            pooling: PoolingArg,
+            /// Keep the photo's colours (the result's luminance, the photo's chroma).
+            #[arg(long)]
+            preserve_colors: bool,
+            /// Multi-scale stages, e.g. 256,512: each starts from the previous result upscaled.
+            #[arg(long, value_delimiter = ',')]
+            scales: Vec<usize>,
+            /// Also save the image every N iterations (OUTPUT_iterN.png).
+            #[arg(long, default_value_t = 0)]
+            save_every: usize,
+            /// Write one JSON object per iteration (losses, each already weighted) to FILE.
+            #[arg(long)]
+            log_json: Option<PathBuf>,
+            /// A converted vgg19 model (default: models/vgg19.safetensors).
+            #[arg(long)]
+            model: Option<PathBuf>,
+            /// Replace the output (and log) files if they exist.
+            #[arg(long)]
+            force: bool,
+        },
         /// List the built-in styles of the 26-style net.
         Styles,
         /// Show the GPU adapter: name, backend, driver, limits and features.
@@ -74,7 +163,29 @@ mod native {
             /// Only the cases whose name contains this text (e.g. "3x3").
             #[arg(long, default_value = "")]
             case: String,
+            /// Sizes for `bench gatys` (comma-separated).
+            #[arg(long, value_delimiter = ',', default_value = "128,256,512")]
+            sizes: Vec<usize>,
+            /// Iterations timed per size for `bench gatys`.
+            #[arg(long, default_value_t = 10)]
+            iterations: usize,
         },
+    }
+
+    #[derive(Clone, Copy, clap::ValueEnum)]
+    enum OptimizerArg {
+        /// L-BFGS without line search (neural-style's default).
+        Lbfgs,
+        /// Adam (beta1 0.99, beta2 0.999, eps 1e-8).
+        Adam,
+    }
+
+    #[derive(Clone, Copy, clap::ValueEnum)]
+    enum PoolingArg {
+        /// Max pooling.
+        Max,
+        /// Average pooling.
+        Avg,
     }
 
     #[derive(Clone, Copy, clap::ValueEnum)]
@@ -83,6 +194,8 @@ mod native {
         Conv,
         /// The 26-style net, milliseconds per image at 256, 512 and 1024 px.
         Multistyle,
+        /// Gatys optimisation, iterations per second and peak GPU memory at --sizes.
+        Gatys,
     }
 
     pub fn main() -> ExitCode {
@@ -159,6 +272,44 @@ mod native {
         Ok(targets)
     }
 
+    fn read_image(path: &Path) -> Result<Rgba8Image> {
+        let bytes =
+            std::fs::read(path).map_err(|e| Error::Image(format!("{}: {e}", path.display())))?;
+        Rgba8Image::decode(&bytes).map_err(|e| Error::Image(format!("{}: {e}", path.display())))
+    }
+
+    fn load_model(explicit: Option<PathBuf>, name: &str) -> Result<ModelFile> {
+        let path = find_model(explicit, name)?;
+        let bytes =
+            std::fs::read(&path).map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
+        ModelFile::parse(&bytes)
+    }
+
+    /// Refuses to replace an existing file unless `force`.
+    fn check_new(path: &Path, force: bool, op: &'static str) -> Result<()> {
+        if path.exists() && !force {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "{} already exists; pass --force to replace it",
+                    path.display()
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// `OUTPUT_iterN.ext` beside the output.
+    fn snapshot_path(output: &Path, iteration: usize, stage: Option<usize>) -> PathBuf {
+        let stem = output.file_stem().unwrap_or_default().to_string_lossy();
+        let ext = output.extension().unwrap_or_default().to_string_lossy();
+        let name = match stage {
+            Some(s) => format!("{stem}_stage{}_iter{iteration}.{ext}", s + 1),
+            None => format!("{stem}_iter{iteration}.{ext}"),
+        };
+        output.with_file_name(name)
+    }
+
     async fn run(cli: Cli) -> Result<()> {
         if let Command::Styles = cli.command {
             println!("The 26-style net (Magenta image_stylization, Dumoulin et al. 2017) knows styles 0 to 25.");
@@ -210,6 +361,214 @@ mod native {
                     );
                 }
             }
+            Command::Gatys {
+                content,
+                styles,
+                output,
+                size,
+                iterations,
+                optimizer,
+                learning_rate,
+                history,
+                content_weight,
+                style_weight,
+                tv_weight,
+                init,
+                seed,
+                style_blend_weights,
+                style_scale,
+                style_layers,
+                style_layer_weights,
+                content_layers,
+                pooling,
+                preserve_colors,
+                scales,
+                save_every,
+                log_json,
+                model,
+                force,
+            } => {
+                let content_img = read_image(&content)?;
+                let style_imgs = styles
+                    .iter()
+                    .map(|p| read_image(p))
+                    .collect::<Result<Vec<_>>>()?;
+                let init = match init.as_str() {
+                    "noise" | "random" => Init::Noise { seed },
+                    "content" | "image" => Init::Content,
+                    path => Init::Image(read_image(Path::new(path))?),
+                };
+                let optimizer = match optimizer {
+                    OptimizerArg::Lbfgs => Optimizer::Lbfgs {
+                        learning_rate: learning_rate.unwrap_or(1.0),
+                        history,
+                    },
+                    OptimizerArg::Adam => match Optimizer::adam() {
+                        Optimizer::Adam {
+                            beta1, beta2, eps, ..
+                        } => Optimizer::Adam {
+                            learning_rate: learning_rate.unwrap_or(10.0),
+                            beta1,
+                            beta2,
+                            eps,
+                        },
+                        other => other,
+                    },
+                };
+                let layer_weights = if style_layer_weights.is_empty() {
+                    vec![1.0; style_layers.len()]
+                } else {
+                    style_layer_weights
+                };
+                let opts = GatysOptions {
+                    size,
+                    scales,
+                    iterations,
+                    optimizer,
+                    weights: LossWeights {
+                        content: content_weight,
+                        style: style_weight,
+                        tv: tv_weight,
+                        content_layers,
+                        style_layers,
+                        layer_weights,
+                    },
+                    style_scale,
+                    style_blend: style_blend_weights,
+                    init,
+                    preserve_colors,
+                    report_every: 1,
+                    preview_every: save_every,
+                };
+                opts.validate(style_imgs.len())?;
+                check_new(&output, force, "gatys")?;
+                if save_every > 0 {
+                    let multi = opts.stages().len() > 1;
+                    for stage in 0..opts.stages().len() {
+                        for it in (save_every..=iterations).step_by(save_every) {
+                            let path = snapshot_path(&output, it, multi.then_some(stage));
+                            check_new(&path, force, "gatys")?;
+                        }
+                    }
+                }
+                // Fail on an unknown extension now, not after the run.
+                match output
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .map(str::to_lowercase)
+                {
+                    Some(e) if ["png", "jpg", "jpeg"].contains(&e.as_str()) => {}
+                    _ => {
+                        return Err(Error::Image(format!(
+                            "{}: unknown output format; use a .png, .jpg or .jpeg file name",
+                            output.display()
+                        )))
+                    }
+                }
+                let mut log = match &log_json {
+                    Some(p) => {
+                        check_new(p, force, "gatys")?;
+                        Some(std::io::BufWriter::new(std::fs::File::create(p).map_err(
+                            |e| Error::InvalidArgument {
+                                op: "gatys",
+                                message: format!("{}: {e}", p.display()),
+                            },
+                        )?))
+                    }
+                    None => None,
+                };
+                let pooling = match pooling {
+                    PoolingArg::Max => PoolMode::Max,
+                    PoolingArg::Avg => PoolMode::Avg,
+                };
+                let gatys = Gatys::new(&ctx, &load_model(model, "vgg19.safetensors")?, pooling)?;
+                let stages = opts.stages();
+                for &side in &stages {
+                    let est = gatys.check_fits(&ctx, &content_img, &style_imgs, &opts, side)?;
+                    eprintln!(
+                        "{side} px: about {:.0} MiB of GPU memory (largest buffer {:.0} MiB)",
+                        est.total_bytes as f64 / 1048576.0,
+                        est.largest_buffer.0 as f64 / 1048576.0
+                    );
+                }
+                let bar = ProgressBar::new((iterations * stages.len()) as u64);
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:30} {pos}/{len} [{elapsed_precise}] {per_sec} {msg}",
+                    )
+                    .expect("a valid template"),
+                );
+                let multi = stages.len() > 1;
+                let mut io_error: Option<Error> = None;
+                let out = gatys
+                    .run(&ctx, &content_img, &style_imgs, &opts, &mut |p| {
+                        let l = p.losses;
+                        bar.set_position((p.stage.0 * p.iterations + p.iteration) as u64);
+                        bar.set_message(format!(
+                            "loss {:.4e} (content {:.3e}, style {:.3e}, tv {:.3e}){}",
+                            l.total,
+                            l.content,
+                            l.style,
+                            l.tv,
+                            if multi {
+                                format!(" stage {}/{}", p.stage.0 + 1, p.stage.1)
+                            } else {
+                                String::new()
+                            }
+                        ));
+                        if let Some(w) = log.as_mut() {
+                            let stage = if multi {
+                                format!(", \"stage\": {}, \"size\": {}", p.stage.0, p.size.0.max(p.size.1))
+                            } else {
+                                String::new()
+                            };
+                            let line = format!(
+                                "{{\"iteration\": {}, \"total\": {}, \"content\": {}, \"style\": {}, \"tv\": {}, \"elapsed_ms\": {:.1}{stage}}}",
+                                p.iteration, l.total, l.content, l.style, l.tv, p.elapsed_ms
+                            );
+                            if let Err(e) = writeln!(w, "{line}") {
+                                io_error = Some(Error::InvalidArgument { op: "gatys", message: format!("writing the log: {e}") });
+                                return false;
+                            }
+                        }
+                        if let Some(img) = p.preview {
+                            if p.iteration > 0 {
+                                let path = snapshot_path(&output, p.iteration, multi.then_some(p.stage.0));
+                                if let Err(e) = img.save(&path) {
+                                    io_error = Some(e);
+                                    return false;
+                                }
+                            }
+                        }
+                        true
+                    })
+                    .await;
+                bar.finish_and_clear();
+                if let Some(e) = io_error {
+                    return Err(e);
+                }
+                let out = out?;
+                if let Some(mut w) = log {
+                    w.flush().map_err(|e| Error::InvalidArgument {
+                        op: "gatys",
+                        message: format!("writing the log: {e}"),
+                    })?;
+                }
+                out.image.save(&output)?;
+                let l = out.losses.expect("at least one report");
+                println!(
+                    "{} -> {} ({}x{}, {} iterations, loss {:.4e}: content {:.4e}, style {:.4e}, tv {:.4e})",
+                    content.display(),
+                    output.display(),
+                    out.image.width,
+                    out.image.height,
+                    out.iterations,
+                    l.total,
+                    l.content,
+                    l.style,
+                    l.tv
+                );
+            }
             Command::Info => {
                 let a = ctx.adapter();
                 println!("adapter:      {}", a.name);
@@ -251,10 +610,7 @@ mod native {
                 runs,
                 ..
             } => {
-                let path = find_model(None, "multistyle26.safetensors")?;
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
-                let net = MultiStyle26::load(&ctx, &ModelFile::parse(&bytes)?)?;
+                let net = MultiStyle26::load(&ctx, &load_model(None, "multistyle26.safetensors")?)?;
                 let start = Instant::now();
                 let now = move || start.elapsed().as_secs_f64() * 1e3;
                 let rows =
@@ -270,9 +626,35 @@ mod native {
                 }
             }
             Command::Bench {
+                what: BenchWhat::Gatys,
+                sizes,
+                iterations,
+                ..
+            } => {
+                let gatys =
+                    Gatys::new(&ctx, &load_model(None, "vgg19.safetensors")?, PoolMode::Max)?;
+                let rows = bench::gatys_table(&ctx, &gatys, &sizes, iterations).await?;
+                let a = ctx.adapter();
+                println!(
+                    "Adapter: {} ({})\n\n| size | optimizer | ms per iteration | iterations/s | peak GPU memory |\n|---|---|---:|---:|---:|",
+                    a.name, a.backend
+                );
+                for r in rows {
+                    println!(
+                        "| {0}x{0} | {1} | {2:.1} | {3:.2} | {4:.0} MiB |",
+                        r.size,
+                        r.optimizer,
+                        r.ms_per_iteration,
+                        1e3 / r.ms_per_iteration,
+                        r.peak_bytes as f64 / 1048576.0
+                    );
+                }
+            }
+            Command::Bench {
                 what: BenchWhat::Conv,
                 runs,
                 case,
+                ..
             } => {
                 let start = Instant::now();
                 let now = move || start.elapsed().as_secs_f64() * 1e3;

@@ -534,7 +534,7 @@ pub async fn to_vgg(ctx: &GpuContext, img: &Rgba8Image) -> Result<Tensor> {
 pub async fn from_vgg(ctx: &GpuContext, x: &Tensor) -> Result<Rgba8Image> {
     let (_, h, w) = x.chw("gatys")?;
     let mut plan = Plan::new("gatys.from_vgg");
-    let px = ops::planar_to_rgba(ctx, &mut plan, x, &PixelMap::vgg_bgr().inverse())?;
+    let px = ops::planar_to_rgba(ctx, &mut plan, x, &PixelMap::vgg_bgr())?;
     plan.run(ctx).await?;
     Rgba8Image::new(w, h, ctx.read_bytes(&px).await?)
 }

@@ -216,6 +216,13 @@ impl GpuContext {
         self.pool.lock().map(|p| p.stats()).unwrap_or_default()
     }
 
+    /// Restarts the peak of [`PoolStats::peak_bytes`] from what is allocated now.
+    pub fn reset_peak_memory(&self) {
+        if let Ok(mut p) = self.pool.lock() {
+            p.reset_peak();
+        }
+    }
+
     /// Frees the buffers the pool keeps for reuse (those of live tensors stay).
     pub fn trim_pool(&self) {
         if let Ok(mut p) = self.pool.lock() {

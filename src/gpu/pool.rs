@@ -9,6 +9,11 @@ pub struct PoolStats {
     pub reused: u64,
     /// Bytes held by free buffers waiting for reuse.
     pub free_bytes: u64,
+    /// Bytes of all storage buffers the pool's context created and has not freed (live
+    /// tensors, weights and free buffers).
+    pub allocated_bytes: u64,
+    /// The most `allocated_bytes` has been since the context was created or the peak reset.
+    pub peak_bytes: u64,
 }
 
 /// Free storage buffers by exact byte size. A [`super::Tensor`] returns its buffer here when
@@ -27,6 +32,8 @@ impl BufferPool {
             self.stats.free_bytes -= bytes;
         } else {
             self.stats.created += 1;
+            self.stats.allocated_bytes += bytes;
+            self.stats.peak_bytes = self.stats.peak_bytes.max(self.stats.allocated_bytes);
         }
         b
     }
@@ -43,6 +50,11 @@ impl BufferPool {
 
     pub(crate) fn clear(&mut self) {
         self.free.clear();
+        self.stats.allocated_bytes -= self.stats.free_bytes;
         self.stats.free_bytes = 0;
+    }
+
+    pub(crate) fn reset_peak(&mut self) {
+        self.stats.peak_bytes = self.stats.allocated_bytes;
     }
 }

@@ -431,26 +431,39 @@ impl Conv2d {
                 grid(ow, oh, out_c, [8, 8]),
             )?,
             ConvKernel::Tiled(t) => {
+                let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
+                let [wg_x, wg_y, wg_z] = fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
                 let constants = [
-                    ("WG_X", t.wg_x as f64),
-                    ("WG_Y", t.wg_y as f64),
+                    ("WG_X", wg_x as f64),
+                    ("WG_Y", wg_y as f64),
+                    ("WG_Z", wg_z as f64),
                     ("TILE_PX", t.tile_px as f64),
                     ("TILE_CO4", t.tile_co4 as f64),
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
                 ];
-                let groups = grid(
-                    ow.div_ceil(t.tile_px),
-                    oh,
-                    self.out_c4 / t.tile_co4,
-                    [t.wg_x, t.wg_y],
-                );
+                let groups = [
+                    tiles_x.div_ceil(wg_x) as u32,
+                    oh.div_ceil(wg_y) as u32,
+                    blocks.div_ceil(wg_z) as u32,
+                ];
                 ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
             }
         };
         plan.push(d);
         Ok(y)
     }
+}
+
+/// A workgroup of `threads` invocations (a power of two) shaped to a grid of `extent` tiles: x
+/// first (up to 8, for memory locality along rows), then y, then the channel blocks, so that a
+/// small output plane (VGG's deep layers at small sizes, 8x8 or 4x4) does not leave most of a
+/// fixed 8x8 workgroup idle.
+fn fit_workgroup(threads: usize, extent: [usize; 3]) -> [usize; 3] {
+    let x = extent[0].next_power_of_two().min(8).min(threads);
+    let y = extent[1].next_power_of_two().min(threads / x);
+    let z = extent[2].next_power_of_two().min(threads / (x * y)).max(1);
+    [x, y, z]
 }
 
 /// The convolution that computes the gradient of a conv with respect to its input (for

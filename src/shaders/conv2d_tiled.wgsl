@@ -16,6 +16,9 @@
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
+// Workgroups can also span channel blocks, for layers whose output plane is smaller than one
+// workgroup's pixels (the deep layers of VGG at small sizes).
+override WG_Z: u32 = 1u;
 // Output pixels per invocation, 1..=16.
 override TILE_PX: u32 = 8u;
 // vec4 groups of output channels per invocation, 1..=4.
@@ -78,7 +81,7 @@ fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>) {
     }
 }
 
-@compute @workgroup_size(WG_X, WG_Y, 1)
+@compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ox0 = gid.x * TILE_PX;
     let oy = gid.y;
