@@ -305,7 +305,7 @@ fn run_options_and_controls() {
             async move {
                 let mut events = Vec::new();
                 let out = gatys
-                    .run(ctx, content, &[style.clone()], &opts, &mut |p| {
+                    .run(ctx, content, std::slice::from_ref(style), &opts, &mut |p| {
                         events.push((p.stage, p.size, p.iteration, p.preview.cloned()));
                         true
                     })
@@ -350,9 +350,13 @@ fn run_options_and_controls() {
 
         // Cancelling at iteration 1 returns the current image.
         let out = gatys
-            .run(&ctx, &content, &[style.clone()], &base, &mut |p| {
-                p.iteration < 1
-            })
+            .run(
+                &ctx,
+                &content,
+                std::slice::from_ref(&style),
+                &base,
+                &mut |p| p.iteration < 1,
+            )
             .await
             .unwrap();
         assert!(out.cancelled);
@@ -371,12 +375,12 @@ fn run_options_and_controls() {
         // A size whose buffers exceed the device's binding limit fails before allocating,
         // naming a size that fits; the estimate at 32 px is in the range the run measured.
         let err = gatys
-            .check_fits(&ctx, &content, &[style.clone()], &base, 100_000)
+            .check_fits(&ctx, &content, std::slice::from_ref(&style), &base, 100_000)
             .unwrap_err()
             .to_string();
         assert!(err.contains("the largest size that fits is"), "{err}");
         let est = gatys
-            .check_fits(&ctx, &content, &[style.clone()], &base, 32)
+            .check_fits(&ctx, &content, std::slice::from_ref(&style), &base, 32)
             .unwrap();
         ctx.trim_pool();
         ctx.reset_peak_memory();
