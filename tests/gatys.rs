@@ -178,13 +178,15 @@ fn adam_and_lbfgs_follow_the_jax_reference() {
     let ctx = pollster::block_on(ctx());
     let gatys = Gatys::new(&ctx, &model(), PoolMode::Max).unwrap();
     let reference = trajectory();
-    // Adam: the bound, 1% after 10 steps (measured on lavapipe: 2e-4 at worst).
+    // Adam: the bound, 1% after 10 steps (measured at worst: 2e-4 on lavapipe and on an
+    // NVIDIA H200).
     let adam = run_losses(&gatys, Optimizer::adam(), 10);
     compare("adam", &adam, &reference["adam"]["losses"], 1e-2);
     // L-BFGS with a history of 3 (the ring wraps twice in 10 steps). Its first step is tiny
     // (1/|g|_1), so the first pair's y = g1 - g0 is a difference of nearly equal f32 gradients
-    // and H0 = y.s / y.y carries that rounding: f32 and f64 part more than with Adam (measured
-    // on lavapipe: 1.2% at worst, at iteration 7); bound 2%.
+    // and H0 = y.s / y.y carries that rounding: f32 and f64 part more than with Adam. Measured
+    // at worst: lavapipe 1.2% (total, iteration 7), an NVIDIA H200 2.1% (content, iteration 9);
+    // bound 3%.
     let lbfgs = run_losses(
         &gatys,
         Optimizer::Lbfgs {
@@ -193,7 +195,7 @@ fn adam_and_lbfgs_follow_the_jax_reference() {
         },
         10,
     );
-    compare("lbfgs", &lbfgs, &reference["lbfgs"]["losses"], 2e-2);
+    compare("lbfgs", &lbfgs, &reference["lbfgs"]["losses"], 3e-2);
     assert!(
         lbfgs[10].total < 0.1 * lbfgs[0].total,
         "L-BFGS should cut the loss tenfold in 10 steps"
