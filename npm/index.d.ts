@@ -52,8 +52,83 @@ export interface ConvBenchRow {
   gflops: number;
 }
 
+/** Options of a Gatys run; defaults as in jcjohnson/neural-style except where noted. */
+export interface GatysOptions {
+  /** Longer side of the result in pixels (default 512). */
+  size?: number;
+  /** Iterations per stage (default 1000). */
+  iterations?: number;
+  /** Default "lbfgs". */
+  optimizer?: "lbfgs" | "adam";
+  /** Step size: 1 for L-BFGS, 10 for Adam by default. */
+  learningRate?: number;
+  /** L-BFGS pairs kept (default 20; each costs two image-sized GPU buffers). */
+  history?: number;
+  /** Default 5. */
+  contentWeight?: number;
+  /** Default 100. */
+  styleWeight?: number;
+  /** Default 1e-3. */
+  tvWeight?: number;
+  /** Start from noise (default) or the content image. */
+  init?: "noise" | "content";
+  /** Seed of the noise (default 0). */
+  seed?: number;
+  /** Multi-scale stages, e.g. [256, 512]; each starts from the previous result upscaled. */
+  scales?: number[];
+  /** Style images are scaled to a longer side of styleScale * size (default 1). */
+  styleScale?: number;
+  /** Blend weights of several style images (normalised; default equal). */
+  styleBlendWeights?: number[];
+  /** VGG19's pooling: "max" (default, as trained) or "avg" (as in Gatys et al.). */
+  pooling?: "max" | "avg";
+  /** Keep the photo's colours. */
+  preserveColors?: boolean;
+  /** Attach a preview image to the progress every this many iterations (default 10; 0 = never). */
+  previewEvery?: number;
+  /** Report progress (and read the losses back) every this many iterations (default 1). */
+  reportEvery?: number;
+  /** A URL or the bytes of a converted VGG19 (default: the file in this package). */
+  vgg?: string | URL | ArrayBuffer | Uint8Array;
+}
+
+/** One reported iteration; each loss is already multiplied by its weight. */
+export interface GatysProgress {
+  stage: number;
+  stages: number;
+  width: number;
+  height: number;
+  /** 0 is the initial image. */
+  iteration: number;
+  iterations: number;
+  total: number;
+  content: number;
+  style: number;
+  tv: number;
+  elapsedMs: number;
+  /** The current image, every `previewEvery` iterations. */
+  preview?: ImageData;
+}
+
+export interface GatysResult {
+  image: ImageData;
+  iterations: number;
+  losses: { total: number; content: number; style: number; tv: number };
+}
+
+/** A running Gatys optimisation. */
+export declare class GatysRun implements AsyncIterable<GatysProgress> {
+  private constructor();
+  /** The final image; rejects with code "cancelled" (with `image`, the picture so far) after `cancel()`. */
+  readonly result: Promise<GatysResult>;
+  onProgress(fn: (event: GatysProgress) => void): this;
+  /** Stops at the next reported iteration and releases the run's GPU buffers. */
+  cancel(): void;
+  [Symbol.asyncIterator](): AsyncIterator<GatysProgress>;
+}
+
 /** Errors are `Error`s with one of these codes. */
-export type ErrorCode = "webgpu-unavailable" | "too-large" | "invalid-argument" | "gpu-error" | "bad-image" | "bad-model";
+export type ErrorCode = "webgpu-unavailable" | "too-large" | "invalid-argument" | "gpu-error" | "bad-image" | "bad-model" | "diverged" | "cancelled";
 export interface StyleTransferError extends Error {
   code: ErrorCode;
 }
@@ -71,6 +146,11 @@ export declare class StyleTransfer {
   readonly adapter: AdapterInfo;
   /** Stylizes with the 26-style net (loaded from the package on first use). */
   stylize(image: ImageSource, options?: StylizeOptions): Promise<ImageData>;
+  /**
+   * Gatys optimisation of `content` towards the style of one or more paintings; VGG19 (20 MB)
+   * is downloaded on the first run and kept in the Cache API.
+   */
+  gatys(content: ImageSource, styles: ImageSource | ImageSource[], options?: GatysOptions): GatysRun;
   /** Times the convolution kernels on this GPU. */
   benchConv(runs?: number): Promise<ConvBenchRow[]>;
   /** Releases the GPU device. */

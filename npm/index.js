@@ -4,6 +4,80 @@
 import { Engine } from "./webgpu_style_transfer.js";
 
 const MULTISTYLE_URL = new URL("./multistyle26.safetensors", import.meta.url);
+// VGG19 for Gatys runs (20 MB): fetched only when a run starts, then kept in the Cache API.
+const VGG_URL = new URL("./vgg19.safetensors", import.meta.url);
+const CACHE_NAME = "webgpu-style-transfer-models-v1";
+
+/** Bytes of a model URL, from the Cache API when the browser keeps one (secure contexts). */
+async function fetchModel(url, what) {
+  const cache = typeof caches !== "undefined" ? await caches.open(CACHE_NAME).catch(() => null) : null;
+  let res = cache ? await cache.match(url).catch(() => undefined) : undefined;
+  if (!res) {
+    try {
+      res = await fetch(url);
+    } catch (e) {
+      throw error("bad-model", `could not download ${what} from ${url} (${e.message})`);
+    }
+    if (!res.ok) throw error("bad-model", `could not download ${what} from ${url} (HTTP ${res.status})`);
+    if (cache) await cache.put(url, res.clone()).catch(() => {});
+  }
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/**
+ * A running Gatys optimisation: listen with `onProgress(fn)` or `for await (const e of run)`,
+ * stop it with `cancel()`, and await `result` for the final image.
+ */
+export class GatysRun {
+  #listeners = [];
+  #queue = [];
+  #waiters = [];
+  #done = false;
+  #cancelled = false;
+  /** Resolves to `{ image: ImageData, iterations, losses }`; rejects with code "cancelled" (its `image` holds the picture so far) after `cancel()`. */
+  result;
+
+  constructor(start) {
+    this.result = start((event) => this.#emit(event), () => this.#cancelled).finally(() => {
+      this.#done = true;
+      for (const w of this.#waiters.splice(0)) w({ done: true, value: undefined });
+    });
+    // The result is also awaited through the iterator; keep an unobserved rejection quiet.
+    this.result.catch(() => {});
+  }
+
+  #emit(event) {
+    for (const fn of this.#listeners) fn(event);
+    const w = this.#waiters.shift();
+    if (w) w({ done: false, value: event });
+    else this.#queue.push(event);
+  }
+
+  /** Calls `fn(event)` at each reported iteration: `{ stage, stages, width, height, iteration, iterations, total, content, style, tv, elapsedMs, preview? }`. */
+  onProgress(fn) {
+    this.#listeners.push(fn);
+    return this;
+  }
+
+  /** Stops the run at its next reported iteration; its GPU buffers are released. */
+  cancel() {
+    this.#cancelled = true;
+  }
+
+  [Symbol.asyncIterator]() {
+    return {
+      next: () => {
+        if (this.#queue.length) return Promise.resolve({ done: false, value: this.#queue.shift() });
+        if (this.#done) return Promise.resolve({ done: true, value: undefined });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => {
+        this.cancel();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+}
 
 /** Number of built-in styles of the 26-style net. */
 export const STYLE_COUNT = 26;
@@ -106,6 +180,64 @@ export class StyleTransfer {
     } catch (e) {
       throw wrap(e);
     }
+  }
+
+  async #vgg(pooling, source) {
+    if (this.#engine.vggPooling === pooling && !source) return;
+    let bytes;
+    if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+      bytes = source instanceof Uint8Array ? source : new Uint8Array(source.buffer ?? source, source.byteOffset ?? 0, source.byteLength);
+    } else {
+      bytes = await fetchModel(source ? new URL(String(source), globalThis.location?.href) : VGG_URL, "VGG19");
+    }
+    try {
+      this.#engine.loadVgg(bytes, pooling);
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /**
+   * Starts a Gatys optimisation of `content` towards the style of `styles` (one image or an
+   * array). Options: `{ size, iterations, optimizer: "lbfgs" | "adam", learningRate, history,
+   * contentWeight, styleWeight, tvWeight, init: "noise" | "content", seed, scales, styleScale,
+   * styleBlendWeights, pooling: "max" | "avg", preserveColors, previewEvery, reportEvery, vgg }`
+   * (`vgg`: a URL or the bytes of a converted VGG19; by default the package's own file).
+   */
+  gatys(content, styles, options = {}) {
+    const list = Array.isArray(styles) ? styles : [styles];
+    const { pooling = "max", vgg, ...rest } = options;
+    const opts = { size: 512, iterations: 1000, previewEvery: 10, ...rest };
+    return new GatysRun(async (emit, isCancelled) => {
+      await this.#vgg(pooling, vgg);
+      const c = await toImageData(content);
+      const s = await Promise.all(list.map(toImageData));
+      let out;
+      try {
+        out = await this.#engine.gatys(
+          new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength),
+          c.width,
+          c.height,
+          s.map((p) => ({ data: p.data, width: p.width, height: p.height })),
+          opts,
+          (e) => {
+            if (e.preview) e.preview = new ImageData(e.preview.data, e.preview.width, e.preview.height);
+            emit(e);
+            return !isCancelled();
+          },
+        );
+      } catch (e) {
+        throw wrap(e);
+      }
+      const image = new ImageData(out.data, out.width, out.height);
+      if (out.cancelled) {
+        const e = error("cancelled", `the Gatys run was cancelled after ${out.iterations} iterations`);
+        e.image = image;
+        e.iterations = out.iterations;
+        throw e;
+      }
+      return { image, iterations: out.iterations, losses: out.losses };
+    });
   }
 
   /** The convolution benchmark: [{ case, kernel, ms, gflops }]. */

@@ -2,11 +2,15 @@
 //! here; the engine is the rest of the crate. Errors reach JS as real `Error`s whose `code`
 //! property says what kind of failure it was.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
+use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
 use crate::gpu::{GpuContext, PowerPreference};
 use crate::image::Rgba8Image;
 use crate::models::{ModelFile, MultiStyle26, StyleWeights, StylizeOptions};
+use crate::ops::PoolMode;
 use crate::Error;
 
 /// Installs the panic hook once (a safety net: the engine returns errors, it does not panic).
@@ -39,6 +43,137 @@ fn set(obj: &js_sys::Object, key: &str, value: JsValue) {
     let _ = js_sys::Reflect::set(obj, &key.into(), &value);
 }
 
+/// `{ width, height, data: Uint8ClampedArray }`.
+fn image_object(img: &Rgba8Image) -> JsValue {
+    let obj = js_sys::Object::new();
+    set(&obj, "width", (img.width as u32).into());
+    set(&obj, "height", (img.height as u32).into());
+    set(
+        &obj,
+        "data",
+        js_sys::Uint8ClampedArray::from(img.data.as_slice()).into(),
+    );
+    obj.into()
+}
+
+/// Reads a JS options object into [`GatysOptions`]; absent fields keep their defaults, present
+/// ones of the wrong type are errors naming the field.
+fn gatys_options(o: &JsValue) -> crate::Result<GatysOptions> {
+    let mut opts = GatysOptions::default();
+    if o.is_undefined() || o.is_null() {
+        return Ok(opts);
+    }
+    let bad = |field: &str, what: &str| Error::InvalidArgument {
+        op: "gatys",
+        message: format!("option '{field}' must be {what}"),
+    };
+    let get = |k: &str| js_sys::Reflect::get(o, &k.into()).unwrap_or(JsValue::UNDEFINED);
+    let num = |k: &str| -> crate::Result<Option<f64>> {
+        let v = get(k);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        v.as_f64().map(Some).ok_or_else(|| bad(k, "a number"))
+    };
+    let nums = |k: &str| -> crate::Result<Option<Vec<f64>>> {
+        let v = get(k);
+        if v.is_undefined() {
+            return Ok(None);
+        }
+        if !js_sys::Array::is_array(&v) {
+            return Err(bad(k, "an array of numbers"));
+        }
+        js_sys::Array::from(&v)
+            .iter()
+            .map(|x| x.as_f64().ok_or_else(|| bad(k, "an array of numbers")))
+            .collect::<crate::Result<Vec<_>>>()
+            .map(Some)
+    };
+    let count = |k: &str, v: f64| -> crate::Result<usize> {
+        if v >= 0.0 && v.fract() == 0.0 && v < 1e9 {
+            Ok(v as usize)
+        } else {
+            Err(bad(k, "a whole number >= 0"))
+        }
+    };
+    if let Some(v) = num("size")? {
+        opts.size = count("size", v)?;
+    }
+    if let Some(v) = num("iterations")? {
+        opts.iterations = count("iterations", v)?;
+    }
+    if let Some(v) = nums("scales")? {
+        opts.scales = v
+            .into_iter()
+            .map(|x| count("scales", x))
+            .collect::<crate::Result<_>>()?;
+    }
+    let lr = num("learningRate")?.map(|v| v as f32);
+    opts.optimizer = match get("optimizer").as_string().as_deref() {
+        None | Some("lbfgs") => Optimizer::Lbfgs {
+            learning_rate: lr.unwrap_or(1.0),
+            history: match num("history")? {
+                Some(h) => count("history", h)?,
+                None => 20,
+            },
+        },
+        Some("adam") => match Optimizer::adam() {
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => Optimizer::Adam {
+                learning_rate: lr.unwrap_or(10.0),
+                beta1,
+                beta2,
+                eps,
+            },
+            other => other,
+        },
+        Some(other) => {
+            return Err(bad(
+                "optimizer",
+                &format!("\"lbfgs\" or \"adam\", not \"{other}\""),
+            ))
+        }
+    };
+    if let Some(v) = num("contentWeight")? {
+        opts.weights.content = v as f32;
+    }
+    if let Some(v) = num("styleWeight")? {
+        opts.weights.style = v as f32;
+    }
+    if let Some(v) = num("tvWeight")? {
+        opts.weights.tv = v as f32;
+    }
+    if let Some(v) = num("styleScale")? {
+        opts.style_scale = v as f32;
+    }
+    if let Some(v) = nums("styleBlendWeights")? {
+        opts.style_blend = v.into_iter().map(|x| x as f32).collect();
+    }
+    let seed = match num("seed")? {
+        Some(v) => count("seed", v)? as u64,
+        None => 0,
+    };
+    opts.init = match get("init").as_string().as_deref() {
+        None | Some("noise") => Init::Noise { seed },
+        Some("content") => Init::Content,
+        Some(other) => {
+            return Err(bad(
+                "init",
+                &format!("\"noise\" or \"content\", not \"{other}\""),
+            ))
+        }
+    };
+    opts.preserve_colors = get("preserveColors").is_truthy();
+    if let Some(v) = num("previewEvery")? {
+        opts.preview_every = count("previewEvery", v)?;
+    }
+    if let Some(v) = num("reportEvery")? {
+        opts.report_every = count("reportEvery", v)?;
+    }
+    Ok(opts)
+}
+
 use crate::clock::now_ms;
 
 /// The engine on one GPU device. The npm package's `StyleTransfer` class (npm/index.js) wraps
@@ -46,7 +181,10 @@ use crate::clock::now_ms;
 #[wasm_bindgen]
 pub struct Engine {
     ctx: GpuContext,
-    multistyle: Option<MultiStyle26>,
+    // Loaded models sit behind RefCell + Rc so that loading one (a `&self` call) can happen
+    // while another call's future, which holds `&self` across awaits, is still running.
+    multistyle: RefCell<Option<Rc<MultiStyle26>>>,
+    gatys: RefCell<Option<Rc<Gatys>>>,
 }
 
 #[wasm_bindgen]
@@ -70,7 +208,8 @@ impl Engine {
         let ctx = GpuContext::with_preference(pref).await.map_err(js_error)?;
         Ok(Engine {
             ctx,
-            multistyle: None,
+            multistyle: RefCell::new(None),
+            gatys: RefCell::new(None),
         })
     }
 
@@ -116,16 +255,17 @@ impl Engine {
 
     /// Loads the 26-style net from a converted model file's bytes.
     #[wasm_bindgen(js_name = loadMultiStyle)]
-    pub fn load_multistyle(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+    pub fn load_multistyle(&self, bytes: &[u8]) -> Result<(), JsValue> {
         let file = ModelFile::parse(bytes).map_err(js_error)?;
-        self.multistyle = Some(MultiStyle26::load(&self.ctx, &file).map_err(js_error)?);
+        let net = MultiStyle26::load(&self.ctx, &file).map_err(js_error)?;
+        *self.multistyle.borrow_mut() = Some(Rc::new(net));
         Ok(())
     }
 
     /// Whether the 26-style net is loaded.
     #[wasm_bindgen(getter, js_name = hasMultiStyle)]
     pub fn has_multistyle(&self) -> bool {
-        self.multistyle.is_some()
+        self.multistyle.borrow().is_some()
     }
 
     /// Stylizes RGBA pixels with the 26-style net; `indices` and `weights` give the style blend.
@@ -142,7 +282,7 @@ impl Engine {
         preserve_colors: bool,
         max_size: u32,
     ) -> Result<JsValue, JsValue> {
-        let net = self.multistyle.as_ref().ok_or_else(|| {
+        let net = self.multistyle.borrow().clone().ok_or_else(|| {
             js_error(Error::Model(
                 "the 26-style net is not loaded; call loadMultiStyle first".into(),
             ))
@@ -174,6 +314,113 @@ impl Engine {
             "data",
             js_sys::Uint8ClampedArray::from(out.data.as_slice()).into(),
         );
+        Ok(obj.into())
+    }
+
+    /// Loads VGG19 (a converted `vgg19` model file) for Gatys runs, with "max" or "avg"
+    /// pooling.
+    #[wasm_bindgen(js_name = loadVgg)]
+    pub fn load_vgg(&self, bytes: &[u8], pooling: &str) -> Result<(), JsValue> {
+        let pooling = match pooling {
+            "max" => PoolMode::Max,
+            "avg" => PoolMode::Avg,
+            other => {
+                return Err(js_error(Error::InvalidArgument {
+                    op: "gatys",
+                    message: format!("pooling '{other}' is not \"max\" or \"avg\""),
+                }))
+            }
+        };
+        let file = ModelFile::parse(bytes).map_err(js_error)?;
+        let gatys = Gatys::new(&self.ctx, &file, pooling).map_err(js_error)?;
+        *self.gatys.borrow_mut() = Some(Rc::new(gatys));
+        Ok(())
+    }
+
+    /// The pooling of the loaded VGG19 ("max" or "avg"), or undefined when none is loaded.
+    #[wasm_bindgen(getter, js_name = vggPooling)]
+    pub fn vgg_pooling(&self) -> Option<String> {
+        self.gatys
+            .borrow()
+            .as_ref()
+            .map(|g| match g.vgg().pooling() {
+                PoolMode::Max => "max".into(),
+                PoolMode::Avg => "avg".into(),
+            })
+    }
+
+    /// Runs a Gatys optimisation. `styles` is an array of `{ data, width, height }`; `options`
+    /// holds the run's settings (see npm/index.d.ts, `GatysOptions`); `on_progress(event)` is
+    /// called at each reported iteration and cancels the run by returning `false`. Resolves to
+    /// `{ width, height, data, cancelled, iterations, losses }`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn gatys(
+        &self,
+        data: Vec<u8>,
+        width: u32,
+        height: u32,
+        styles: js_sys::Array,
+        options: JsValue,
+        on_progress: js_sys::Function,
+    ) -> Result<JsValue, JsValue> {
+        let gatys = self.gatys.borrow().clone().ok_or_else(|| {
+            js_error(Error::Model(
+                "VGG19 is not loaded; call loadVgg first".into(),
+            ))
+        })?;
+        let content = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
+        let mut style_imgs = Vec::new();
+        for s in styles.iter() {
+            let get = |k: &str| js_sys::Reflect::get(&s, &k.into()).unwrap_or(JsValue::UNDEFINED);
+            let bytes = js_sys::Uint8Array::new(&get("data")).to_vec();
+            let w = get("width").as_f64().unwrap_or(0.0) as usize;
+            let h = get("height").as_f64().unwrap_or(0.0) as usize;
+            style_imgs.push(Rgba8Image::new(w, h, bytes).map_err(js_error)?);
+        }
+        let opts = gatys_options(&options).map_err(js_error)?;
+        let mut callback_error: Option<JsValue> = None;
+        let out = gatys
+            .run(&self.ctx, &content, &style_imgs, &opts, &mut |p| {
+                let e = js_sys::Object::new();
+                set(&e, "stage", (p.stage.0 as u32).into());
+                set(&e, "stages", (p.stage.1 as u32).into());
+                set(&e, "width", (p.size.0 as u32).into());
+                set(&e, "height", (p.size.1 as u32).into());
+                set(&e, "iteration", (p.iteration as u32).into());
+                set(&e, "iterations", (p.iterations as u32).into());
+                set(&e, "total", p.losses.total.into());
+                set(&e, "content", p.losses.content.into());
+                set(&e, "style", p.losses.style.into());
+                set(&e, "tv", p.losses.tv.into());
+                set(&e, "elapsedMs", p.elapsed_ms.into());
+                if let Some(img) = p.preview {
+                    set(&e, "preview", image_object(img));
+                }
+                match on_progress.call1(&JsValue::NULL, &e) {
+                    Ok(v) => v != JsValue::FALSE,
+                    Err(err) => {
+                        callback_error = Some(err);
+                        false
+                    }
+                }
+            })
+            .await;
+        if let Some(err) = callback_error {
+            return Err(err);
+        }
+        let out = out.map_err(js_error)?;
+        let obj = image_object(&out.image);
+        let obj: js_sys::Object = obj.into();
+        set(&obj, "cancelled", out.cancelled.into());
+        set(&obj, "iterations", (out.iterations as u32).into());
+        if let Some(l) = out.losses {
+            let o = js_sys::Object::new();
+            set(&o, "total", l.total.into());
+            set(&o, "content", l.content.into());
+            set(&o, "style", l.style.into());
+            set(&o, "tv", l.tv.into());
+            set(&obj, "losses", o.into());
+        }
         Ok(obj.into())
     }
 

@@ -2,6 +2,7 @@
 // page, the style thumbnails included, is rendered by the engine.
 import { StyleTransfer, STYLE_COUNT, toImageData } from "webgpu-style-transfer";
 import samplePhoto from "./assets/chelsea.png";
+import samplePainting from "./assets/starry_night.jpg";
 
 const $ = (id) => document.getElementById(id);
 const MAX_SIZE = 512; // longer side the filter works at
@@ -59,8 +60,178 @@ async function main() {
   h.textContent = "GPU ready";
   $("status").replaceChildren(h, dl);
 
+  setUpTabs();
   setUpFilter(st);
+  setUpStudio(st);
   setUpBench(st);
+}
+
+// Two tabs; arrow keys move between them (the WAI-ARIA tabs pattern).
+function setUpTabs() {
+  const tabs = [$("tab-filter"), $("tab-studio")];
+  $("tabs").hidden = false;
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute("aria-selected", String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(t.getAttribute("aria-controls")).hidden = !on;
+    }
+    document.body.dataset.tab = tab.id;
+  };
+  tabs.forEach((t, i) => {
+    t.addEventListener("click", () => select(t));
+    t.addEventListener("keydown", (e) => {
+      if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+      const next = tabs[(i + (e.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+      select(next);
+      next.focus();
+    });
+  });
+  select(tabs[0]);
+}
+
+function loadImage(src) {
+  const img = new Image();
+  img.src = src;
+  return toImageData(img);
+}
+
+// The Gatys studio: a run with the chosen options, its preview drawn as it comes, a loss plot.
+function setUpStudio(st) {
+  let photo = null;
+  let paintings = [];
+  let run = null;
+  const history = []; // progress events of the current run
+
+  const showPaintings = () => {
+    const list = $("g-painting-list");
+    list.replaceChildren(
+      ...paintings.map((p, i) => {
+        const c = document.createElement("canvas");
+        drawTo(c, p);
+        c.setAttribute("aria-label", `Painting ${i + 1}`);
+        return c;
+      }),
+    );
+  };
+  loadImage(samplePhoto).then((p) => (photo ??= p));
+  loadImage(samplePainting).then((p) => {
+    if (!paintings.length) paintings = [p];
+    showPaintings();
+  });
+  $("g-photo").addEventListener("change", async (e) => {
+    if (e.target.files[0]) photo = await toImageData(e.target.files[0]).catch(() => photo);
+  });
+  $("g-paintings").addEventListener("change", async (e) => {
+    const files = [...e.target.files];
+    if (files.length) paintings = await Promise.all(files.map((f) => toImageData(f)));
+    showPaintings();
+  });
+
+  function plot() {
+    const c = $("loss-plot");
+    const g = c.getContext("2d");
+    g.clearRect(0, 0, c.width, c.height);
+    if (history.length < 2) return;
+    const series = [["total", "#e0a030"], ["content", "#4b6bfb"], ["style", "#d04080"], ["tv", "#30a060"]];
+    const logs = history.flatMap((e) => series.map(([k]) => e[k])).filter((v) => v > 0).map(Math.log10);
+    const lo = Math.floor(Math.min(...logs));
+    const hi = Math.ceil(Math.max(...logs));
+    const n = Math.max(history.at(-1).iteration, 1);
+    const pad = 34;
+    const x = (i) => pad + ((c.width - pad - 6) * i) / n;
+    const y = (v) => 6 + ((c.height - 26) * (hi - Math.log10(v))) / Math.max(hi - lo, 1);
+    g.font = "12px system-ui";
+    g.fillStyle = "#888";
+    g.strokeStyle = "#8884";
+    for (let d = lo; d <= hi; d++) {
+      g.beginPath();
+      g.moveTo(pad, y(10 ** d));
+      g.lineTo(c.width, y(10 ** d));
+      g.stroke();
+      g.fillText(`1e${d}`, 2, y(10 ** d) + 4);
+    }
+    g.fillText(`iteration ${history.at(-1).iteration}`, c.width - 110, c.height - 4);
+    for (const [k, color] of series) {
+      g.strokeStyle = color;
+      g.lineWidth = 2;
+      g.beginPath();
+      let started = false;
+      for (const e of history) {
+        if (!(e[k] > 0)) continue;
+        started ? g.lineTo(x(e.iteration), y(e[k])) : g.moveTo(x(e.iteration), y(e[k]));
+        started = true;
+      }
+      g.stroke();
+    }
+  }
+
+  const fmt = (v) => v.toExponential(2);
+  $("g-start").addEventListener("click", async () => {
+    if (!photo || !paintings.length) {
+      $("g-stats").textContent = "Choose a photo and at least one painting first.";
+      return;
+    }
+    const opts = {
+      size: Number($("g-size").value),
+      iterations: Number($("g-iterations").value),
+      optimizer: $("g-optimizer").value,
+      init: $("g-init").value,
+      contentWeight: Number($("g-content-weight").value),
+      styleWeight: Number($("g-style-weight").value),
+      tvWeight: Number($("g-tv-weight").value),
+      pooling: $("g-pooling").value,
+      preserveColors: $("g-preserve").checked,
+      previewEvery: 1,
+    };
+    history.length = 0;
+    plot();
+    $("g-start").disabled = true;
+    $("g-cancel").disabled = false;
+    $("g-progress").value = 0;
+    $("g-stats").textContent = "Loading VGG19 and preparing the shaders…";
+    document.body.dataset.gatys = "running";
+    run = st.gatys(photo, paintings, opts);
+    let lastPreview = 0;
+    run.onProgress((e) => {
+      history.push(e);
+      // Redraw at most about 10 times a second: fast GPUs report hundreds of iterations.
+      const now = performance.now();
+      if (e.preview && (now - lastPreview > 100 || e.iteration === e.iterations)) {
+        drawTo($("g-out"), e.preview);
+        lastPreview = now;
+      }
+      $("g-progress").value = (e.stage * e.iterations + e.iteration) / (e.stages * e.iterations);
+      const first = history.find((h) => h.stage === e.stage);
+      const rate = e.iteration > first.iteration ? ((e.iteration - first.iteration) * 1000) / (e.elapsedMs - first.elapsedMs) : 0;
+      $("g-stats").textContent = `iteration ${e.iteration}/${e.iterations}${e.stages > 1 ? ` (stage ${e.stage + 1}/${e.stages})` : ""} · ${rate.toFixed(rate < 1 ? 2 : 1)} it/s · loss ${fmt(e.total)} (content ${fmt(e.content)}, style ${fmt(e.style)}, smoothness ${fmt(e.tv)})`;
+      document.body.dataset.gatysIteration = String(e.iteration);
+      plot();
+    });
+    try {
+      const out = await run.result;
+      drawTo($("g-out"), out.image);
+      $("g-stats").textContent += " · done";
+      document.body.dataset.gatys = "done";
+    } catch (e) {
+      if (e.code === "cancelled") {
+        drawTo($("g-out"), e.image);
+        $("g-stats").textContent = `Cancelled after ${e.iterations} iterations.`;
+        document.body.dataset.gatys = "cancelled";
+      } else {
+        $("g-stats").textContent = `The run failed: ${e.message}`;
+        document.body.dataset.gatys = "failed";
+      }
+    } finally {
+      $("g-download").href = $("g-out").toDataURL("image/png");
+      $("g-download").removeAttribute("aria-disabled");
+      $("g-start").disabled = false;
+      $("g-cancel").disabled = true;
+      run = null;
+    }
+  });
+  $("g-cancel").addEventListener("click", () => run?.cancel());
 }
 
 function setUpFilter(st) {
