@@ -13,7 +13,6 @@ module.exports = (env, argv) => ({
   resolve: {
     alias: { "webgpu-style-transfer": path.resolve(__dirname, "pkg") },
   },
-  experiments: { asyncWebAssembly: true },
   module: {
     rules: [{ test: /\.(png|jpe?g)$/i, type: "asset/resource" }],
   },

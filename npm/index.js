@@ -1,7 +1,19 @@
 // The package's JavaScript API: a small class over the wasm engine. It turns any image source
 // into pixels, loads the bundled models on first use, fills in option defaults and gives every
 // error a `code`.
-import { Engine } from "./webgpu_style_transfer.js";
+import init, { Engine } from "./webgpu_style_transfer.js";
+
+const WASM_URL = new URL("./webgpu_style_transfer_bg.wasm", import.meta.url);
+let ready = null;
+
+/** Instantiates the WebAssembly module once (on the first `StyleTransfer.create()`). */
+function loadWasm() {
+  ready ??= init({ module_or_path: WASM_URL }).catch((e) => {
+    ready = null;
+    throw error("webgpu-unavailable", `could not load the engine's WebAssembly from ${WASM_URL} (${e.message})`);
+  });
+  return ready;
+}
 
 const MULTISTYLE_URL = new URL("./multistyle26.safetensors", import.meta.url);
 // VGG19 for Gatys runs (20 MB): fetched only when a run starts, then kept in the Cache API.
@@ -138,6 +150,7 @@ export class StyleTransfer {
 
   /** Opens the GPU; rejects with code "webgpu-unavailable" where the browser has no WebGPU. */
   static async create(options = {}) {
+    await loadWasm();
     try {
       return new StyleTransfer(await Engine.create(options.powerPreference));
     } catch (e) {

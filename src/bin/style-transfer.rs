@@ -341,7 +341,20 @@ mod native {
                     preserve_colors,
                     max_size,
                 };
+                // A bar for batches (drawn only on a terminal); one line per photo either way.
+                let bar = if inputs.len() > 1 {
+                    ProgressBar::new(inputs.len() as u64)
+                } else {
+                    ProgressBar::hidden()
+                };
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:30} {pos}/{len} [{elapsed_precise}, eta {eta}] {msg}",
+                    )
+                    .expect("a valid template"),
+                );
                 for (i, (input, target)) in inputs.iter().zip(&targets).enumerate() {
+                    bar.set_message(input.display().to_string());
                     let bytes = std::fs::read(input)
                         .map_err(|e| Error::Image(format!("{}: {e}", input.display())))?;
                     let photo = Rgba8Image::decode(&bytes)
@@ -349,7 +362,7 @@ mod native {
                     let start = Instant::now();
                     let out = net.stylize(&ctx, &photo, &opts).await?;
                     out.save(target)?;
-                    println!(
+                    let line = format!(
                         "[{}/{}] {} -> {} ({}x{}, {:.0} ms)",
                         i + 1,
                         inputs.len(),
@@ -359,7 +372,14 @@ mod native {
                         out.height,
                         start.elapsed().as_secs_f64() * 1e3
                     );
+                    if bar.is_hidden() {
+                        println!("{line}");
+                    } else {
+                        bar.println(line);
+                    }
+                    bar.inc(1);
                 }
+                bar.finish_and_clear();
             }
             Command::Gatys {
                 content,
