@@ -234,3 +234,35 @@ fn gatys_writes_the_image_and_a_json_log() {
     assert!(err.contains("the largest size that fits is"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn stylize_with_a_johnson_net_file() {
+    let dir = scratch("cli-johnson");
+    let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/johnson/");
+    let out_png = dir.join("out.png");
+    let run = |extra: &[&str]| {
+        cli()
+            .arg("stylize")
+            .arg(format!("{fix}coffee_64x48.png"))
+            .arg("--model")
+            .arg(format!("{fix}seeded.safetensors"))
+            .arg("-o")
+            .arg(&out_png)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = image::open(&out_png).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 48));
+    // A Johnson net has its own single style.
+    let out = run(&["--force", "--style", "3"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("one style of its own"), "{err}");
+}

@@ -3,6 +3,11 @@
 converts them into this project's model format (safetensors tensors + metadata) under models/.
 
     python3 tools/convert_models.py [--out models] [--force]
+    python3 tools/convert_models.py johnson NET.pth|NET.onnx OUT.safetensors [--dtype f32|f16|codebook]
+
+The second form converts a Johnson et al. transform net (PyTorch examples' `TransformerNet`):
+a `torch.save` state dict in the zip format (read without torch) or an ONNX graph of that
+architecture such as the ONNX model zoo's fast-neural-style models.
 
 Already-converted models are skipped unless --force. Needs numpy, onnx and safetensors
 (tools/requirements-convert.txt; scripts/setup.sh installs them into .venv).
@@ -180,7 +185,176 @@ def convert_vgg19(wheel: zipfile.ZipFile, out: pathlib.Path, spec: str):
     print(f"convert_models: {out} ({params} parameters, 8-bit codebook)")
 
 
+# Johnson et al.'s TransformerNet (PyTorch examples): conv name -> (in, out, kernel, stride),
+# in forward order; the instance norms in forward order.
+JOHNSON_CONVS = (
+    [("conv1", 3, 32, 9, 1), ("conv2", 32, 64, 3, 2), ("conv3", 64, 128, 3, 2)]
+    + [(f"res{i}.conv{j}", 128, 128, 3, 1) for i in range(1, 6) for j in (1, 2)]
+    + [("deconv1", 128, 64, 3, 1), ("deconv2", 64, 32, 3, 1), ("deconv3", 32, 3, 9, 1)]
+)
+JOHNSON_NORMS = (
+    [("in1", 32), ("in2", 64), ("in3", 128)]
+    + [(f"res{i}.in{j}", 128) for i in range(1, 6) for j in (1, 2)]
+    + [("in4", 64), ("in5", 32)]
+)
+
+
+class _TorchZipUnpickler:
+    """Reads the pickle of a zip-format torch.save file: tensors are rebuilt from the zip's
+    storage records as numpy arrays; nothing from torch is imported or executed."""
+
+    DTYPES = {"FloatStorage": np.float32, "HalfStorage": np.float16, "DoubleStorage": np.float64,
+              "LongStorage": np.int64, "IntStorage": np.int32, "ByteStorage": np.uint8, "BFloat16Storage": None}
+
+    def __init__(self, zf: zipfile.ZipFile, prefix: str):
+        import pickle
+
+        outer = self
+
+        class U(pickle.Unpickler):
+            def find_class(self, module, name):
+                if module == "collections" and name == "OrderedDict":
+                    import collections
+
+                    return collections.OrderedDict
+                if module == "torch._utils" and name == "_rebuild_tensor_v2":
+                    return outer.rebuild
+                if module == "torch" and name in outer.DTYPES:
+                    return name
+                raise pickle.UnpicklingError(f"unexpected object {module}.{name} in the checkpoint (only tensors in a state dict are read)")
+
+            def persistent_load(self, pid):
+                kind, storage_type, key, _location, _numel = pid
+                if kind != "storage":
+                    raise pickle.UnpicklingError(f"unexpected persistent id {pid!r}")
+                dtype = outer.DTYPES.get(storage_type)
+                if dtype is None:
+                    raise pickle.UnpicklingError(f"storage type {storage_type} is not supported; save the weights as float32 or float16")
+                return np.frombuffer(zf.read(f"{prefix}data/{key}"), dtype=dtype)
+
+        self.unpickler = U(io.BytesIO(zf.read(f"{prefix}data.pkl")))
+
+    @staticmethod
+    def rebuild(storage, offset, size, stride, *_rest):
+        itemsize = storage.dtype.itemsize
+        view = np.lib.stride_tricks.as_strided(storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride))
+        return np.array(view)
+
+    def load(self):
+        return self.unpickler.load()
+
+
+def read_torch_zip(data: bytes) -> dict:
+    """A state dict saved by torch.save (zip format, torch >= 1.6) as {name: numpy array}."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        sys.exit("not a zip-format torch.save file (older torch versions wrote another format; re-save it with a recent torch)")
+    pkl = [n for n in zf.namelist() if n.endswith("data.pkl")]
+    if len(pkl) != 1:
+        sys.exit("not a torch.save archive: no single data.pkl inside")
+    state = _TorchZipUnpickler(zf, pkl[0][: -len("data.pkl")]).load()
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        sys.exit("the checkpoint is not a state dict")
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+
+
+def johnson_from_state_dict(sd: dict) -> dict:
+    out = {}
+    for name, cin, cout, k, _ in JOHNSON_CONVS:
+        out[f"{name}.weight"] = sd.get(f"{name}.conv2d.weight")
+        out[f"{name}.bias"] = sd.get(f"{name}.conv2d.bias")
+    for name, c in JOHNSON_NORMS:
+        out[f"{name}.weight"] = sd.get(f"{name}.weight")
+        out[f"{name}.bias"] = sd.get(f"{name}.bias")
+    missing = [k for k, v in out.items() if v is None]
+    if missing:
+        sys.exit(f"not a TransformerNet state dict: missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
+    return out
+
+
+def johnson_from_onnx(model) -> dict:
+    """Conv and InstanceNormalization nodes in graph order map onto TransformerNet's layers."""
+    inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    for node in model.graph.node:  # Constant-node weights (some exporters)
+        if node.op_type == "Constant":
+            inits[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    norms = [n for n in model.graph.node if n.op_type == "InstanceNormalization"]
+    if len(convs) != len(JOHNSON_CONVS) or len(norms) != len(JOHNSON_NORMS):
+        sys.exit(f"not a TransformerNet graph: {len(convs)} Conv and {len(norms)} InstanceNormalization nodes, expected {len(JOHNSON_CONVS)} and {len(JOHNSON_NORMS)}")
+    out = {}
+    for (name, *_), node in zip(JOHNSON_CONVS, convs):
+        if len(node.input) < 3 or node.input[1] not in inits or node.input[2] not in inits:
+            sys.exit(f"Conv node '{node.name}' ({name}) has no constant weight and bias")
+        out[f"{name}.weight"] = inits[node.input[1]]
+        out[f"{name}.bias"] = inits[node.input[2]]
+    for (name, _), node in zip(JOHNSON_NORMS, norms):
+        eps = next((a.f for a in node.attribute if a.name == "epsilon"), 1e-5)
+        if abs(eps - 1e-5) > 1e-9:
+            sys.exit(f"InstanceNormalization '{node.name}' has epsilon {eps}; TransformerNet uses 1e-5")
+        out[f"{name}.weight"] = inits[node.input[1]]
+        out[f"{name}.bias"] = inits[node.input[2]]
+    return out
+
+
+def convert_johnson(src: pathlib.Path, out: pathlib.Path, dtype: str = "f32"):
+    data = src.read_bytes()
+    if data[:2] == b"PK":
+        tensors, kind = johnson_from_state_dict(read_torch_zip(data)), "a PyTorch state dict"
+    else:
+        try:
+            model = onnx.load_from_string(data)
+        except Exception as e:  # noqa: BLE001 - any parse failure is the same user error
+            sys.exit(f"{src}: neither a torch.save zip nor an ONNX model ({e})")
+        tensors, kind = johnson_from_onnx(model), "an ONNX graph"
+    for name, cin, cout, k, _ in JOHNSON_CONVS:
+        for key, shape in ((f"{name}.weight", (cout, cin, k, k)), (f"{name}.bias", (cout,))):
+            if tuple(tensors[key].shape) != shape:
+                sys.exit(f"{src}: tensor {key} has shape {tuple(tensors[key].shape)}, expected {shape}")
+    for name, c in JOHNSON_NORMS:
+        for key in (f"{name}.weight", f"{name}.bias"):
+            if tuple(tensors[key].shape) != (c,):
+                sys.exit(f"{src}: tensor {key} has shape {tuple(tensors[key].shape)}, expected ({c},)")
+    if dtype == "codebook":
+        # Conv weights as uint8 indices into a 256-entry table; only where that is lossless.
+        coded = {}
+        for k, v in tensors.items():
+            if k.endswith(".weight") and v.ndim == 4:
+                table, idx = np.unique(v.astype(np.float32), return_inverse=True)
+                if table.size > 256:
+                    sys.exit(f"{src}: {k} has {table.size} distinct values; the 8-bit codebook form would lose precision, use --dtype f32 or f16")
+                coded[k[: -len(".weight")] + ".weight_q"] = idx.reshape(v.shape).astype(np.uint8)
+                coded[k[: -len(".weight")] + ".weight_table"] = np.pad(table, (0, 256 - table.size)).astype(np.float32)
+            else:
+                coded[k] = np.ascontiguousarray(v.astype(np.float32))
+        tensors = coded
+    else:
+        np_dtype = {"f32": np.float32, "f16": np.float16}[dtype]
+        tensors = {k: np.ascontiguousarray(v.astype(np_dtype)) for k, v in tensors.items()}
+    metadata = {
+        "format": FORMAT,
+        "family": "johnson",
+        "input": "RGB in [0, 255], planar [3, H, W]; output RGB in [0, 255] (clamped by the engine)",
+        "layers": json.dumps([c[0] for c in JOHNSON_CONVS]),
+        "source": f"{kind[kind.index(' ') + 1:]} {src.name}, sha256 {hashlib.sha256(data).hexdigest()}",
+        "license": "as the source weights' licence",
+    }
+    save_file(tensors, str(out), metadata=metadata)
+    print(f"convert_models: {out} (johnson, from {kind}, {dtype})")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "johnson":
+        ap = argparse.ArgumentParser(prog="convert_models.py johnson", description="Converts a Johnson et al. TransformerNet (.pth state dict or .onnx).")
+        ap.add_argument("source", type=pathlib.Path)
+        ap.add_argument("out", type=pathlib.Path)
+        ap.add_argument("--dtype", choices=["f32", "f16", "codebook"], default="f32", help="codebook: 8-bit indices + 256-entry tables, only where lossless")
+        args = ap.parse_args(sys.argv[2:])
+        convert_johnson(args.source, args.out, args.dtype)
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(pathlib.Path(__file__).resolve().parent.parent / "models"))
     ap.add_argument("--cache", default=str(pathlib.Path(tempfile.gettempdir()) / "webgpu-style-transfer-wheels"))

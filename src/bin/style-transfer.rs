@@ -19,7 +19,9 @@ mod native {
     use std::time::Instant;
     use webgpu_style_transfer::gatys::{Gatys, GatysOptions, Init, LossWeights, Optimizer};
     use webgpu_style_transfer::image::Rgba8Image;
-    use webgpu_style_transfer::models::{ModelFile, MultiStyle26, StyleWeights, StylizeOptions};
+    use webgpu_style_transfer::models::{
+        JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26, StyleWeights, StylizeOptions,
+    };
     use webgpu_style_transfer::ops::PoolMode;
     use webgpu_style_transfer::{bench, gpu::GpuContext, Error, Result};
 
@@ -38,7 +40,8 @@ mod native {
     #[allow(clippy::large_enum_variant)]
     #[derive(Subcommand)]
     enum Command {
-        /// Stylize photos with the 26-style net: one pass on the GPU per photo.
+        /// Stylize photos with a transform net: one pass on the GPU per photo. The 26-style net
+        /// by default; --model FILE may also be a converted Johnson net (one style).
         Stylize {
             /// Photos (PNG or JPEG, any colour type).
             #[arg(required = true)]
@@ -46,10 +49,11 @@ mod native {
             /// Output file (.png, .jpg) for one photo, or a directory for several.
             #[arg(short, long)]
             output: PathBuf,
-            /// A style index (0-25) or a blend such as 3:0.5,12:0.5.
-            #[arg(short, long, default_value = "0")]
-            style: String,
-            /// A converted multistyle26 model (default: models/multistyle26.safetensors).
+            /// A style index (0-25) or a blend such as 3:0.5,12:0.5 (26-style net; default 0).
+            #[arg(short, long)]
+            style: Option<String>,
+            /// A converted model: multistyle26 (default: models/multistyle26.safetensors) or a
+            /// Johnson net (tools/convert_models.py johnson NET.pth|NET.onnx OUT.safetensors).
             #[arg(long)]
             model: Option<PathBuf>,
             /// How much style: 1 = full, 0 = the photo.
@@ -170,6 +174,12 @@ mod native {
             #[arg(long, default_value_t = 10)]
             iterations: usize,
         },
+    }
+
+    /// The net a `stylize` runs, with its options.
+    enum Net {
+        Multi(MultiStyle26, StylizeOptions),
+        Johnson(JohnsonNet, JohnsonOptions),
     }
 
     #[derive(Clone, Copy, clap::ValueEnum)]
@@ -329,17 +339,34 @@ mod native {
                 max_size,
                 force,
             } => {
-                let style = StyleWeights::parse(&style)?;
                 let targets = outputs(&inputs, &output, force)?;
-                let path = find_model(model, "multistyle26.safetensors")?;
-                let bytes = std::fs::read(&path)
-                    .map_err(|e| Error::Model(format!("{}: {e}", path.display())))?;
-                let net = MultiStyle26::load(&ctx, &ModelFile::parse(&bytes)?)?;
-                let opts = StylizeOptions {
-                    style,
-                    strength,
-                    preserve_colors,
-                    max_size,
+                let file = load_model(model, "multistyle26.safetensors")?;
+                let net = match file.family() {
+                    "johnson" => {
+                        if style.is_some() {
+                            return Err(Error::InvalidArgument {
+                                op: "stylize",
+                                message: "this Johnson net has one style of its own; drop --style (it chooses among the 26-style net's styles)".into(),
+                            });
+                        }
+                        Net::Johnson(
+                            JohnsonNet::load(&ctx, &file)?,
+                            JohnsonOptions {
+                                strength,
+                                preserve_colors,
+                                max_size,
+                            },
+                        )
+                    }
+                    _ => Net::Multi(
+                        MultiStyle26::load(&ctx, &file)?,
+                        StylizeOptions {
+                            style: StyleWeights::parse(style.as_deref().unwrap_or("0"))?,
+                            strength,
+                            preserve_colors,
+                            max_size,
+                        },
+                    ),
                 };
                 // A bar for batches (drawn only on a terminal); one line per photo either way.
                 let bar = if inputs.len() > 1 {
@@ -360,7 +387,10 @@ mod native {
                     let photo = Rgba8Image::decode(&bytes)
                         .map_err(|e| Error::Image(format!("{}: {e}", input.display())))?;
                     let start = Instant::now();
-                    let out = net.stylize(&ctx, &photo, &opts).await?;
+                    let out = match &net {
+                        Net::Multi(n, o) => n.stylize(&ctx, &photo, o).await?,
+                        Net::Johnson(n, o) => n.stylize(&ctx, &photo, o).await?,
+                    };
                     out.save(target)?;
                     let line = format!(
                         "[{}/{}] {} -> {} ({}x{}, {:.0} ms)",

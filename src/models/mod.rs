@@ -1,10 +1,12 @@
 //! Models: the project's model file format ([`weights`]) and the transform nets built on the
-//! op library ([`multistyle`], [`vgg`]).
+//! op library ([`multistyle`], [`johnson`], [`vgg`]).
 
+pub mod johnson;
 pub mod multistyle;
 pub mod vgg;
 pub mod weights;
 
+pub use johnson::{JohnsonNet, JohnsonOptions};
 pub use multistyle::{MultiStyle26, StyleWeights, StylizeOptions};
 pub use vgg::Vgg19;
 pub use weights::ModelFile;

@@ -113,14 +113,64 @@ struct Layer {
 /// The 26-style net with its weights on the GPU.
 pub struct MultiStyle26 {
     layers: Vec<Layer>,
-    /// One recorded plan per (padded) input size: pixels in, planes out.
-    plans: Mutex<HashMap<(usize, usize), SizedPlan>>,
+    plans: PlanCache,
 }
 
-struct SizedPlan {
+/// One recorded plan per (padded) input size: pixels in, planes out.
+pub(crate) type PlanCache = Mutex<HashMap<(usize, usize), SizedPlan>>;
+
+pub(crate) struct SizedPlan {
     plan: Plan,
     pixels: Tensor,
     output: Tensor,
+}
+
+/// Runs a fully convolutional net on a photo of any size: pads it by reflection to sides that
+/// are multiples of 4 (at least 16), records the net's plan for that size once (`record` gets
+/// the planar input made with `map` and returns the output planes), calls `before_submit`
+/// (e.g. to write style parameters), submits, reads back and crops the planes to the photo.
+pub(crate) async fn run_padded(
+    ctx: &GpuContext,
+    plans: &PlanCache,
+    photo: &Rgba8Image,
+    map: PixelMap,
+    record: impl FnOnce(&mut Plan, &Tensor) -> Result<Tensor>,
+    before_submit: impl FnOnce() -> Result<()>,
+) -> Result<Vec<f32>> {
+    let padded = photo.reflect_pad_to(4, 16);
+    let key = (padded.width, padded.height);
+    let output = {
+        let mut plans = plans.lock().unwrap_or_else(|p| p.into_inner());
+        let sized = match plans.entry(key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let mut plan = Plan::new("transform net");
+                let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
+                let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &map)?;
+                let output = record(&mut plan, &x)?;
+                v.insert(SizedPlan {
+                    plan,
+                    pixels,
+                    output,
+                })
+            }
+        };
+        ctx.queue()
+            .write_buffer(sized.pixels.buffer(), 0, &padded.data);
+        before_submit()?;
+        sized.plan.submit(ctx);
+        sized.output.clone()
+    };
+    let planes = ctx.read(&output).await?;
+    let (pw, ph) = key;
+    let (w, h) = (photo.width, photo.height);
+    let mut cropped = Vec::with_capacity(3 * w * h);
+    for c in 0..3 {
+        for y in 0..h {
+            cropped.extend_from_slice(&planes[(c * ph + y) * pw..][..w]);
+        }
+    }
+    Ok(cropped)
 }
 
 /// Options of [`MultiStyle26::stylize`].
@@ -223,43 +273,17 @@ impl MultiStyle26 {
             });
         }
         let photo = photo.clone().fit_within(opts.max_size);
-        let padded = photo.reflect_pad_to(4, 16);
-        let key = (padded.width, padded.height);
-        let output = {
-            let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
-            let sized = match plans.entry(key) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    let mut plan = Plan::new("multistyle26");
-                    let pixels =
-                        ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
-                    let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &PixelMap::rgb_unit())?;
-                    let output = self.record(ctx, &mut plan, &x)?;
-                    v.insert(SizedPlan {
-                        plan,
-                        pixels,
-                        output,
-                    })
-                }
-            };
-            ctx.queue()
-                .write_buffer(sized.pixels.buffer(), 0, &padded.data);
-            self.set_style(ctx, &opts.style)?;
-            sized.plan.submit(ctx);
-            sized.output.clone()
-        };
-        let planes = ctx.read(&output).await?;
-        // Crop the planes back to the photo's size.
-        let (pw, ph) = key;
-        let (w, h) = (photo.width, photo.height);
-        let mut cropped = Vec::with_capacity(3 * w * h);
-        for c in 0..3 {
-            for y in 0..h {
-                cropped.extend_from_slice(&planes[(c * ph + y) * pw..][..w]);
-            }
-        }
+        let planes = run_padded(
+            ctx,
+            &self.plans,
+            &photo,
+            PixelMap::rgb_unit(),
+            |plan, x| self.record(ctx, plan, x),
+            || self.set_style(ctx, &opts.style),
+        )
+        .await?;
         Ok(compose(
-            &cropped,
+            &planes,
             &photo,
             opts.strength,
             opts.preserve_colors,

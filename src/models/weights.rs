@@ -133,7 +133,17 @@ impl ModelFile {
         Ok(q.iter().map(|&i| table[i as usize]).collect())
     }
 
-    /// The shape of tensor `name`, if present.
+    /// A conv weight `{prefix}.weight` (f32 or f16) or, where the file has it in the 8-bit form,
+    /// `{prefix}.weight_q` + `{prefix}.weight_table`.
+    pub fn weight(&self, prefix: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        if self.shape(&format!("{prefix}.weight_q")).is_some() {
+            self.codebook(prefix, shape)
+        } else {
+            Ok(self.tensor(&format!("{prefix}.weight"), shape)?.to_vec())
+        }
+    }
+
+    /// The shape of a tensor, if the file has it.
     pub fn shape(&self, name: &str) -> Option<&[usize]> {
         self.tensors.get(name).map(|(s, _)| s.as_slice())
     }
