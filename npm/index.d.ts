@@ -22,9 +22,17 @@ export interface CreateOptions {
 /** One of the 26 built-in styles (0-25), or a blend `{ index: weight }` (weights are normalised). */
 export type Style = number | Record<number, number>;
 
+/** A Johnson transform net from `StyleTransfer.loadModel()`. */
+export declare class TransformNet {
+  private constructor();
+  readonly family: "johnson";
+}
+
 export interface StylizeOptions {
-  /** Default 0. */
+  /** Default 0 (the 26-style net). Not with `model`. */
   style?: Style;
+  /** A net from `loadModel()` instead of the 26-style net. */
+  model?: TransformNet;
   /** 1 = full style (default), 0 = the photo. */
   strength?: number;
   /** Keep the photo's colours (stylized luminance, photo chroma). Default false. */
@@ -144,7 +152,9 @@ export declare class StyleTransfer {
   /** Opens the GPU; rejects with code "webgpu-unavailable" where the browser has no WebGPU. */
   static create(options?: CreateOptions): Promise<StyleTransfer>;
   readonly adapter: AdapterInfo;
-  /** Stylizes with the 26-style net (loaded from the package on first use). */
+  /** Loads a converted Johnson net (URL or bytes of a `tools/convert_models.py johnson` file). */
+  loadModel(source: string | URL | ArrayBuffer | Uint8Array): Promise<TransformNet>;
+  /** Stylizes with the 26-style net (loaded from the package on first use), or with `options.model`. */
   stylize(image: ImageSource, options?: StylizeOptions): Promise<ImageData>;
   /**
    * Gatys optimisation of `content` towards the style of one or more paintings; VGG19 (20 MB)

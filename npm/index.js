@@ -139,6 +139,15 @@ function wrap(e) {
   return error("gpu-error", String(e));
 }
 
+/** A Johnson transform net loaded by `StyleTransfer.loadModel()`. */
+export class TransformNet {
+  constructor(owner, id) {
+    this.owner = owner;
+    this.id = id;
+    this.family = "johnson";
+  }
+}
+
 /** Neural style transfer on this device's GPU. Create with `await StyleTransfer.create()`. */
 export class StyleTransfer {
   #engine;
@@ -179,11 +188,42 @@ export class StyleTransfer {
   }
 
   /**
-   * Stylizes an image with one of the 26 styles or a blend; resolves to an ImageData the size
-   * of the (possibly `maxSize`-scaled) input.
+   * Loads a converted Johnson transform net (URL or bytes of a file made by
+   * `tools/convert_models.py johnson`); pass it as `stylize(image, { model })`.
+   */
+  async loadModel(source) {
+    const bytes =
+      source instanceof ArrayBuffer || ArrayBuffer.isView(source)
+        ? new Uint8Array(source.buffer ?? source, source.byteOffset ?? 0, source.byteLength)
+        : await fetchModel(new URL(String(source), globalThis.location?.href), "the model");
+    try {
+      return new TransformNet(this, this.#engine.loadJohnson(bytes));
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /**
+   * Stylizes an image with one of the 26 styles or a blend, or with a net from `loadModel`
+   * (`{ model }`); resolves to an ImageData the size of the (possibly `maxSize`-scaled) input.
    */
   async stylize(image, options = {}) {
-    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024 } = options;
+    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024, model } = options;
+    if (model !== undefined) {
+      if (!(model instanceof TransformNet) || model.owner !== this) {
+        throw error("invalid-argument", "model must come from this StyleTransfer's loadModel()");
+      }
+      if (options.style !== undefined) {
+        throw error("invalid-argument", "a loaded Johnson net has one style of its own; drop the style option");
+      }
+      const pixels = await toImageData(image);
+      try {
+        const out = await this.#engine.stylizeWith(model.id, new Uint8Array(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength), pixels.width, pixels.height, strength, preserveColors, maxSize);
+        return new ImageData(out.data, out.width, out.height);
+      } catch (e) {
+        throw wrap(e);
+      }
+    }
     const [indices, weights] = styleParts(style);
     await this.#multistyle();
     const pixels = await toImageData(image);

@@ -9,7 +9,9 @@ use wasm_bindgen::prelude::*;
 use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
 use crate::gpu::{GpuContext, PowerPreference};
 use crate::image::Rgba8Image;
-use crate::models::{ModelFile, MultiStyle26, StyleWeights, StylizeOptions};
+use crate::models::{
+    JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26, StyleWeights, StylizeOptions,
+};
 use crate::ops::PoolMode;
 use crate::Error;
 
@@ -185,6 +187,8 @@ pub struct Engine {
     // while another call's future, which holds `&self` across awaits, is still running.
     multistyle: RefCell<Option<Rc<MultiStyle26>>>,
     gatys: RefCell<Option<Rc<Gatys>>>,
+    /// Johnson nets loaded with `loadModel`, by the id JS holds.
+    johnson: RefCell<Vec<Rc<JohnsonNet>>>,
 }
 
 #[wasm_bindgen]
@@ -210,6 +214,7 @@ impl Engine {
             ctx,
             multistyle: RefCell::new(None),
             gatys: RefCell::new(None),
+            johnson: RefCell::new(Vec::new()),
         })
     }
 
@@ -306,15 +311,55 @@ impl Engine {
             .stylize(&self.ctx, &photo, &opts)
             .await
             .map_err(js_error)?;
-        let obj = js_sys::Object::new();
-        set(&obj, "width", (out.width as u32).into());
-        set(&obj, "height", (out.height as u32).into());
-        set(
-            &obj,
-            "data",
-            js_sys::Uint8ClampedArray::from(out.data.as_slice()).into(),
-        );
-        Ok(obj.into())
+        Ok(image_object(&out))
+    }
+
+    /// Loads a converted Johnson transform net (tools/convert_models.py johnson); returns the
+    /// id that `stylizeWith` takes.
+    #[wasm_bindgen(js_name = loadJohnson)]
+    pub fn load_johnson(&self, bytes: &[u8]) -> Result<u32, JsValue> {
+        let file = ModelFile::parse(bytes).map_err(js_error)?;
+        let net = JohnsonNet::load(&self.ctx, &file).map_err(js_error)?;
+        let mut nets = self.johnson.borrow_mut();
+        nets.push(Rc::new(net));
+        Ok(nets.len() as u32 - 1)
+    }
+
+    /// Stylizes RGBA pixels with the Johnson net `id`; resolves like `stylize`.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = stylizeWith)]
+    pub async fn stylize_with(
+        &self,
+        id: u32,
+        data: Vec<u8>,
+        width: u32,
+        height: u32,
+        strength: f32,
+        preserve_colors: bool,
+        max_size: u32,
+    ) -> Result<JsValue, JsValue> {
+        let net = self
+            .johnson
+            .borrow()
+            .get(id as usize)
+            .cloned()
+            .ok_or_else(|| {
+                js_error(Error::InvalidArgument {
+                    op: "stylize",
+                    message: format!("no model {id} was loaded by this StyleTransfer"),
+                })
+            })?;
+        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
+        let opts = JohnsonOptions {
+            strength,
+            preserve_colors,
+            max_size: max_size as usize,
+        };
+        let out = net
+            .stylize(&self.ctx, &photo, &opts)
+            .await
+            .map_err(js_error)?;
+        Ok(image_object(&out))
     }
 
     /// Loads VGG19 (a converted `vgg19` model file) for Gatys runs, with "max" or "avg"
