@@ -64,12 +64,13 @@ pub struct ConvResult {
     pub gflops: f64,
 }
 
-/// Kernels timed for each case: the naive one, the engine's default tile, and a few other tile
-/// shapes to show the trade-off on the adapter at hand.
-pub fn kernels_for(case: &ConvCase) -> Vec<ConvKernel> {
-    let default = Tiling::for_layer(case.out_c, case.k, 1);
+/// Kernels timed for each case: the naive one, the engine's default tile on this kind of adapter
+/// (`device_type` as in [`crate::gpu::AdapterSummary`]), and a few other tile shapes to show the
+/// trade-off on the adapter at hand.
+pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<ConvKernel> {
+    let default = Tiling::for_adapter(case.out_c, case.k, 1, device_type);
     let mut ks = vec![ConvKernel::Naive, ConvKernel::Tiled(default)];
-    for (px, co4) in [(4, 4), (8, 2), (16, 4), (8, 1), (16, 1)] {
+    for (px, co4) in [(8, 4), (4, 4), (8, 2), (16, 4), (8, 1), (16, 1)] {
         let t = Tiling {
             tile_px: px,
             tile_co4: co4,
@@ -151,7 +152,7 @@ pub async fn conv_table(
 ) -> Result<Vec<ConvResult>> {
     let mut rows = Vec::new();
     for case in CONV_CASES.iter().filter(|c| c.name.contains(filter)) {
-        for kernel in kernels_for(case) {
+        for kernel in kernels_for(case, &ctx.adapter().device_type) {
             // The naive kernel is slow on emulated GPUs: fewer runs of it.
             let n = if kernel == ConvKernel::Naive {
                 runs.div_ceil(4)
@@ -193,15 +194,37 @@ pub async fn multistyle_table(
     runs: usize,
     now: &dyn Fn() -> f64,
 ) -> Result<Vec<(usize, f64)>> {
+    net.set_style(ctx, &crate::models::StyleWeights::single(19)?)?;
+    net_table(ctx, &|plan, x| net.record(ctx, plan, x), sizes, runs, now).await
+}
+
+/// [`multistyle_table`] for a Johnson net.
+pub async fn johnson_table(
+    ctx: &GpuContext,
+    net: &crate::models::JohnsonNet,
+    sizes: &[usize],
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<Vec<(usize, f64)>> {
+    net_table(ctx, &|plan, x| net.record(ctx, plan, x), sizes, runs, now).await
+}
+
+/// Milliseconds per run of the net that `record` appends, on square inputs of each size.
+async fn net_table(
+    ctx: &GpuContext,
+    record: &dyn Fn(&mut Plan, &crate::gpu::Tensor) -> Result<crate::gpu::Tensor>,
+    sizes: &[usize],
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<Vec<(usize, f64)>> {
     let mut rows = Vec::new();
     for &size in sizes {
         let x: Vec<f32> = (0..3 * size * size)
             .map(|i| ((i * 7919) % 255) as f32 / 255.0)
             .collect();
         let x = ctx.upload("bench.photo", &[3, size, size], &x)?;
-        let mut plan = Plan::new("bench.multistyle26");
-        let _y = net.record(ctx, &mut plan, &x)?;
-        net.set_style(ctx, &crate::models::StyleWeights::single(19)?)?;
+        let mut plan = Plan::new("bench.net");
+        let _y = record(&mut plan, &x)?;
         plan.run(ctx).await?;
         ctx.finish().await?;
         rows.push((size, median_run(ctx, &plan, runs, now).await?));

@@ -173,6 +173,9 @@ mod native {
             /// Iterations timed per size for `bench gatys`.
             #[arg(long, default_value_t = 10)]
             iterations: usize,
+            /// The model for `bench johnson`.
+            #[arg(long)]
+            model: Option<PathBuf>,
         },
     }
 
@@ -206,6 +209,8 @@ mod native {
         Multistyle,
         /// Gatys optimisation, iterations per second and peak GPU memory at --sizes.
         Gatys,
+        /// A converted Johnson net (--model FILE), milliseconds per image at 256, 512, 1024 px.
+        Johnson,
     }
 
     pub fn main() -> ExitCode {
@@ -673,6 +678,32 @@ mod native {
                 );
                 for (size, ms) in rows {
                     println!("| {size}x{size} | {ms:.0} |");
+                }
+            }
+            Command::Bench {
+                what: BenchWhat::Johnson,
+                runs,
+                model,
+                ..
+            } => {
+                let Some(model) = model else {
+                    return Err(Error::InvalidArgument {
+                        op: "bench johnson",
+                        message: "give the converted net with --model FILE".into(),
+                    });
+                };
+                let net = JohnsonNet::load(&ctx, &load_model(Some(model), "")?)?;
+                let start = Instant::now();
+                let now = move || start.elapsed().as_secs_f64() * 1e3;
+                let rows =
+                    bench::johnson_table(&ctx, &net, &[256, 512, 1024], runs.max(1), &now).await?;
+                let a = ctx.adapter();
+                println!(
+                    "Adapter: {} ({})\n\n| size | ms per image |\n|---|---:|",
+                    a.name, a.backend
+                );
+                for (size, ms) in rows {
+                    println!("| {size}x{size} | {ms:.1} |");
                 }
             }
             Command::Bench {
