@@ -1,6 +1,7 @@
 // The npm package "works unchanged" in a webpack 5 app and in a Vite app: each bundler builds the
 // same tiny app (tests/consumers/app) with no wasm-specific configuration, and the built app
-// opens the GPU and stylizes an image in headless Chromium.
+// opens the GPU and stylizes an image in headless Chromium, on the main thread and in a Web
+// Worker.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -30,6 +31,8 @@ function check(result) {
   assert.deepEqual([result.width, result.height, result.styles], [24, 16, 26]);
   assert.equal(result.changed, true, "the output differs from the input");
   assert.ok(result.adapter.length > 0);
+  assert.equal(result.worker.error, undefined, `in the worker: ${result.worker.code}: ${result.worker.error}`);
+  assert.deepEqual(result.worker, { width: 24, height: 16, same: true }, "the worker gives the same picture");
 }
 
 test("a webpack 5 app uses the package", async () => {
