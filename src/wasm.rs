@@ -110,33 +110,23 @@ fn gatys_options(o: &JsValue) -> crate::Result<GatysOptions> {
             .map(|x| count("scales", x))
             .collect::<crate::Result<_>>()?;
     }
-    let lr = num("learningRate")?.map(|v| v as f32);
     opts.optimizer = match get("optimizer").as_string().as_deref() {
         None | Some("lbfgs") => Optimizer::Lbfgs {
-            learning_rate: lr.unwrap_or(1.0),
+            learning_rate: 1.0,
             history: match num("history")? {
                 Some(h) => count("history", h)?,
                 None => 20,
             },
         },
-        Some("adam") => match Optimizer::adam() {
-            Optimizer::Adam {
-                beta1, beta2, eps, ..
-            } => Optimizer::Adam {
-                learning_rate: lr.unwrap_or(10.0),
-                beta1,
-                beta2,
-                eps,
-            },
-            other => other,
-        },
+        Some("adam") => Optimizer::adam(),
         Some(other) => {
             return Err(bad(
                 "optimizer",
                 &format!("\"lbfgs\" or \"adam\", not \"{other}\""),
             ))
         }
-    };
+    }
+    .with_learning_rate(num("learningRate")?.map(|v| v as f32));
     if let Some(v) = num("contentWeight")? {
         opts.weights.content = v as f32;
     }

@@ -455,21 +455,12 @@ mod native {
                 };
                 let optimizer = match optimizer {
                     OptimizerArg::Lbfgs => Optimizer::Lbfgs {
-                        learning_rate: learning_rate.unwrap_or(1.0),
+                        learning_rate: 1.0,
                         history,
                     },
-                    OptimizerArg::Adam => match Optimizer::adam() {
-                        Optimizer::Adam {
-                            beta1, beta2, eps, ..
-                        } => Optimizer::Adam {
-                            learning_rate: learning_rate.unwrap_or(10.0),
-                            beta1,
-                            beta2,
-                            eps,
-                        },
-                        other => other,
-                    },
-                };
+                    OptimizerArg::Adam => Optimizer::adam(),
+                }
+                .with_learning_rate(learning_rate);
                 let layer_weights = if style_layer_weights.is_empty() {
                     vec![1.0; style_layers.len()]
                 } else {

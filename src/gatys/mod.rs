@@ -295,7 +295,7 @@ pub fn record_gradient(
                     -2.0 * s,
                     ops::Activation::None,
                 )?;
-                acc = Some(accumulate(ctx, plan, acc, gf)?);
+                acc = Some(ops::accumulate(ctx, plan, acc.take(), gf)?);
             }
             // d/dG of s * sum (G - T)^2 = 2 s (G - T), then through G = a F F^T.
             for (_, a, s, g, target) in style.iter().filter(|c| c.0 == i) {
@@ -309,7 +309,7 @@ pub fn record_gradient(
                     ops::Activation::None,
                 )?;
                 let gf = ops::gram_backward(ctx, plan, f, &dg, *a)?;
-                acc = Some(accumulate(ctx, plan, acc, gf)?);
+                acc = Some(ops::accumulate(ctx, plan, acc.take(), gf)?);
             }
             Ok(acc)
         })?;
@@ -326,13 +326,6 @@ pub fn record_gradient(
         terms,
         content_terms: content_idx.len(),
         grad,
-    })
-}
-
-fn accumulate(ctx: &GpuContext, plan: &mut Plan, acc: Option<Tensor>, t: Tensor) -> Result<Tensor> {
-    Ok(match acc {
-        None => t,
-        Some(a) => ops::add(ctx, plan, &a, &t)?,
     })
 }
 

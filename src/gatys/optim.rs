@@ -29,9 +29,20 @@ const ADAM_TICK: Kernel = kernel!("optim.wgsl", "adam_tick");
 const PARTS: usize = 128;
 /// Fixed slots of the state array before the per-pair values (see optim.wgsl).
 const STATE_FIXED: usize = 16;
+// Slots of the state array (see optim.wgsl).
 const HDIAG: usize = 2;
-const COEF: usize = 6;
+const STEP: usize = 3;
 const YS: usize = 4;
+const COEF: usize = 6;
+// What `dot_partial` sums: a . b, or |a|_1.
+const PRODUCT: u32 = 0;
+const ABS_SUM: u32 = 1;
+// What `dot_finish` does with the sum (its `mode`, see optim.wgsl).
+const STORE_YS: u32 = 0;
+const FIRST_STEP: u32 = 1;
+const KEEP_PAIR: u32 = 2;
+const ALPHA: u32 = 3;
+const BETA: u32 = 4;
 
 /// Which optimiser updates the image, with its settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -72,6 +83,25 @@ impl Optimizer {
             beta1: 0.99,
             beta2: 0.999,
             eps: 1e-8,
+        }
+    }
+
+    /// The same optimiser with another step size, or unchanged for `None`.
+    pub fn with_learning_rate(self, lr: Option<f32>) -> Self {
+        let Some(lr) = lr else { return self };
+        match self {
+            Optimizer::Lbfgs { history, .. } => Optimizer::Lbfgs {
+                learning_rate: lr,
+                history,
+            },
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => Optimizer::Adam {
+                learning_rate: lr,
+                beta1,
+                beta2,
+                eps,
+            },
         }
     }
 
@@ -155,9 +185,10 @@ struct Params {
 /// An optimiser bound to one image tensor and its gradient: the recorded update plans and the
 /// state they keep on the GPU.
 pub struct OptimizerState {
-    first: Plan,
+    /// L-BFGS's first step differs from the later ones; Adam has none of its own.
+    first: Option<Plan>,
     later: Plan,
-    steps: usize,
+    started: bool,
     /// The state array (kept for tests that inspect it).
     _state: Tensor,
 }
@@ -197,9 +228,9 @@ impl OptimizerState {
                 plan.push(ctx.dispatch("adam", &ADAM, &[], &p, &[&state, g, &m, &v, x], groups)?);
                 plan.push(ctx.dispatch("adam.tick", &ADAM_TICK, &[], &p, &[&state], [1, 1, 1])?);
                 Ok(Self {
-                    first: Plan::new("adam (unused)"),
+                    first: None,
                     later: plan,
-                    steps: 1,
+                    started: false,
                     _state: state,
                 })
             }
@@ -271,7 +302,7 @@ impl OptimizerState {
                 };
                 let step = |plan: &mut Plan| -> Result<()> {
                     let q = Params {
-                        dst: 3, // t
+                        dst: STEP as u32,
                         ..p
                     };
                     plan.push(ctx.dispatch(
@@ -286,16 +317,29 @@ impl OptimizerState {
                 };
 
                 // First iteration: d = -g, t = min(1, 1/|g|_1) * lr.
+                // d = -g and g_old = g, in both plans.
+                let direction = |plan: &mut Plan| -> Result<()> {
+                    plan.push(ctx.dispatch(
+                        "lbfgs.direction",
+                        &DIRECTION,
+                        &[],
+                        &p,
+                        &[g, &d, &g_old],
+                        groups,
+                    )?);
+                    Ok(())
+                };
                 let mut first = Plan::new("lbfgs.first");
-                first.push(ctx.dispatch(
-                    "lbfgs.direction",
-                    &DIRECTION,
-                    &[],
-                    &p,
-                    &[g, &d, &g_old],
-                    groups,
-                )?);
-                dot(&mut first, "lbfgs.|g|", (g, false), (g, false), 1, 1, 0)?;
+                direction(&mut first)?;
+                dot(
+                    &mut first,
+                    "lbfgs.|g|",
+                    (g, false),
+                    (g, false),
+                    ABS_SUM,
+                    FIRST_STEP,
+                    0,
+                )?;
                 step(&mut first)?;
 
                 // Later iterations.
@@ -313,8 +357,8 @@ impl OptimizerState {
                     "lbfgs.y.s",
                     (&y_new, false),
                     (&s_new, false),
-                    0,
-                    0,
+                    PRODUCT,
+                    STORE_YS,
                     0,
                 )?;
                 dot(
@@ -322,8 +366,8 @@ impl OptimizerState {
                     "lbfgs.y.y",
                     (&y_new, false),
                     (&y_new, false),
-                    0,
-                    2,
+                    PRODUCT,
+                    KEEP_PAIR,
                     0,
                 )?;
                 later.push(ctx.dispatch(
@@ -334,14 +378,7 @@ impl OptimizerState {
                     &[&state, &s_new, &y_new, &hist_s, &hist_y],
                     groups,
                 )?);
-                later.push(ctx.dispatch(
-                    "lbfgs.direction",
-                    &DIRECTION,
-                    &[],
-                    &p,
-                    &[g, &d, &g_old],
-                    groups,
-                )?);
+                direction(&mut later)?;
                 let axpy = |plan: &mut Plan, v: &Tensor, pos: usize| -> Result<()> {
                     let q = Params {
                         a_hist: 1,
@@ -366,8 +403,8 @@ impl OptimizerState {
                         "lbfgs.alpha",
                         (&hist_s, true),
                         (&d, false),
-                        0,
-                        3,
+                        PRODUCT,
+                        ALPHA,
                         pos,
                     )?;
                     axpy(&mut later, &hist_y, pos)?;
@@ -379,17 +416,17 @@ impl OptimizerState {
                         "lbfgs.beta",
                         (&hist_y, true),
                         (&d, false),
-                        0,
-                        4,
+                        PRODUCT,
+                        BETA,
                         pos,
                     )?;
                     axpy(&mut later, &hist_s, pos)?;
                 }
                 step(&mut later)?;
                 Ok(Self {
-                    first,
+                    first: Some(first),
                     later,
-                    steps: 0,
+                    started: false,
                     _state: state,
                 })
             }
@@ -397,13 +434,12 @@ impl OptimizerState {
     }
 
     /// The plan that performs the next update (to be submitted after the gradient of the current
-    /// image has been computed); advances the step count.
+    /// image has been computed): the first step's own plan, if the optimiser has one, once.
     pub fn next_step(&mut self) -> &Plan {
-        self.steps += 1;
-        if self.steps == 1 {
-            &self.first
-        } else {
-            &self.later
+        let first = !std::mem::replace(&mut self.started, true);
+        match (&self.first, first) {
+            (Some(f), true) => f,
+            _ => &self.later,
         }
     }
 }

@@ -224,11 +224,9 @@ pub fn estimate_memory(
     let n = 3 * width * height;
     let image = (n * 4) as u64;
     // Targets phase: the content and each style image run forward in one plan.
-    let mut targets_phase = forward(width, height).0;
-    let mut largest = (
-        forward(width, height).1,
-        "the first layer's activations".to_string(),
-    );
+    let (fwd, fwd_largest) = forward(width, height);
+    let mut targets_phase = fwd;
+    let mut largest = (fwd_largest, "the first layer's activations".to_string());
     for &(w, h) in style_sizes {
         let (sum, big) = forward(w, h);
         targets_phase += sum;
@@ -239,7 +237,6 @@ pub fn estimate_memory(
     // Run phase: the forward activations, about three live gradients of each block's size
     // (plan.release reuses the rest), Gram matrices and their gradients, the image, its
     // gradient and the optimiser's state.
-    let (fwd, _) = forward(width, height);
     let mut backward = 0u64;
     for pools in 0..=layer_geometry(last).1 {
         let i = (0..=last)
@@ -401,30 +398,15 @@ impl Gatys {
             // The style images' activations went back to the pool at sizes the run will not
             // reuse: free them before the run allocates its own.
             ctx.trim_pool();
+            // x is updated in place, so it always gets its own buffer (for `Init::Content` a
+            // second conversion of the photo, not the content target's tensor).
             let x = match (&previous, &opts.init) {
                 (Some(prev), _) => to_vgg(ctx, &prev.clone().resized(w, h)).await?,
-                (None, Init::Content) => c.clone(),
+                (None, Init::Content) => to_vgg(ctx, &photo).await?,
                 (None, Init::Image(img)) => to_vgg(ctx, &img.clone().resized(w, h)).await?,
                 (None, Init::Noise { seed }) => {
                     ctx.upload("gatys.x", &[3, h, w], &noise(3 * w * h, *seed, 0.001))?
                 }
-            };
-            // x is updated in place, so it must not be the content target's buffer.
-            let x = if x.same_buffer(&c) {
-                let mut p = Plan::new("gatys.copy");
-                let y = ops::unary(
-                    ctx,
-                    &mut p,
-                    &c,
-                    ops::Unary::Affine {
-                        alpha: 1.0,
-                        beta: 0.0,
-                    },
-                )?;
-                p.run(ctx).await?;
-                y
-            } else {
-                x
             };
             let mut grad_plan = Plan::new("gatys.gradient");
             let rec =

@@ -8,10 +8,10 @@
 //! conv, IN, ReLU) stages 128->64->32; 9x9 conv 32->3. Input and output are RGB in [0, 255]
 //! (the output is clamped when it becomes pixels).
 
-use super::multistyle::{run_padded, PlanCache};
+use super::multistyle::{run_padded, Finish, PlanCache};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
-use crate::image::{compose, Rgba8Image};
+use crate::image::Rgba8Image;
 use crate::ops::{self, Activation, Conv2d, Conv2dParams, Padding, PixelMap};
 use crate::{Error, Result};
 
@@ -108,29 +108,20 @@ impl JohnsonNet {
         photo: &Rgba8Image,
         opts: &JohnsonOptions,
     ) -> Result<Rgba8Image> {
-        if !(0.0..=1.0).contains(&opts.strength) {
-            return Err(Error::InvalidArgument {
-                op: "stylize",
-                message: format!("strength must be between 0 and 1, got {}", opts.strength),
-            });
-        }
-        let photo = photo.clone().fit_within(opts.max_size);
-        let mut planes = run_padded(
+        run_padded(
             ctx,
             &self.plans,
-            &photo,
+            photo,
             PixelMap::rgb_255(),
+            Finish {
+                strength: opts.strength,
+                preserve_colors: opts.preserve_colors,
+                max_size: opts.max_size,
+            },
             |plan, x| self.record(ctx, plan, x),
             || Ok(()),
         )
-        .await?;
-        planes.iter_mut().for_each(|v| *v /= 255.0);
-        Ok(compose(
-            &planes,
-            &photo,
-            opts.strength,
-            opts.preserve_colors,
-        ))
+        .await
     }
 
     fn layer(

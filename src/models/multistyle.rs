@@ -125,18 +125,35 @@ pub(crate) struct SizedPlan {
     output: Tensor,
 }
 
-/// Runs a fully convolutional net on a photo of any size: pads it by reflection to sides that
-/// are multiples of 4 (at least 16), records the net's plan for that size once (`record` gets
-/// the planar input made with `map` and returns the output planes), calls `before_submit`
-/// (e.g. to write style parameters), submits, reads back and crops the planes to the photo.
+/// The finishing options every transform net shares.
+pub(crate) struct Finish {
+    pub(crate) strength: f32,
+    pub(crate) preserve_colors: bool,
+    pub(crate) max_size: usize,
+}
+
+/// Stylizes a photo of any size with a fully convolutional net: checks the strength, scales the
+/// photo to `max_size`, pads it by reflection to sides that are multiples of 4 (at least 16),
+/// records the net's plan for that size once (`record` gets the planar input made with `map`
+/// and returns output planes in the same range as the input), calls `before_submit` (e.g. to
+/// write style parameters), submits, reads back, crops to the photo, and applies strength and
+/// colour preservation.
 pub(crate) async fn run_padded(
     ctx: &GpuContext,
     plans: &PlanCache,
     photo: &Rgba8Image,
     map: PixelMap,
+    finish: Finish,
     record: impl FnOnce(&mut Plan, &Tensor) -> Result<Tensor>,
     before_submit: impl FnOnce() -> Result<()>,
-) -> Result<Vec<f32>> {
+) -> Result<Rgba8Image> {
+    if !(0.0..=1.0).contains(&finish.strength) {
+        return Err(Error::InvalidArgument {
+            op: "stylize",
+            message: format!("strength must be between 0 and 1, got {}", finish.strength),
+        });
+    }
+    let photo = photo.clone().fit_within(finish.max_size);
     let padded = photo.reflect_pad_to(4, 16);
     let key = (padded.width, padded.height);
     let output = {
@@ -164,13 +181,20 @@ pub(crate) async fn run_padded(
     let planes = ctx.read(&output).await?;
     let (pw, ph) = key;
     let (w, h) = (photo.width, photo.height);
+    // Planes in [0, 1], whatever range the net works in.
+    let to_unit = 1.0 / (255.0 * map.scale[0]);
     let mut cropped = Vec::with_capacity(3 * w * h);
     for c in 0..3 {
         for y in 0..h {
-            cropped.extend_from_slice(&planes[(c * ph + y) * pw..][..w]);
+            cropped.extend(planes[(c * ph + y) * pw..][..w].iter().map(|v| v * to_unit));
         }
     }
-    Ok(cropped)
+    Ok(compose(
+        &cropped,
+        &photo,
+        finish.strength,
+        finish.preserve_colors,
+    ))
 }
 
 /// Options of [`MultiStyle26::stylize`].
@@ -266,28 +290,20 @@ impl MultiStyle26 {
         photo: &Rgba8Image,
         opts: &StylizeOptions,
     ) -> Result<Rgba8Image> {
-        if !(0.0..=1.0).contains(&opts.strength) {
-            return Err(Error::InvalidArgument {
-                op: "stylize",
-                message: format!("strength must be between 0 and 1, got {}", opts.strength),
-            });
-        }
-        let photo = photo.clone().fit_within(opts.max_size);
-        let planes = run_padded(
+        run_padded(
             ctx,
             &self.plans,
-            &photo,
+            photo,
             PixelMap::rgb_unit(),
+            Finish {
+                strength: opts.strength,
+                preserve_colors: opts.preserve_colors,
+                max_size: opts.max_size,
+            },
             |plan, x| self.record(ctx, plan, x),
             || self.set_style(ctx, &opts.style),
         )
-        .await?;
-        Ok(compose(
-            &planes,
-            &photo,
-            opts.strength,
-            opts.preserve_colors,
-        ))
+        .await
     }
 
     /// Sets the style for the following runs of every plan of this net (writes each layer's

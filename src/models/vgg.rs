@@ -170,15 +170,7 @@ impl Vgg19 {
         let mut g: Option<Tensor> = None;
         for i in (0..acts.len()).rev() {
             if let Some(t) = tap_grads(plan, i)? {
-                g = Some(match g.take() {
-                    None => t,
-                    Some(acc) => {
-                        let sum = ops::add(ctx, plan, &acc, &t)?;
-                        plan.release(acc);
-                        plan.release(t);
-                        sum
-                    }
-                });
+                g = Some(ops::accumulate(ctx, plan, g.take(), t)?);
             }
             let Some(gi) = g.take() else {
                 // Nothing above this layer reads it yet (the loss taps nothing deeper).

@@ -135,6 +135,21 @@ pub fn add(ctx: &GpuContext, plan: &mut Plan, a: &Tensor, b: &Tensor) -> Result<
     scale_add(ctx, plan, a, 1.0, b, 1.0, Activation::None)
 }
 
+/// Adds `t` into a running sum (`None` before the first term) and releases both addends for
+/// reuse later in the plan: gradient accumulation, where each term is used once.
+pub fn accumulate(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    acc: Option<Tensor>,
+    t: Tensor,
+) -> Result<Tensor> {
+    let Some(acc) = acc else { return Ok(t) };
+    let sum = add(ctx, plan, &acc, &t)?;
+    plan.release(acc);
+    plan.release(t);
+    Ok(sum)
+}
+
 /// Appends the ReLU backward: `grad_in = grad_out` where the ReLU's output `y` is positive,
 /// else 0.
 pub fn relu_backward(

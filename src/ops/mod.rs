@@ -13,7 +13,7 @@ pub mod reduce;
 pub mod upsample;
 
 pub use conv2d::{input_gradient, Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
-pub use elementwise::{add, relu_backward, scale_add, unary, Unary};
+pub use elementwise::{accumulate, add, relu_backward, scale_add, unary, Unary};
 pub use gram::{gram, gram_backward};
 pub use instance_norm::{instance_norm, instance_norm_apply, instance_norm_stats};
 pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};

@@ -1,27 +1,19 @@
 // The Gatys studio in headless Chromium (WebGPU on SwiftShader): a small run through the JS API
 // reports every iteration with falling loss and changing previews; the studio tab's controls run
 // and cancel a run; bad options are named errors.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { serve } from "./server.mjs";
+import { serveDist, SHOTS } from "./server.mjs";
 import { launch } from "./browser.mjs";
 
-const SHOTS = new URL("../../test-results/", import.meta.url).pathname;
-let server;
-
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await serve(new URL("../../dist/", import.meta.url).pathname);
-});
-after(async () => server?.close());
+const dist = serveDist();
 
 test("a Gatys run reports progress, lowers the loss, updates the preview and can be cancelled", async () => {
   const browser = await launch();
   try {
     const page = await browser.newPage();
     page.on("pageerror", (e) => console.error("page error:", e.message));
-    await page.goto(server.url);
+    await page.goto(dist.url());
     await page.waitForSelector("body[data-state]", { timeout: 120_000 });
 
     // Through the API: 32 px, 3 Adam steps from the photo, a preview every iteration.

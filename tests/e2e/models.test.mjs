@@ -1,18 +1,13 @@
 // A Johnson net loaded in the browser with loadModel(): the seeded fixture net (see
 // tools/make_johnson_fixture.py) stylizes its photo to onnxruntime's output up to 8-bit rounding.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { serve } from "./server.mjs";
+import { serveDist } from "./server.mjs";
 import { launch } from "./browser.mjs";
 
 const FIX = new URL("../fixtures/johnson/", import.meta.url);
-let server;
-
-before(async () => {
-  server = await serve(new URL("../../dist/", import.meta.url).pathname);
-});
-after(async () => server?.close());
+const dist = serveDist();
 
 test("loadModel() runs a converted Johnson net like onnxruntime", async () => {
   const model = readFileSync(new URL("seeded.safetensors", FIX)).toString("base64");
@@ -21,7 +16,7 @@ test("loadModel() runs a converted Johnson net like onnxruntime", async () => {
   const browser = await launch();
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(dist.url());
     await page.waitForSelector("body[data-state]", { timeout: 120_000 });
     const r = await page.evaluate(
       async ({ model, photo }) => {

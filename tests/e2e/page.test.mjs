@@ -1,19 +1,12 @@
 // End-to-end tests of the built demo page (dist/, from `webpack --mode production`) in
 // headless Chromium. Screenshots of each state go to test-results/ (git-ignored).
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
-import { serve } from "./server.mjs";
+import { readFileSync } from "node:fs";
+import { serveDist, SHOTS } from "./server.mjs";
 import { launch } from "./browser.mjs";
 
-const SHOTS = new URL("../../test-results/", import.meta.url).pathname;
-let server;
-
-before(async () => {
-  mkdirSync(SHOTS, { recursive: true });
-  server = await serve(new URL("../../dist/", import.meta.url).pathname);
-});
-after(async () => server?.close());
+const dist = serveDist();
 
 test("the page opens the GPU and shows the adapter", async () => {
   const browser = await launch();
@@ -21,7 +14,7 @@ test("the page opens the GPU and shows the adapter", async () => {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(server.url);
+    await page.goto(dist.url());
     await page.waitForSelector("body[data-state]", { timeout: 60_000 });
     assert.equal(await page.getAttribute("body", "data-state"), "ready", await page.textContent("#status"));
     const adapter = await page.textContent("#adapter");
@@ -63,7 +56,7 @@ test("the photo filter matches onnxruntime and its controls change the picture",
   const browser = await launch();
   try {
     const page = await browser.newPage();
-    await page.goto(server.url);
+    await page.goto(dist.url());
     await page.waitForSelector("body[data-state]", { timeout: 120_000 });
     assert.equal(await page.getAttribute("body", "data-state"), "ready");
     await page.screenshot({ path: `${SHOTS}/filter.png`, fullPage: true });
@@ -115,7 +108,7 @@ test("without WebGPU the page explains what is missing", async () => {
     const page = await browser.newPage();
     // Hide navigator.gpu as a browser without WebGPU would.
     await page.addInitScript(() => Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined }));
-    await page.goto(server.url);
+    await page.goto(dist.url());
     await page.waitForSelector("body[data-state]", { timeout: 60_000 });
     assert.equal(await page.getAttribute("body", "data-state"), "no-webgpu");
     const text = await page.textContent("#status");

@@ -1,6 +1,8 @@
 // A static file server for the built demo page (dist/) on 127.0.0.1, with the cross-origin
 // isolation headers the page is served with in development.
 import { createServer } from "node:http";
+import { mkdirSync } from "node:fs";
+import { before, after } from "node:test";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 
@@ -39,4 +41,21 @@ export function serve(root) {
       resolve({ url: `http://127.0.0.1:${port}/`, close: () => new Promise((r) => server.close(r)) });
     });
   });
+}
+
+/** Screenshots of the browser tests (git-ignored). */
+export const SHOTS = new URL("../../test-results/", import.meta.url).pathname;
+
+/**
+ * Serves the built demo page (dist/) for the tests of one file: started before them, closed
+ * after them. Returns `{ url() }`; also makes sure the screenshot folder exists.
+ */
+export function serveDist() {
+  let server;
+  before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    server = await serve(new URL("../../dist/", import.meta.url).pathname);
+  });
+  after(async () => server?.close());
+  return { url: () => server.url };
 }
