@@ -9,6 +9,6 @@ cargo build --release --target wasm32-unknown-unknown --lib
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg target/wasm32-unknown-unknown/release/webgpu_style_transfer.wasm
 cp npm/package.json npm/README.md npm/index.js npm/index.d.ts pkg/
-cp models/multistyle26.safetensors models/vgg19.safetensors pkg/
+cp models/multistyle26.safetensors models/arbitrary.safetensors models/vgg19.safetensors pkg/
 cp npm/LICENSES.md pkg/
 echo "build-wasm: pkg/ is $(du -sh pkg | cut -f1) ($(du -h pkg/webgpu_style_transfer_bg.wasm | cut -f1) of wasm)"

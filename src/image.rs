@@ -132,6 +132,27 @@ impl Rgba8Image {
         }
     }
 
+    /// Scales the image (Lanczos) so it covers `width` x `height` and crops the middle: the
+    /// largest centred region of that aspect ratio, undistorted.
+    pub fn cover(self, width: usize, height: usize) -> Self {
+        let s = (width as f64 / self.width as f64).max(height as f64 / self.height as f64);
+        let (w, h) = (
+            ((self.width as f64 * s).round() as usize).max(width),
+            ((self.height as f64 * s).round() as usize).max(height),
+        );
+        let scaled = self.resized(w, h);
+        let (x0, y0) = ((w - width) / 2, (h - height) / 2);
+        let mut data = Vec::with_capacity(width * height * 4);
+        for y in y0..y0 + height {
+            data.extend_from_slice(&scaled.data[(y * w + x0) * 4..][..width * 4]);
+        }
+        Self {
+            width,
+            height,
+            data,
+        }
+    }
+
     /// The top-left `width` x `height` region.
     pub fn crop(&self, width: usize, height: usize) -> Self {
         let mut data = Vec::with_capacity(width * height * 4);

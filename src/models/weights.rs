@@ -23,6 +23,7 @@ pub struct ModelFile {
 enum Values {
     F32(Vec<f32>),
     U8(Vec<u8>),
+    I8(Vec<i8>),
 }
 
 impl ModelFile {
@@ -53,10 +54,11 @@ impl ModelFile {
                         .collect(),
                 ),
                 Dtype::U8 => Values::U8(data.to_vec()),
+                Dtype::I8 => Values::I8(data.iter().map(|&b| b as i8).collect()),
                 other => {
                     return Err(Error::Weights {
                         tensor: name,
-                        expected: "f32, f16 or u8 values".into(),
+                        expected: "f32, f16, u8 or i8 values".into(),
                         found: format!("{other:?}"),
                     })
                 }
@@ -110,10 +112,10 @@ impl ModelFile {
     pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<&[f32]> {
         match self.get(name, shape)? {
             Values::F32(v) => Ok(v),
-            Values::U8(_) => Err(Error::Weights {
+            Values::U8(_) | Values::I8(_) => Err(Error::Weights {
                 tensor: name.into(),
                 expected: "f32 values".into(),
-                found: "u8 values".into(),
+                found: "8-bit integers".into(),
             }),
         }
     }
@@ -126,18 +128,41 @@ impl ModelFile {
             return Err(Error::Weights {
                 tensor: q_name,
                 expected: "u8 codebook indices".into(),
-                found: "f32 values".into(),
+                found: "other values".into(),
             });
         };
         let table = self.tensor(&format!("{prefix}.weight_table"), &[256])?;
         Ok(q.iter().map(|&i| table[i as usize]).collect())
     }
 
-    /// A conv weight `{prefix}.weight` (f32 or f16) or, where the file has it in the 8-bit form,
-    /// `{prefix}.weight_q` + `{prefix}.weight_table`.
+    /// A weight stored as int8 with one scale per output channel (the first axis), as
+    /// quantised ONNX graphs carry them: `{prefix}.weight_i8` of `shape` and
+    /// `{prefix}.weight_scale` [shape[0]]; expanded to f32 (`q * scale`).
+    pub fn per_channel_i8(&self, prefix: &str, shape: &[usize]) -> Result<Vec<f32>> {
+        let q_name = format!("{prefix}.weight_i8");
+        let Values::I8(q) = self.get(&q_name, shape)? else {
+            return Err(Error::Weights {
+                tensor: q_name,
+                expected: "i8 values".into(),
+                found: "other values".into(),
+            });
+        };
+        let scale = self.tensor(&format!("{prefix}.weight_scale"), &shape[..1])?;
+        let per = q.len() / shape[0].max(1);
+        Ok(q.iter()
+            .enumerate()
+            .map(|(i, &v)| v as f32 * scale[i / per])
+            .collect())
+    }
+
+    /// A conv weight `{prefix}.weight` (f32 or f16) or, where the file has it in an 8-bit form,
+    /// `{prefix}.weight_q` + `{prefix}.weight_table` (codebook) or `{prefix}.weight_i8` +
+    /// `{prefix}.weight_scale` (per-channel int8).
     pub fn weight(&self, prefix: &str, shape: &[usize]) -> Result<Vec<f32>> {
         if self.shape(&format!("{prefix}.weight_q")).is_some() {
             self.codebook(prefix, shape)
+        } else if self.shape(&format!("{prefix}.weight_i8")).is_some() {
+            self.per_channel_i8(prefix, shape)
         } else {
             Ok(self.tensor(&format!("{prefix}.weight"), shape)?.to_vec())
         }
