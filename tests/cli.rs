@@ -266,3 +266,89 @@ fn stylize_with_a_johnson_net_file() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("one style of its own"), "{err}");
 }
+
+#[test]
+fn stylize_with_the_style_of_any_painting() {
+    let dir = scratch("cli-style-image");
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/arbitrary/");
+    let photo = format!("{fixtures}coffee_blend.png");
+    let run = |out: &str, extra: &[&str]| {
+        cli()
+            .arg("stylize")
+            .arg(&photo)
+            .arg("-o")
+            .arg(dir.join(out))
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let starry = format!("{fixtures}starry_night_256.png");
+    let coffee = format!("{fixtures}coffee_256.png");
+    let one = run("starry.png", &["--style-image", &starry]);
+    assert!(
+        one.status.success(),
+        "{}",
+        String::from_utf8_lossy(&one.stderr)
+    );
+    let blend = run(
+        "blend.png",
+        &[
+            "--style-image",
+            &starry,
+            "--style-image",
+            &coffee,
+            "--style-blend",
+            "0.5,0.5",
+        ],
+    );
+    assert!(
+        blend.status.success(),
+        "{}",
+        String::from_utf8_lossy(&blend.stderr)
+    );
+    let a = image::open(dir.join("starry.png")).unwrap().to_rgb8();
+    let b = image::open(dir.join("blend.png")).unwrap().to_rgb8();
+    assert_eq!(a.dimensions(), (96, 64));
+    let mad = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(x, y)| x.abs_diff(*y) as f64)
+        .sum::<f64>()
+        / a.as_raw().len() as f64;
+    assert!(
+        mad > 2.0,
+        "blending in another painting changed the output by only {mad}"
+    );
+    for (extra, says) in [
+        (
+            vec!["--style", "3", "--style-image", starry.as_str()],
+            "give one of them",
+        ),
+        (
+            vec!["--style-image", starry.as_str(), "--style-blend", "1"],
+            "at least two",
+        ),
+        (
+            vec![
+                "--style-image",
+                starry.as_str(),
+                "--style-image",
+                coffee.as_str(),
+                "--style-blend",
+                "1",
+            ],
+            "1 weights for 2 paintings",
+        ),
+        (
+            vec!["--style-image", "/nonexistent/painting.jpg"],
+            "painting.jpg",
+        ),
+    ] {
+        let out = run("bad.png", &extra);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(says), "{extra:?}: {err}");
+    }
+    assert!(!dir.join("bad.png").exists());
+}

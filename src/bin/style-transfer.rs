@@ -20,7 +20,8 @@ mod native {
     use webgpu_style_transfer::gatys::{Gatys, GatysOptions, Init, LossWeights, Optimizer};
     use webgpu_style_transfer::image::Rgba8Image;
     use webgpu_style_transfer::models::{
-        JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26, StyleWeights, StylizeOptions,
+        ArbitraryNet, ArbitraryOptions, JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26,
+        StyleVector, StyleWeights, StylizeOptions,
     };
     use webgpu_style_transfer::ops::PoolMode;
     use webgpu_style_transfer::{bench, gpu::GpuContext, Error, Result};
@@ -41,7 +42,8 @@ mod native {
     #[derive(Subcommand)]
     enum Command {
         /// Stylize photos with a transform net: one pass on the GPU per photo. The 26-style net
-        /// by default; --model FILE may also be a converted Johnson net (one style).
+        /// by default; --style-image PAINTING takes the style of any painting (arbitrary-style
+        /// net); --model FILE may also be a converted Johnson net (one style).
         Stylize {
             /// Photos (PNG or JPEG, any colour type).
             #[arg(required = true)]
@@ -52,8 +54,16 @@ mod native {
             /// A style index (0-25) or a blend such as 3:0.5,12:0.5 (26-style net; default 0).
             #[arg(short, long)]
             style: Option<String>,
-            /// A converted model: multistyle26 (default: models/multistyle26.safetensors) or a
-            /// Johnson net (tools/convert_models.py johnson NET.pth|NET.onnx OUT.safetensors).
+            /// Any painting as the style (arbitrary-style net, models/arbitrary.safetensors).
+            /// Repeat it to blend several paintings' style vectors.
+            #[arg(long, value_name = "PAINTING")]
+            style_image: Vec<PathBuf>,
+            /// Blend weights for several --style-image paintings, e.g. 0.7,0.3 (default equal).
+            #[arg(long, value_name = "W1,W2,...")]
+            style_blend: Option<String>,
+            /// A converted model: multistyle26 (default: models/multistyle26.safetensors), the
+            /// arbitrary pair (default with --style-image) or a Johnson net
+            /// (tools/convert_models.py johnson NET.pth|NET.onnx OUT.safetensors).
             #[arg(long)]
             model: Option<PathBuf>,
             /// How much style: 1 = full, 0 = the photo.
@@ -183,6 +193,7 @@ mod native {
     enum Net {
         Multi(MultiStyle26, StylizeOptions),
         Johnson(JohnsonNet, JohnsonOptions),
+        Arbitrary(ArbitraryNet, ArbitraryOptions),
     }
 
     #[derive(Clone, Copy, clap::ValueEnum)]
@@ -329,6 +340,7 @@ mod native {
         if let Command::Styles = cli.command {
             println!("The 26-style net (Magenta image_stylization, Dumoulin et al. 2017) knows styles 0 to 25.");
             println!("Pick one with --style N, or blend several: --style 3:0.5,12:0.5 (weights are normalised).");
+            println!("Or take the style of any painting: --style-image PAINTING (arbitrary-style net, Ghiasi et al. 2017).");
             return Ok(());
         }
         let ctx = GpuContext::new().await?;
@@ -338,15 +350,72 @@ mod native {
                 inputs,
                 output,
                 style,
+                style_image,
+                style_blend,
                 model,
                 strength,
                 preserve_colors,
                 max_size,
                 force,
             } => {
+                let invalid = |message: String| Error::InvalidArgument {
+                    op: "stylize",
+                    message,
+                };
                 let targets = outputs(&inputs, &output, force)?;
-                let file = load_model(model, "multistyle26.safetensors")?;
+                if !style_image.is_empty() && style.is_some() {
+                    return Err(invalid("--style picks one of the 26 built-in styles and --style-image takes the style of a painting; give one of them".into()));
+                }
+                if style_blend.is_some() && style_image.len() < 2 {
+                    return Err(invalid(
+                        "--style-blend weighs several --style-image paintings; give at least two"
+                            .into(),
+                    ));
+                }
+                let default_model = if style_image.is_empty() {
+                    "multistyle26.safetensors"
+                } else {
+                    "arbitrary.safetensors"
+                };
+                let file = load_model(model, default_model)?;
+                if !style_image.is_empty() && file.family() != "arbitrary" {
+                    return Err(invalid(format!("--style-image needs the arbitrary-style model, and this is a '{}' model; drop --model or pass models/arbitrary.safetensors", file.family())));
+                }
                 let net = match file.family() {
+                    "arbitrary" => {
+                        if style_image.is_empty() {
+                            return Err(invalid("the arbitrary-style net takes its style from a painting: pass --style-image PAINTING".into()));
+                        }
+                        let net = ArbitraryNet::load(&ctx, &file)?;
+                        let weights: Vec<f32> = match &style_blend {
+                            Some(b) => b
+                                .split(',')
+                                .map(|w| w.trim().parse::<f32>())
+                                .collect::<std::result::Result<_, _>>()
+                                .map_err(|_| invalid(format!("--style-blend '{b}' is not a list of numbers such as 0.7,0.3")))?,
+                            None => vec![1.0; style_image.len()],
+                        };
+                        if weights.len() != style_image.len() {
+                            return Err(invalid(format!(
+                                "--style-blend has {} weights for {} paintings",
+                                weights.len(),
+                                style_image.len()
+                            )));
+                        }
+                        let mut vectors = Vec::new();
+                        for p in &style_image {
+                            vectors.push(net.style_vector(&ctx, &read_image(p)?).await?);
+                        }
+                        let parts: Vec<_> = vectors.iter().zip(weights).collect();
+                        let style = StyleVector::blend(&parts)?;
+                        let opts = ArbitraryOptions {
+                            style,
+                            strength,
+                            preserve_colors,
+                            max_size,
+                        };
+                        Net::Arbitrary(net, opts)
+                    }
                     "johnson" => {
                         if style.is_some() {
                             return Err(Error::InvalidArgument {
@@ -395,6 +464,7 @@ mod native {
                     let out = match &net {
                         Net::Multi(n, o) => n.stylize(&ctx, &photo, o).await?,
                         Net::Johnson(n, o) => n.stylize(&ctx, &photo, o).await?,
+                        Net::Arbitrary(n, o) => n.stylize(&ctx, &photo, o).await?,
                     };
                     out.save(target)?;
                     let line = format!(
