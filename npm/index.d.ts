@@ -28,12 +28,29 @@ export declare class TransformNet {
   readonly family: "johnson";
 }
 
+/** A painting's style for the arbitrary-style net: 100 values from `styleVector()`. */
+export type StyleVector = Float32Array;
+
+/** The length of a style vector (100). */
+export declare const STYLE_VECTOR_LENGTH: 100;
+
+/** A weighted blend of style vectors, weights normalised: `blendStyleVectors([[a, 0.7], [b, 0.3]])`. */
+export declare function blendStyleVectors(parts: Array<[StyleVector, number]>): StyleVector;
+
+/** Give at most one of `style`, `styleImage`, `styleVector`, `model` (default: style 0). */
 export interface StylizeOptions {
-  /** Default 0 (the 26-style net). Not with `model`. */
+  /** One of the 26 built-in styles or a blend (the 26-style net). Default 0. */
   style?: Style;
+  /** Any painting: its style vector is computed first (arbitrary-style net). */
+  styleImage?: ImageSource;
+  /** A style vector from `styleVector()` (or a blend of several). */
+  styleVector?: StyleVector;
   /** A net from `loadModel()` instead of the 26-style net. */
   model?: TransformNet;
-  /** 1 = full style (default), 0 = the photo. */
+  /**
+   * 1 = full style (default), 0 = the photo. With a painting's style, the style vector moves
+   * toward the photo's own; with the other nets, the result is blended with the photo.
+   */
   strength?: number;
   /** Keep the photo's colours (stylized luminance, photo chroma). Default false. */
   preserveColors?: boolean;
@@ -156,6 +173,8 @@ export declare class StyleTransfer {
   loadModel(source: string | URL | ArrayBuffer | Uint8Array): Promise<TransformNet>;
   /** Stylizes with the 26-style net (loaded from the package on first use), or with `options.model`. */
   stylize(image: ImageSource, options?: StylizeOptions): Promise<ImageData>;
+  /** The style of any painting (it is scaled to cover 256x256 and centre-cropped). */
+  styleVector(painting: ImageSource): Promise<StyleVector>;
   /**
    * Gatys optimisation of `content` towards the style of one or more paintings; VGG19 (20 MB)
    * is downloaded on the first run and kept in the Cache API.

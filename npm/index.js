@@ -16,6 +16,8 @@ function loadWasm() {
 }
 
 const MULTISTYLE_URL = new URL("./multistyle26.safetensors", import.meta.url);
+// The arbitrary-style pair (2.7 MB): fetched on the first styleVector / styleImage call.
+const ARBITRARY_URL = new URL("./arbitrary.safetensors", import.meta.url);
 // VGG19 for Gatys runs (20 MB): fetched only when a run starts, then kept in the Cache API.
 const VGG_URL = new URL("./vgg19.safetensors", import.meta.url);
 const CACHE_NAME = "webgpu-style-transfer-models-v1";
@@ -139,6 +141,31 @@ function wrap(e) {
   return error("gpu-error", String(e));
 }
 
+export const STYLE_VECTOR_LENGTH = 100;
+
+/**
+ * A weighted blend of style vectors (from `styleVector`): `blendStyleVectors([[a, 0.7], [b, 0.3]])`.
+ * Weights are normalised to sum to 1.
+ */
+export function blendStyleVectors(parts) {
+  if (!Array.isArray(parts) || parts.length === 0) throw error("invalid-argument", "give a list of [styleVector, weight] pairs");
+  let sum = 0;
+  for (const [v, w] of parts) {
+    if (!(v instanceof Float32Array) || v.length !== STYLE_VECTOR_LENGTH) throw error("invalid-argument", `a style vector is a Float32Array of ${STYLE_VECTOR_LENGTH} values from styleVector()`);
+    if (!(Number.isFinite(w) && w >= 0)) throw error("invalid-argument", `blend weight ${w} must be a finite, non-negative number`);
+    sum += w;
+  }
+  if (sum <= 0) throw error("invalid-argument", "the blend weights sum to 0; give one a positive weight");
+  const out = new Float32Array(STYLE_VECTOR_LENGTH);
+  for (const [v, w] of parts) for (let i = 0; i < out.length; i++) out[i] += (v[i] * w) / sum;
+  return out;
+}
+
+/** ImageData -> the byte view the engine takes. */
+function bytesOf(pixels) {
+  return new Uint8Array(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength);
+}
+
 /** A Johnson transform net loaded by `StyleTransfer.loadModel()`. */
 export class TransformNet {
   constructor(owner, id) {
@@ -152,6 +179,7 @@ export class TransformNet {
 export class StyleTransfer {
   #engine;
   #loading = null;
+  #loadingArbitrary = null;
 
   constructor(engine) {
     this.#engine = engine;
@@ -187,6 +215,34 @@ export class StyleTransfer {
     }
   }
 
+  async #arbitrary() {
+    if (this.#engine.hasArbitrary) return;
+    this.#loadingArbitrary ??= (async () => {
+      this.#engine.loadArbitrary(await fetchModel(ARBITRARY_URL, "the arbitrary-style net"));
+    })();
+    try {
+      await this.#loadingArbitrary;
+    } catch (e) {
+      this.#loadingArbitrary = null;
+      throw wrap(e);
+    }
+  }
+
+  /**
+   * The style of any painting as a 100-value Float32Array (arbitrary-style net). Keep it to
+   * stylize many photos (`stylize(photo, { styleVector })`) or blend several with
+   * `blendStyleVectors`.
+   */
+  async styleVector(painting) {
+    await this.#arbitrary();
+    const pixels = await toImageData(painting);
+    try {
+      return await this.#engine.styleVector(bytesOf(pixels), pixels.width, pixels.height);
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
   /**
    * Loads a converted Johnson transform net (URL or bytes of a file made by
    * `tools/convert_models.py johnson`); pass it as `stylize(image, { model })`.
@@ -208,17 +264,31 @@ export class StyleTransfer {
    * (`{ model }`); resolves to an ImageData the size of the (possibly `maxSize`-scaled) input.
    */
   async stylize(image, options = {}) {
-    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024, model } = options;
+    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024, model, styleImage } = options;
+    let { styleVector } = options;
+    const chosen = ["style", "styleImage", "styleVector", "model"].filter((k) => options[k] !== undefined);
+    if (chosen.length > 1) throw error("invalid-argument", `give one of style, styleImage, styleVector or model, not ${chosen.join(" and ")}`);
+    if (styleImage !== undefined || styleVector !== undefined) {
+      if (styleImage !== undefined) styleVector = await this.styleVector(styleImage);
+      if (!(styleVector instanceof Float32Array) || styleVector.length !== STYLE_VECTOR_LENGTH) {
+        throw error("invalid-argument", `styleVector must be a Float32Array of ${STYLE_VECTOR_LENGTH} values from styleVector()`);
+      }
+      await this.#arbitrary();
+      const pixels = await toImageData(image);
+      try {
+        const out = await this.#engine.stylizeArbitrary(bytesOf(pixels), pixels.width, pixels.height, styleVector, strength, preserveColors, maxSize);
+        return new ImageData(out.data, out.width, out.height);
+      } catch (e) {
+        throw wrap(e);
+      }
+    }
     if (model !== undefined) {
       if (!(model instanceof TransformNet) || model.owner !== this) {
         throw error("invalid-argument", "model must come from this StyleTransfer's loadModel()");
       }
-      if (options.style !== undefined) {
-        throw error("invalid-argument", "a loaded Johnson net has one style of its own; drop the style option");
-      }
       const pixels = await toImageData(image);
       try {
-        const out = await this.#engine.stylizeWith(model.id, new Uint8Array(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength), pixels.width, pixels.height, strength, preserveColors, maxSize);
+        const out = await this.#engine.stylizeWith(model.id, bytesOf(pixels), pixels.width, pixels.height, strength, preserveColors, maxSize);
         return new ImageData(out.data, out.width, out.height);
       } catch (e) {
         throw wrap(e);
@@ -228,7 +298,7 @@ export class StyleTransfer {
     await this.#multistyle();
     const pixels = await toImageData(image);
     try {
-      const out = await this.#engine.stylize(new Uint8Array(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength), pixels.width, pixels.height, indices, weights, strength, preserveColors, maxSize);
+      const out = await this.#engine.stylize(bytesOf(pixels), pixels.width, pixels.height, indices, weights, strength, preserveColors, maxSize);
       return new ImageData(out.data, out.width, out.height);
     } catch (e) {
       throw wrap(e);

@@ -10,7 +10,8 @@ use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
 use crate::gpu::{GpuContext, PowerPreference};
 use crate::image::Rgba8Image;
 use crate::models::{
-    JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26, StyleWeights, StylizeOptions,
+    ArbitraryNet, ArbitraryOptions, JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26,
+    StyleVector, StyleWeights, StylizeOptions,
 };
 use crate::ops::PoolMode;
 use crate::Error;
@@ -179,6 +180,7 @@ pub struct Engine {
     gatys: RefCell<Option<Rc<Gatys>>>,
     /// Johnson nets loaded with `loadModel`, by the id JS holds.
     johnson: RefCell<Vec<Rc<JohnsonNet>>>,
+    arbitrary: RefCell<Option<Rc<ArbitraryNet>>>,
 }
 
 #[wasm_bindgen]
@@ -205,6 +207,7 @@ impl Engine {
             multistyle: RefCell::new(None),
             gatys: RefCell::new(None),
             johnson: RefCell::new(Vec::new()),
+            arbitrary: RefCell::new(None),
         })
     }
 
@@ -292,6 +295,76 @@ impl Engine {
         let style = StyleWeights::blend(&parts).map_err(js_error)?;
         let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
         let opts = StylizeOptions {
+            style,
+            strength,
+            preserve_colors,
+            max_size: max_size as usize,
+        };
+        let out = net
+            .stylize(&self.ctx, &photo, &opts)
+            .await
+            .map_err(js_error)?;
+        Ok(image_object(&out))
+    }
+
+    /// Loads the arbitrary-style pair (predictor + transformer) from a converted model file.
+    #[wasm_bindgen(js_name = loadArbitrary)]
+    pub fn load_arbitrary(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        let file = ModelFile::parse(bytes).map_err(js_error)?;
+        let net = ArbitraryNet::load(&self.ctx, &file).map_err(js_error)?;
+        *self.arbitrary.borrow_mut() = Some(Rc::new(net));
+        Ok(())
+    }
+
+    /// Whether the arbitrary-style pair is loaded.
+    #[wasm_bindgen(getter, js_name = hasArbitrary)]
+    pub fn has_arbitrary(&self) -> bool {
+        self.arbitrary.borrow().is_some()
+    }
+
+    fn arbitrary_net(&self) -> Result<Rc<ArbitraryNet>, JsValue> {
+        self.arbitrary.borrow().clone().ok_or_else(|| {
+            js_error(Error::Model(
+                "the arbitrary-style net is not loaded; call loadArbitrary first".into(),
+            ))
+        })
+    }
+
+    /// The 100-d style vector of RGBA pixels (a painting of any size).
+    #[wasm_bindgen(js_name = styleVector)]
+    pub async fn style_vector(
+        &self,
+        data: Vec<u8>,
+        width: u32,
+        height: u32,
+    ) -> Result<Vec<f32>, JsValue> {
+        let net = self.arbitrary_net()?;
+        let painting = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
+        let v = net
+            .style_vector(&self.ctx, &painting)
+            .await
+            .map_err(js_error)?;
+        Ok(v.values().to_vec())
+    }
+
+    /// Stylizes RGBA pixels with a style vector (arbitrary-style net); resolves like
+    /// `stylize`.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = stylizeArbitrary)]
+    pub async fn stylize_arbitrary(
+        &self,
+        data: Vec<u8>,
+        width: u32,
+        height: u32,
+        vector: Vec<f32>,
+        strength: f32,
+        preserve_colors: bool,
+        max_size: u32,
+    ) -> Result<JsValue, JsValue> {
+        let net = self.arbitrary_net()?;
+        let style = StyleVector::new(vector).map_err(js_error)?;
+        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
+        let opts = ArbitraryOptions {
             style,
             strength,
             preserve_colors,

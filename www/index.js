@@ -1,6 +1,7 @@
-// The demo page: open the GPU, then a photo filter with the 26-style net. Every picture on the
-// page, the style thumbnails included, is rendered by the engine.
-import { StyleTransfer, STYLE_COUNT, toImageData } from "webgpu-style-transfer";
+// The demo page: open the GPU, then a photo filter (the 26-style net, or the style of any
+// painting through the arbitrary-style net) and the Gatys studio. Every picture on the page,
+// the style thumbnails included, is rendered by the engine.
+import { StyleTransfer, STYLE_COUNT, toImageData, blendStyleVectors } from "webgpu-style-transfer";
 import samplePhoto from "./assets/chelsea.png";
 import samplePainting from "./assets/starry_night.jpg";
 
@@ -40,6 +41,7 @@ async function main() {
     return;
   }
   window.styleTransfer = st; // for the end-to-end tests and the console
+  window.styleTransferModule = { blendStyleVectors };
   const a = st.adapter;
   $("adapter").textContent = `${a.name} · ${a.backend}`;
   const dl = document.createElement("dl");
@@ -241,12 +243,37 @@ function setUpFilter(st) {
     $("style2").add(new Option(`Style ${i}`, String(i)));
   }
   $("style").value = "19";
+  $("style").add(new Option("Your painting", "painting"));
+  $("style").options[STYLE_COUNT].disabled = true;
 
   let photo = null; // ImageData of the current photo
+  let paintingVector = null; // style vector of the chosen painting (arbitrary-style net)
   let busy = false;
   let again = false;
 
+  // A painting's style: computed once (the predictor), then every render reuses the vector.
+  async function usePainting(source) {
+    try {
+      const pixels = await toImageData(source);
+      drawTo($("painting-thumb"), pixels);
+      $("painting-thumb").hidden = false;
+      $("timing").textContent = "Reading the painting's style…";
+      paintingVector = await st.styleVector(pixels);
+    } catch (e) {
+      $("timing").textContent = `Could not use that painting: ${e.message}`;
+      return;
+    }
+    $("style").options[STYLE_COUNT].disabled = false;
+    $("style").value = "painting";
+    for (const t of $("gallery").children) t.setAttribute("aria-pressed", "false");
+    syncControls();
+    document.body.dataset.painting = "1";
+    render();
+  }
+
   function options() {
+    const common = { strength: Number($("strength").value) / 100, preserveColors: $("preserve").checked, maxSize: MAX_SIZE };
+    if ($("style").value === "painting") return { styleVector: paintingVector, ...common };
     const s1 = Number($("style").value);
     const s2 = $("style2").value;
     const blend = Number($("blend").value) / 100;
@@ -326,9 +353,16 @@ function setUpFilter(st) {
     document.body.dataset.gallery = "done";
   }
 
+  function syncControls() {
+    const painting = $("style").value === "painting";
+    $("style2").disabled = painting;
+    $("blend").disabled = painting || $("style2").value === "";
+  }
+  $("painting").addEventListener("change", (e) => e.target.files[0] && usePainting(e.target.files[0]));
+  $("use-sample-painting").addEventListener("click", () => usePainting(Object.assign(new Image(), { src: samplePainting })));
   for (const id of ["style", "style2", "strength", "preserve", "blend"]) {
     $(id).addEventListener("input", () => {
-      $("blend").disabled = $("style2").value === "";
+      syncControls();
       $("blend-out").value = `${$("blend").value}%`;
       $("strength-out").value = `${$("strength").value}%`;
       for (const t of $("gallery").children) t.setAttribute("aria-pressed", String(t.getAttribute("aria-label") === `Style ${$("style").value}`));
