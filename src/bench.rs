@@ -209,6 +209,30 @@ pub async fn johnson_table(
     net_table(ctx, &|plan, x| net.record(ctx, plan, x), sizes, runs, now).await
 }
 
+/// The arbitrary-style transformer: milliseconds per image at each size (the style vector is
+/// fixed, as in a live filter), and the predictor's milliseconds per painting (256x256).
+pub async fn arbitrary_table(
+    ctx: &GpuContext,
+    net: &crate::models::ArbitraryNet,
+    sizes: &[usize],
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<(Vec<(usize, f64)>, f64)> {
+    let side = crate::models::arbitrary::PREDICTOR_SIZE;
+    let painting = test_card(side, side, 7);
+    let style = net.predict_square(ctx, &painting).await?;
+    net.set_style(ctx, &style)?;
+    let rows = net_table(ctx, &|plan, x| net.record(ctx, plan, x), sizes, runs, now).await?;
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let t0 = now();
+        net.predict_square(ctx, &painting).await?;
+        times.push(now() - t0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((rows, times[times.len() / 2]))
+}
+
 /// Milliseconds per run of the net that `record` appends, on square inputs of each size.
 async fn net_table(
     ctx: &GpuContext,

@@ -222,6 +222,8 @@ mod native {
         Gatys,
         /// A converted Johnson net (--model FILE), milliseconds per image at 256, 512, 1024 px.
         Johnson,
+        /// The arbitrary-style pair: transformer ms per image at 256, 512, 1024 px; predictor.
+        Arbitrary,
     }
 
     pub fn main() -> ExitCode {
@@ -766,6 +768,34 @@ mod native {
                 for (size, ms) in rows {
                     println!("| {size}x{size} | {ms:.1} |");
                 }
+            }
+            Command::Bench {
+                what: BenchWhat::Arbitrary,
+                runs,
+                model,
+                ..
+            } => {
+                let net = ArbitraryNet::load(&ctx, &load_model(model, "arbitrary.safetensors")?)?;
+                let start = Instant::now();
+                let now = move || start.elapsed().as_secs_f64() * 1e3;
+                let (rows, predictor_ms) =
+                    bench::arbitrary_table(&ctx, &net, &[256, 512, 1024], runs.max(1), &now)
+                        .await?;
+                let a = ctx.adapter();
+                println!(
+                    "Adapter: {} ({})
+
+| size | transformer ms per image |
+|---|---:|",
+                    a.name, a.backend
+                );
+                for (size, ms) in rows {
+                    println!("| {size}x{size} | {ms:.1} |");
+                }
+                println!(
+                    "
+Style predictor (256x256 painting, with its 5 KB read-back): {predictor_ms:.1} ms"
+                );
             }
             Command::Bench {
                 what: BenchWhat::Gatys,
