@@ -173,6 +173,13 @@ export declare class StyleTransfer {
   loadModel(source: string | URL | ArrayBuffer | Uint8Array): Promise<TransformNet>;
   /** Stylizes with the 26-style net (loaded from the package on first use), or with `options.model`. */
   stylize(image: ImageSource, options?: StylizeOptions): Promise<ImageData>;
+  /**
+   * Live: stylizes one frame of `source` (video, camera, canvas, image) and draws it straight
+   * into `canvas` on the GPU, with no read-back. The canvas is sized to the frame (scaled to
+   * `maxSize`, default 512) and must not have a 2d/webgl context. `strength` blends with the
+   * frame for every net. Call once per animation frame; resolves when the frame is drawn.
+   */
+  stylizeTo(canvas: HTMLCanvasElement | OffscreenCanvas, source: ImageSource, options?: StylizeOptions): Promise<void>;
   /** The style of any painting (it is scaled to cover 256x256 and centre-cropped). */
   styleVector(painting: ImageSource): Promise<StyleVector>;
   /**

@@ -180,6 +180,7 @@ export class StyleTransfer {
   #engine;
   #loading = null;
   #loadingArbitrary = null;
+  #liveVectors = new WeakMap();
 
   constructor(engine) {
     this.#engine = engine;
@@ -300,6 +301,59 @@ export class StyleTransfer {
     try {
       const out = await this.#engine.stylize(bytesOf(pixels), pixels.width, pixels.height, indices, weights, strength, preserveColors, maxSize);
       return new ImageData(out.data, out.width, out.height);
+    } catch (e) {
+      throw wrap(e);
+    }
+  }
+
+  /**
+   * Live: stylizes one frame of `source` (a video, camera, canvas or any image) and draws it
+   * straight into `canvas` on the GPU; the result is never read back. Same options as
+   * `stylize` (`styleImage` is turned into a vector once per painting object); `strength`
+   * blends with the frame for every net here. The canvas is sized to the (maxSize-scaled)
+   * frame and must not have a 2d/webgl context. Call it once per frame (requestAnimationFrame);
+   * it resolves when the GPU has drawn the frame.
+   */
+  async stylizeTo(canvas, source, options = {}) {
+    const { style = 0, strength = 1, preserveColors = false, maxSize = 512, model, styleImage } = options;
+    let { styleVector } = options;
+    const chosen = ["style", "styleImage", "styleVector", "model"].filter((k) => options[k] !== undefined);
+    if (chosen.length > 1) throw error("invalid-argument", `give one of style, styleImage, styleVector or model, not ${chosen.join(" and ")}`);
+    const isCanvas = (typeof HTMLCanvasElement !== "undefined" && canvas instanceof HTMLCanvasElement) || (typeof OffscreenCanvas !== "undefined" && canvas instanceof OffscreenCanvas);
+    if (!isCanvas) throw error("invalid-argument", "stylizeTo draws into an HTMLCanvasElement or an OffscreenCanvas");
+    let net = "multistyle";
+    let indices = new Uint32Array(0);
+    let weights = new Float32Array(0);
+    let id = 0;
+    if (styleImage !== undefined) {
+      if (!this.#liveVectors.has(styleImage)) this.#liveVectors.set(styleImage, await this.styleVector(styleImage));
+      styleVector = this.#liveVectors.get(styleImage);
+    }
+    if (styleVector !== undefined) {
+      if (!(styleVector instanceof Float32Array) || styleVector.length !== STYLE_VECTOR_LENGTH) {
+        throw error("invalid-argument", `styleVector must be a Float32Array of ${STYLE_VECTOR_LENGTH} values from styleVector()`);
+      }
+      await this.#arbitrary();
+      net = "arbitrary";
+    } else if (model !== undefined) {
+      if (!(model instanceof TransformNet) || model.owner !== this) throw error("invalid-argument", "model must come from this StyleTransfer's loadModel()");
+      net = "johnson";
+      id = model.id;
+    } else {
+      [indices, weights] = styleParts(style);
+      await this.#multistyle();
+    }
+    const pixels = await toImageData(source);
+    const long = Math.max(pixels.width, pixels.height);
+    const scale = maxSize > 0 && long > maxSize ? maxSize / long : 1;
+    const w = Math.max(1, Math.round(pixels.width * scale));
+    const h = Math.max(1, Math.round(pixels.height * scale));
+    if (canvas.width !== w || canvas.height !== h) {
+      canvas.width = w;
+      canvas.height = h;
+    }
+    try {
+      await this.#engine.stylizeTo(canvas, w, h, bytesOf(pixels), pixels.width, pixels.height, net, indices, weights, styleVector ?? new Float32Array(0), id, strength, preserveColors, maxSize);
     } catch (e) {
       throw wrap(e);
     }

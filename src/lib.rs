@@ -40,6 +40,8 @@ pub mod ops;
 pub mod reference;
 
 #[cfg(target_arch = "wasm32")]
+mod live;
+#[cfg(target_arch = "wasm32")]
 mod wasm;
 
 pub use error::{Error, Result};

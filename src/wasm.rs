@@ -181,6 +181,8 @@ pub struct Engine {
     /// Johnson nets loaded with `loadModel`, by the id JS holds.
     johnson: RefCell<Vec<Rc<JohnsonNet>>>,
     arbitrary: RefCell<Option<Rc<ArbitraryNet>>>,
+    /// The canvas `stylizeTo` draws into, and its presenter.
+    live: RefCell<Option<(JsValue, crate::live::Presenter)>>,
 }
 
 #[wasm_bindgen]
@@ -208,6 +210,7 @@ impl Engine {
             gatys: RefCell::new(None),
             johnson: RefCell::new(Vec::new()),
             arbitrary: RefCell::new(None),
+            live: RefCell::new(None),
         })
     }
 
@@ -375,6 +378,113 @@ impl Engine {
             .await
             .map_err(js_error)?;
         Ok(image_object(&out))
+    }
+
+    /// Live output: stylizes RGBA pixels (a video frame) and draws the result straight into
+    /// `canvas` (an HTMLCanvasElement or OffscreenCanvas without another context), sized
+    /// `canvas_width` x `canvas_height`; nothing is read back. `net` is "multistyle" (with
+    /// `indices` / `weights`), "arbitrary" (with `vector`) or "johnson" (with `model`).
+    /// Strength is a blend with the photo for every net here. Resolves when the GPU is done.
+    #[allow(clippy::too_many_arguments)]
+    #[wasm_bindgen(js_name = stylizeTo)]
+    pub async fn stylize_to(
+        &self,
+        canvas: JsValue,
+        canvas_width: u32,
+        canvas_height: u32,
+        data: Vec<u8>,
+        width: u32,
+        height: u32,
+        net: &str,
+        indices: Vec<u32>,
+        weights: Vec<f32>,
+        vector: Vec<f32>,
+        model: u32,
+        strength: f32,
+        preserve_colors: bool,
+        max_size: u32,
+    ) -> Result<(), JsValue> {
+        use wasm_bindgen::JsCast;
+        crate::models::multistyle::check_strength(strength).map_err(js_error)?;
+        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
+        let max = max_size as usize;
+        let (run, to_unit) = match net {
+            "multistyle" => {
+                let n = self.multistyle.borrow().clone().ok_or_else(|| {
+                    js_error(Error::Model("the 26-style net is not loaded".into()))
+                })?;
+                if indices.len() != weights.len() {
+                    return Err(js_error(Error::InvalidArgument {
+                        op: "stylizeTo",
+                        message: "style indices and weights differ in length".into(),
+                    }));
+                }
+                let parts: Vec<(usize, f32)> =
+                    indices.iter().map(|&i| i as usize).zip(weights).collect();
+                let style = StyleWeights::blend(&parts).map_err(js_error)?;
+                (n.submit(&self.ctx, &photo, &style, max), 1.0)
+            }
+            "arbitrary" => {
+                let n = self.arbitrary_net()?;
+                let style = StyleVector::new(vector).map_err(js_error)?;
+                (n.submit(&self.ctx, &photo, &style, max), 1.0)
+            }
+            "johnson" => {
+                let n = self
+                    .johnson
+                    .borrow()
+                    .get(model as usize)
+                    .cloned()
+                    .ok_or_else(|| {
+                        js_error(Error::InvalidArgument {
+                            op: "stylizeTo",
+                            message: format!("no model {model} was loaded by this StyleTransfer"),
+                        })
+                    })?;
+                (n.submit(&self.ctx, &photo, max), 1.0 / 255.0)
+            }
+            other => {
+                return Err(js_error(Error::InvalidArgument {
+                    op: "stylizeTo",
+                    message: format!("unknown net '{other}'"),
+                }))
+            }
+        };
+        let run = run.map_err(js_error)?;
+        {
+            let mut live = self.live.borrow_mut();
+            let same = matches!(&*live, Some((c, _)) if js_sys::Object::is(c, &canvas));
+            if !same {
+                let target = if let Some(c) = canvas.dyn_ref::<web_sys::HtmlCanvasElement>() {
+                    wgpu::SurfaceTarget::Canvas(c.clone())
+                } else if let Some(c) = canvas.dyn_ref::<web_sys::OffscreenCanvas>() {
+                    wgpu::SurfaceTarget::OffscreenCanvas(c.clone())
+                } else {
+                    return Err(js_error(Error::InvalidArgument {
+                        op: "stylizeTo",
+                        message: "the target must be an HTMLCanvasElement or an OffscreenCanvas"
+                            .into(),
+                    }));
+                };
+                let presenter = crate::live::Presenter::new(&self.ctx, target).map_err(js_error)?;
+                *live = Some((canvas.clone(), presenter));
+            }
+            let (_, presenter) = live.as_mut().expect("set above");
+            let frame = crate::live::Frame {
+                output: &run.output,
+                pixels: &run.pixels,
+                photo: (run.photo.width, run.photo.height),
+                padded: run.padded,
+                to_unit,
+                strength,
+                preserve_colors,
+            };
+            presenter
+                .present(&self.ctx, &frame, canvas_width, canvas_height)
+                .map_err(js_error)?;
+        }
+        self.ctx.finish().await.map_err(js_error)?;
+        Ok(())
     }
 
     /// Loads a converted Johnson transform net (tools/convert_models.py johnson); returns the

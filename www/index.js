@@ -358,6 +358,57 @@ function setUpFilter(st) {
     $("style2").disabled = painting;
     $("blend").disabled = painting || $("style2").value === "";
   }
+  // The webcam: every frame goes through the net into the After canvas. It uses stylize()
+  // (one read-back per frame), which works on every WebGPU browser; stylizeTo() draws
+  // straight into a WebGPU canvas but could not be verified on the headless test browser.
+  let camera = null;
+  async function startWebcam() {
+    try {
+      camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+    } catch (e) {
+      $("timing").textContent = `No webcam: ${e.message}`;
+      return;
+    }
+    const video = $("camera");
+    video.srcObject = camera;
+    await video.play();
+    $("webcam").textContent = "Stop the webcam";
+    $("webcam").setAttribute("aria-pressed", "true");
+    $("before").parentElement.hidden = true;
+    let frames = 0;
+    let avg = 0;
+    const loop = async () => {
+      if (!camera) return;
+      const t0 = performance.now();
+      try {
+        const out = await st.stylize(video, { ...options(), maxSize: 320 });
+        if (!camera) return;
+        drawTo($("after"), out);
+      } catch (e) {
+        $("timing").textContent = `Live frame failed: ${e.message}`;
+        stopWebcam();
+        return;
+      }
+      const ms = performance.now() - t0;
+      avg = frames === 0 ? ms : 0.9 * avg + 0.1 * ms;
+      frames++;
+      document.body.dataset.liveFrames = String(frames);
+      $("timing").textContent = `Webcam ${$("after").width}×${$("after").height}: ${avg.toFixed(0)} ms per frame (${(1000 / avg).toFixed(1)} fps)`;
+      requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  }
+  function stopWebcam() {
+    for (const t of camera?.getTracks() ?? []) t.stop();
+    camera = null;
+    $("webcam").textContent = "Start the webcam";
+    $("webcam").setAttribute("aria-pressed", "false");
+    $("before").parentElement.hidden = false;
+    render();
+  }
+  $("webcam").addEventListener("click", () => (camera ? stopWebcam() : startWebcam()));
+  if (!navigator.mediaDevices?.getUserMedia) $("webcam").hidden = true;
+
   $("painting").addEventListener("change", (e) => e.target.files[0] && usePainting(e.target.files[0]));
   $("use-sample-painting").addEventListener("click", () => usePainting(Object.assign(new Image(), { src: samplePainting })));
   for (const id of ["style", "style2", "strength", "preserve", "blend"]) {

@@ -45,6 +45,11 @@ pub struct LimitsSummary {
 /// Create it once ([`GpuContext::new`]) and share it (`Arc<GpuContext>`); every op, model and
 /// optimiser takes it by reference.
 pub struct GpuContext {
+    /// Kept for surfaces (live output to a canvas).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) instance: wgpu::Instance,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) raw_adapter: wgpu::Adapter,
     pub(crate) device: wgpu::Device,
     pub(crate) queue: wgpu::Queue,
     summary: AdapterSummary,
@@ -180,6 +185,8 @@ impl GpuContext {
         };
         log::info!("GPU: {} ({})", summary.name, summary.backend);
         Ok(Self {
+            instance,
+            raw_adapter: adapter,
             device,
             queue,
             summary,

@@ -20,7 +20,7 @@
 
 use std::sync::Mutex;
 
-use super::multistyle::{run_padded, Finish, PlanCache};
+use super::multistyle::{run_padded, submit_padded, Finish, PlanCache, Submitted};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
@@ -455,6 +455,26 @@ impl ArbitraryNet {
             || self.set_style(ctx, &style),
         )
         .await
+    }
+
+    /// Runs the transformer with `style` without reading back (live output).
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn submit(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        style: &StyleVector,
+        max_size: usize,
+    ) -> Result<Submitted> {
+        submit_padded(
+            ctx,
+            &self.plans,
+            photo,
+            PixelMap::rgb_unit(),
+            max_size,
+            |plan, x| self.record(ctx, plan, x),
+            || self.set_style(ctx, style),
+        )
     }
 
     fn norm(

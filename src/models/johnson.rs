@@ -8,7 +8,7 @@
 //! conv, IN, ReLU) stages 128->64->32; 9x9 conv 32->3. Input and output are RGB in [0, 255]
 //! (the output is clamped when it becomes pixels).
 
-use super::multistyle::{run_padded, Finish, PlanCache};
+use super::multistyle::{run_padded, submit_padded, Finish, PlanCache, Submitted};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
@@ -122,6 +122,25 @@ impl JohnsonNet {
             || Ok(()),
         )
         .await
+    }
+
+    /// Runs the net without reading back (live output); output planes are in [0, 255].
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn submit(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        max_size: usize,
+    ) -> Result<Submitted> {
+        submit_padded(
+            ctx,
+            &self.plans,
+            photo,
+            PixelMap::rgb_255(),
+            max_size,
+            |plan, x| self.record(ctx, plan, x),
+            || Ok(()),
+        )
     }
 
     fn layer(

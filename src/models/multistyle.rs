@@ -132,12 +132,74 @@ pub(crate) struct Finish {
     pub(crate) max_size: usize,
 }
 
-/// Stylizes a photo of any size with a fully convolutional net: checks the strength, scales the
+/// A transform net's run on the GPU, not yet read back: the (scaled) photo, the padded pixel
+/// buffer the plan read, and its output planes ([3, padded h, padded w], in the net's range).
+pub(crate) struct Submitted {
+    pub(crate) photo: Rgba8Image,
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) pixels: Tensor,
+    pub(crate) output: Tensor,
+    pub(crate) padded: (usize, usize),
+}
+
+/// Runs a fully convolutional net on a photo of any size without reading back: scales the
 /// photo to `max_size`, pads it by reflection to sides that are multiples of 4 (at least 16),
 /// records the net's plan for that size once (`record` gets the planar input made with `map`
 /// and returns output planes in the same range as the input), calls `before_submit` (e.g. to
-/// write style parameters), submits, reads back, crops to the photo, and applies strength and
-/// colour preservation.
+/// write style parameters) and submits.
+pub(crate) fn submit_padded(
+    ctx: &GpuContext,
+    plans: &PlanCache,
+    photo: &Rgba8Image,
+    map: PixelMap,
+    max_size: usize,
+    record: impl FnOnce(&mut Plan, &Tensor) -> Result<Tensor>,
+    before_submit: impl FnOnce() -> Result<()>,
+) -> Result<Submitted> {
+    let photo = photo.clone().fit_within(max_size);
+    let padded = photo.reflect_pad_to(4, 16);
+    let key = (padded.width, padded.height);
+    let mut plans = plans.lock().unwrap_or_else(|p| p.into_inner());
+    let sized = match plans.entry(key) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(v) => {
+            let mut plan = Plan::new("transform net");
+            let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
+            let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &map)?;
+            let output = record(&mut plan, &x)?;
+            v.insert(SizedPlan {
+                plan,
+                pixels,
+                output,
+            })
+        }
+    };
+    ctx.queue()
+        .write_buffer(sized.pixels.buffer(), 0, &padded.data);
+    before_submit()?;
+    sized.plan.submit(ctx);
+    Ok(Submitted {
+        photo,
+        pixels: sized.pixels.clone(),
+        output: sized.output.clone(),
+        padded: key,
+    })
+}
+
+/// Fails unless `strength` is in [0, 1].
+pub(crate) fn check_strength(strength: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&strength) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument {
+            op: "stylize",
+            message: format!("strength must be between 0 and 1, got {strength}"),
+        })
+    }
+}
+
+/// Stylizes a photo of any size with a fully convolutional net ([`submit_padded`]), reads the
+/// output back, crops it to the photo, and applies strength and colour preservation.
 pub(crate) async fn run_padded(
     ctx: &GpuContext,
     plans: &PlanCache,
@@ -147,39 +209,19 @@ pub(crate) async fn run_padded(
     record: impl FnOnce(&mut Plan, &Tensor) -> Result<Tensor>,
     before_submit: impl FnOnce() -> Result<()>,
 ) -> Result<Rgba8Image> {
-    if !(0.0..=1.0).contains(&finish.strength) {
-        return Err(Error::InvalidArgument {
-            op: "stylize",
-            message: format!("strength must be between 0 and 1, got {}", finish.strength),
-        });
-    }
-    let photo = photo.clone().fit_within(finish.max_size);
-    let padded = photo.reflect_pad_to(4, 16);
-    let key = (padded.width, padded.height);
-    let output = {
-        let mut plans = plans.lock().unwrap_or_else(|p| p.into_inner());
-        let sized = match plans.entry(key) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let mut plan = Plan::new("transform net");
-                let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
-                let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &map)?;
-                let output = record(&mut plan, &x)?;
-                v.insert(SizedPlan {
-                    plan,
-                    pixels,
-                    output,
-                })
-            }
-        };
-        ctx.queue()
-            .write_buffer(sized.pixels.buffer(), 0, &padded.data);
-        before_submit()?;
-        sized.plan.submit(ctx);
-        sized.output.clone()
-    };
-    let planes = ctx.read(&output).await?;
-    let (pw, ph) = key;
+    check_strength(finish.strength)?;
+    let run = submit_padded(
+        ctx,
+        plans,
+        photo,
+        map,
+        finish.max_size,
+        record,
+        before_submit,
+    )?;
+    let planes = ctx.read(&run.output).await?;
+    let (pw, ph) = run.padded;
+    let photo = run.photo;
     let (w, h) = (photo.width, photo.height);
     // Planes in [0, 1], whatever range the net works in.
     let to_unit = 1.0 / (255.0 * map.scale[0]);
@@ -304,6 +346,26 @@ impl MultiStyle26 {
             || self.set_style(ctx, &opts.style),
         )
         .await
+    }
+
+    /// Runs the net without reading back (live output): see [`submit_padded`].
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) fn submit(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        style: &StyleWeights,
+        max_size: usize,
+    ) -> Result<Submitted> {
+        submit_padded(
+            ctx,
+            &self.plans,
+            photo,
+            PixelMap::rgb_unit(),
+            max_size,
+            |plan, x| self.record(ctx, plan, x),
+            || self.set_style(ctx, style),
+        )
     }
 
     /// Sets the style for the following runs of every plan of this net (writes each layer's

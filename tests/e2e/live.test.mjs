@@ -1,0 +1,68 @@
+// The webcam: the page's button streams Chromium's fake camera through the net into the After
+// canvas, and the frames are stylized (they differ from the camera's). stylizeTo() refuses a
+// target that is not a canvas. Its GPU presentation itself cannot run here: this headless
+// Chromium's SwiftShader WebGPU cannot present to any canvas (plain JS getCurrentTexture()
+// fails with "A valid external Instance reference no longer exists").
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { serveDist, SHOTS } from "./server.mjs";
+import { launch } from "./browser.mjs";
+
+const dist = serveDist();
+
+test("the webcam streams stylized frames into the page", async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(dist.url());
+    await page.waitForSelector("body[data-renders]", { timeout: 120_000 });
+    const bad = await page.evaluate(() => window.styleTransfer.stylizeTo({}, new ImageData(8, 8), {}).then(() => null, (e) => e.code));
+    assert.equal(bad, "invalid-argument");
+    await page.click("#webcam");
+    await page.waitForFunction(() => Number(document.body.dataset.liveFrames) >= 3, null, { timeout: 120_000 });
+    assert.match(await page.textContent("#timing"), /ms per frame/);
+    // A stylized camera frame: compare the After canvas with the camera's own picture.
+    const diff = await page.evaluate(() => {
+      const after = document.getElementById("after");
+      const video = document.getElementById("camera");
+      const a = after.getContext("2d").getImageData(0, 0, after.width, after.height).data;
+      const c = new OffscreenCanvas(after.width, after.height).getContext("2d");
+      c.drawImage(video, 0, 0, after.width, after.height);
+      const v = c.getImageData(0, 0, after.width, after.height).data;
+      let sum = 0;
+      for (let i = 0; i < a.length; i += 4) for (let k = 0; k < 3; k++) sum += Math.abs(a[i + k] - v[i + k]);
+      return { size: [after.width, after.height], mean: sum / ((a.length / 4) * 3) };
+    });
+    assert.deepEqual(diff.size, [320, 240]);
+    assert.ok(diff.mean > 10, `the live frame is too close to the camera frame: ${JSON.stringify(diff)}`);
+    await page.screenshot({ path: `${SHOTS}/webcam.png`, fullPage: true });
+    await page.click("#webcam");
+    assert.equal(await page.getAttribute("#webcam", "aria-pressed"), "false");
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
+
+test("the page fits a phone's width", async () => {
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.goto(dist.url());
+    await page.waitForSelector("body[data-renders]", { timeout: 120_000 });
+    for (const tab of ["#tab-filter", "#tab-studio"]) {
+      await page.click(tab);
+      const over = await page.evaluate(() => {
+        const wide = [...document.querySelectorAll("body *")].filter((e) => e.offsetParent && e.getBoundingClientRect().right > window.innerWidth + 1);
+        return { scroll: document.documentElement.scrollWidth, wide: wide.slice(0, 5).map((e) => e.id || e.tagName) };
+      });
+      assert.ok(over.scroll <= 376 && over.wide.length === 0, `${tab}: ${JSON.stringify(over)}`);
+      await page.screenshot({ path: `${SHOTS}/phone${tab.replace("#tab", "")}.png`, fullPage: true });
+    }
+  } finally {
+    await browser.close();
+  }
+});
