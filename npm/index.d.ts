@@ -56,6 +56,12 @@ export interface StylizeOptions {
   preserveColors?: boolean;
   /** Scale the image down so its longer side is at most this (default 1024; 0 = never). */
   maxSize?: number;
+  /**
+   * Work in tiles of this many pixels, with instance-norm statistics over the whole image, so
+   * the result equals an untiled run (default 0: only when the image is too large for the
+   * device, with the largest tile that fits).
+   */
+  tileSize?: number;
 }
 
 export type ImageSource =

@@ -265,10 +265,11 @@ export class StyleTransfer {
    * (`{ model }`); resolves to an ImageData the size of the (possibly `maxSize`-scaled) input.
    */
   async stylize(image, options = {}) {
-    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024, model, styleImage } = options;
+    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024, model, styleImage, tileSize = 0 } = options;
     let { styleVector } = options;
     const chosen = ["style", "styleImage", "styleVector", "model"].filter((k) => options[k] !== undefined);
     if (chosen.length > 1) throw error("invalid-argument", `give one of style, styleImage, styleVector or model, not ${chosen.join(" and ")}`);
+    if (!(Number.isInteger(tileSize) && tileSize >= 0)) throw error("invalid-argument", `tileSize must be a whole number of pixels (0: automatic), got ${tileSize}`);
     if (styleImage !== undefined || styleVector !== undefined) {
       if (styleImage !== undefined) styleVector = await this.styleVector(styleImage);
       if (!(styleVector instanceof Float32Array) || styleVector.length !== STYLE_VECTOR_LENGTH) {
@@ -277,7 +278,7 @@ export class StyleTransfer {
       await this.#arbitrary();
       const pixels = await toImageData(image);
       try {
-        const out = await this.#engine.stylizeArbitrary(bytesOf(pixels), pixels.width, pixels.height, styleVector, strength, preserveColors, maxSize);
+        const out = await this.#engine.stylizeArbitrary(bytesOf(pixels), pixels.width, pixels.height, styleVector, strength, preserveColors, maxSize, tileSize);
         return new ImageData(out.data, out.width, out.height);
       } catch (e) {
         throw wrap(e);
@@ -289,7 +290,7 @@ export class StyleTransfer {
       }
       const pixels = await toImageData(image);
       try {
-        const out = await this.#engine.stylizeWith(model.id, bytesOf(pixels), pixels.width, pixels.height, strength, preserveColors, maxSize);
+        const out = await this.#engine.stylizeWith(model.id, bytesOf(pixels), pixels.width, pixels.height, strength, preserveColors, maxSize, tileSize);
         return new ImageData(out.data, out.width, out.height);
       } catch (e) {
         throw wrap(e);
@@ -299,7 +300,7 @@ export class StyleTransfer {
     await this.#multistyle();
     const pixels = await toImageData(image);
     try {
-      const out = await this.#engine.stylize(bytesOf(pixels), pixels.width, pixels.height, indices, weights, strength, preserveColors, maxSize);
+      const out = await this.#engine.stylize(bytesOf(pixels), pixels.width, pixels.height, indices, weights, strength, preserveColors, maxSize, tileSize);
       return new ImageData(out.data, out.width, out.height);
     } catch (e) {
       throw wrap(e);

@@ -282,6 +282,7 @@ impl Engine {
         strength: f32,
         preserve_colors: bool,
         max_size: u32,
+        tile: u32,
     ) -> Result<JsValue, JsValue> {
         let net = self.multistyle.borrow().clone().ok_or_else(|| {
             js_error(Error::Model(
@@ -302,6 +303,7 @@ impl Engine {
             strength,
             preserve_colors,
             max_size: max_size as usize,
+            tile: tile as usize,
         };
         let out = net
             .stylize(&self.ctx, &photo, &opts)
@@ -363,6 +365,7 @@ impl Engine {
         strength: f32,
         preserve_colors: bool,
         max_size: u32,
+        tile: u32,
     ) -> Result<JsValue, JsValue> {
         let net = self.arbitrary_net()?;
         let style = StyleVector::new(vector).map_err(js_error)?;
@@ -372,6 +375,7 @@ impl Engine {
             strength,
             preserve_colors,
             max_size: max_size as usize,
+            tile: tile as usize,
         };
         let out = net
             .stylize(&self.ctx, &photo, &opts)
@@ -510,6 +514,7 @@ impl Engine {
         strength: f32,
         preserve_colors: bool,
         max_size: u32,
+        tile: u32,
     ) -> Result<JsValue, JsValue> {
         let net = self
             .johnson
@@ -527,6 +532,7 @@ impl Engine {
             strength,
             preserve_colors,
             max_size: max_size as usize,
+            tile: tile as usize,
         };
         let out = net
             .stylize(&self.ctx, &photo, &opts)

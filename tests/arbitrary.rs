@@ -177,6 +177,23 @@ fn stylize_with_a_painting_strength_and_odd_sizes() {
             ap > 10.0,
             "the full-strength output is too close to the photo"
         );
+        // In 32 px tiles (whole-image instance-norm statistics) the picture is the same.
+        let tiled = ArbitraryOptions {
+            tile: 32,
+            ..full.clone()
+        };
+        let t = net.stylize(&ctx, &photo, &tiled).await.unwrap();
+        let max = a
+            .data
+            .iter()
+            .zip(&t.data)
+            .map(|(p, q)| p.abs_diff(*q))
+            .max()
+            .unwrap();
+        assert!(
+            max <= 1,
+            "tiled run differs from the untiled one by {max} levels"
+        );
         // The same style vector again gives the same pixels (plans and style buffers reused).
         let again = net.stylize(&ctx, &photo, &full).await.unwrap();
         assert!(mad(&a, &again) < 0.01);

@@ -351,4 +351,20 @@ fn stylize_with_the_style_of_any_painting() {
         assert!(err.contains(says), "{extra:?}: {err}");
     }
     assert!(!dir.join("bad.png").exists());
+    // --tile: the same picture in 32 px tiles.
+    let tiled = run("tiled.png", &["--style-image", &starry, "--tile", "32"]);
+    assert!(
+        tiled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tiled.stderr)
+    );
+    let t = image::open(dir.join("tiled.png")).unwrap().to_rgb8();
+    let max = a
+        .as_raw()
+        .iter()
+        .zip(t.as_raw())
+        .map(|(x, y)| x.abs_diff(*y))
+        .max()
+        .unwrap();
+    assert!(max <= 1, "--tile 32 changed the picture by {max} levels");
 }

@@ -57,9 +57,24 @@ fn matches_onnxruntime_on_seeded_weights() {
             strength: 1.0,
             preserve_colors: false,
             max_size: 0,
+            tile: 0,
         };
         let out = net.stylize(&ctx, &odd, &opts).await.unwrap();
         assert_eq!((out.width, out.height), (37, 29));
+        // In 16 px tiles with whole-image statistics: the same picture.
+        let tiled = JohnsonOptions {
+            tile: 16,
+            ..opts.clone()
+        };
+        let t = net.stylize(&ctx, &odd, &tiled).await.unwrap();
+        let max = out
+            .data
+            .iter()
+            .zip(&t.data)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max()
+            .unwrap();
+        assert!(max <= 1, "tiled Johnson run differs by {max} levels");
         let zero = JohnsonOptions {
             strength: 0.0,
             ..opts.clone()

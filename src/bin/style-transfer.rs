@@ -75,6 +75,11 @@ mod native {
             /// Scale photos down so their longer side is at most this many pixels (0 = keep).
             #[arg(long, default_value_t = 1024)]
             max_size: usize,
+            /// Process images in tiles of this many pixels, with instance-norm statistics over
+            /// the whole image (the result equals an untiled run). 0: only when an image is too
+            /// large for the device, with the largest tile that fits.
+            #[arg(long, default_value_t = 0, value_name = "PX")]
+            tile: usize,
             /// Replace output files that already exist.
             #[arg(long)]
             force: bool,
@@ -358,6 +363,7 @@ mod native {
                 strength,
                 preserve_colors,
                 max_size,
+                tile,
                 force,
             } => {
                 let invalid = |message: String| Error::InvalidArgument {
@@ -415,6 +421,7 @@ mod native {
                             strength,
                             preserve_colors,
                             max_size,
+                            tile,
                         };
                         Net::Arbitrary(net, opts)
                     }
@@ -431,6 +438,7 @@ mod native {
                                 strength,
                                 preserve_colors,
                                 max_size,
+                                tile,
                             },
                         )
                     }
@@ -441,6 +449,7 @@ mod native {
                             strength,
                             preserve_colors,
                             max_size,
+                            tile,
                         },
                     ),
                 };

@@ -21,6 +21,7 @@
 use std::sync::Mutex;
 
 use super::multistyle::{run_padded, submit_padded, Finish, PlanCache, Submitted};
+use super::tiled::{self, Builder, Direct};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
@@ -99,6 +100,8 @@ pub struct ArbitraryOptions {
     pub preserve_colors: bool,
     /// Scale the photo down first so its longer side is at most this (0 = never).
     pub max_size: usize,
+    /// Tile size in pixels (0 = only when the image is too large for the device).
+    pub tile: usize,
 }
 
 impl ArbitraryOptions {
@@ -109,6 +112,7 @@ impl ArbitraryOptions {
             strength: 1.0,
             preserve_colors: false,
             max_size: 0,
+            tile: 0,
         }
     }
 }
@@ -169,6 +173,7 @@ pub struct ArbitraryNet {
     contract: Vec<Conv2d>,
     norms: Vec<NormLayer>,
     plans: PlanCache,
+    tiled: tiled::TiledCache,
 }
 
 /// Transformer layers with a conditional norm: (name, in, out, kernel).
@@ -293,6 +298,7 @@ impl ArbitraryNet {
             contract,
             norms,
             plans: PlanCache::default(),
+            tiled: tiled::TiledCache::default(),
         })
     }
 
@@ -441,16 +447,30 @@ impl ArbitraryNet {
         } else {
             opts.style.clone()
         };
+        let finish = Finish {
+            strength: 1.0,
+            preserve_colors: opts.preserve_colors,
+            max_size: opts.max_size,
+        };
+        if let Some(tile) = tiled::tile_for(ctx, photo, opts.max_size, opts.tile)? {
+            return tiled::run_tiled(
+                ctx,
+                &self.tiled,
+                photo,
+                PixelMap::rgb_unit(),
+                finish,
+                tile,
+                |b, x| self.forward(b, x),
+                || self.set_style(ctx, &style),
+            )
+            .await;
+        }
         run_padded(
             ctx,
             &self.plans,
             photo,
             PixelMap::rgb_unit(),
-            Finish {
-                strength: 1.0,
-                preserve_colors: opts.preserve_colors,
-                max_size: opts.max_size,
-            },
+            finish,
             |plan, x| self.record(ctx, plan, x),
             || self.set_style(ctx, &style),
         )
@@ -477,18 +497,11 @@ impl ArbitraryNet {
         )
     }
 
-    fn norm(
-        &self,
-        ctx: &GpuContext,
-        plan: &mut Plan,
-        i: usize,
-        x: &Tensor,
-        act: Activation,
-    ) -> Result<Tensor> {
+    fn norm<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
         let l = &self.norms[i];
-        let y = l.conv.record(ctx, plan, x)?;
-        let out = ops::instance_norm(ctx, plan, &y, &l.gamma, &l.beta, EPS, act)?;
-        plan.release(y);
+        let y = b.conv(&l.conv, x)?;
+        let out = b.norm(&y, &l.gamma, &l.beta, EPS, act)?;
+        b.release(y);
         Ok(out)
     }
 
@@ -500,27 +513,32 @@ impl ArbitraryNet {
         if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
             return Err(Error::Shape { op: "arbitrary", message: format!("the transformer takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
         }
-        let mut t = self.contract[0].record(ctx, plan, x)?;
+        self.forward(&mut Direct { ctx, plan }, x)
+    }
+
+    /// The transformer's layers, on whole tensors or on tiles.
+    pub(crate) fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
+        let mut t = b.conv(&self.contract[0], x)?;
         for conv in &self.contract[1..] {
-            let next = conv.record(ctx, plan, &t)?;
-            plan.release(std::mem::replace(&mut t, next));
+            let next = b.conv(conv, &t)?;
+            b.release(std::mem::replace(&mut t, next));
         }
         for block in 0..5 {
-            let a = self.norm(ctx, plan, 2 * block, &t, Activation::Relu)?;
-            let b = self.norm(ctx, plan, 2 * block + 1, &a, Activation::None)?;
-            plan.release(a);
-            let sum = ops::add(ctx, plan, &t, &b)?;
-            plan.release(b);
-            plan.release(std::mem::replace(&mut t, sum));
+            let a = self.norm(b, 2 * block, &t, Activation::Relu)?;
+            let c = self.norm(b, 2 * block + 1, &a, Activation::None)?;
+            b.release(a);
+            let sum = b.add(&t, &c)?;
+            b.release(c);
+            b.release(std::mem::replace(&mut t, sum));
         }
         for i in 10..12 {
-            let up = ops::upsample_nearest(ctx, plan, &t, 2)?;
-            let next = self.norm(ctx, plan, i, &up, Activation::Relu)?;
-            plan.release(up);
-            plan.release(std::mem::replace(&mut t, next));
+            let up = b.upsample2(&t)?;
+            let next = self.norm(b, i, &up, Activation::Relu)?;
+            b.release(up);
+            b.release(std::mem::replace(&mut t, next));
         }
-        let out = self.norm(ctx, plan, 12, &t, Activation::Sigmoid)?;
-        plan.release(t);
+        let out = self.norm(b, 12, &t, Activation::Sigmoid)?;
+        b.release(t);
         Ok(out)
     }
 }

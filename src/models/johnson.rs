@@ -9,10 +9,11 @@
 //! (the output is clamped when it becomes pixels).
 
 use super::multistyle::{run_padded, submit_padded, Finish, PlanCache, Submitted};
+use super::tiled::{self, Builder, Direct};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
-use crate::ops::{self, Activation, Conv2d, Conv2dParams, Padding, PixelMap};
+use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
 use crate::{Error, Result};
 
 /// Instance-norm epsilon of PyTorch's InstanceNorm2d.
@@ -57,6 +58,7 @@ struct Layer {
 pub struct JohnsonNet {
     layers: Vec<Layer>,
     plans: PlanCache,
+    tiled: tiled::TiledCache,
 }
 
 /// Options of [`JohnsonNet::stylize`]: as the 26-style net's, without a style choice.
@@ -68,6 +70,8 @@ pub struct JohnsonOptions {
     pub preserve_colors: bool,
     /// Scale the photo down first so its longer side is at most this (0 = never).
     pub max_size: usize,
+    /// Tile size in pixels (0 = only when the image is too large for the device).
+    pub tile: usize,
 }
 
 impl JohnsonNet {
@@ -97,6 +101,7 @@ impl JohnsonNet {
         Ok(Self {
             layers,
             plans: PlanCache::default(),
+            tiled: tiled::TiledCache::default(),
         })
     }
 
@@ -108,16 +113,30 @@ impl JohnsonNet {
         photo: &Rgba8Image,
         opts: &JohnsonOptions,
     ) -> Result<Rgba8Image> {
+        let finish = Finish {
+            strength: opts.strength,
+            preserve_colors: opts.preserve_colors,
+            max_size: opts.max_size,
+        };
+        if let Some(tile) = tiled::tile_for(ctx, photo, opts.max_size, opts.tile)? {
+            return tiled::run_tiled(
+                ctx,
+                &self.tiled,
+                photo,
+                PixelMap::rgb_255(),
+                finish,
+                tile,
+                |b, x| self.forward(b, x),
+                || Ok(()),
+            )
+            .await;
+        }
         run_padded(
             ctx,
             &self.plans,
             photo,
             PixelMap::rgb_255(),
-            Finish {
-                strength: opts.strength,
-                preserve_colors: opts.preserve_colors,
-                max_size: opts.max_size,
-            },
+            finish,
             |plan, x| self.record(ctx, plan, x),
             || Ok(()),
         )
@@ -143,21 +162,14 @@ impl JohnsonNet {
         )
     }
 
-    fn layer(
-        &self,
-        ctx: &GpuContext,
-        plan: &mut Plan,
-        i: usize,
-        x: &Tensor,
-        act: Activation,
-    ) -> Result<Tensor> {
+    fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
         let l = &self.layers[i];
-        let y = l.conv.record(ctx, plan, x)?;
+        let y = b.conv(&l.conv, x)?;
         let Some((gamma, beta)) = &l.norm else {
             return Ok(y);
         };
-        let out = ops::instance_norm(ctx, plan, &y, gamma, beta, EPS, act)?;
-        plan.release(y);
+        let out = b.norm(&y, gamma, beta, EPS, act)?;
+        b.release(y);
         Ok(out)
     }
 
@@ -168,27 +180,32 @@ impl JohnsonNet {
         if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
             return Err(Error::Shape { op: "johnson", message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
         }
-        let mut t = self.layer(ctx, plan, 0, x, Activation::Relu)?;
+        self.forward(&mut Direct { ctx, plan }, x)
+    }
+
+    /// The layers, on whole tensors or on tiles.
+    pub(crate) fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
+        let mut t = self.layer(b, 0, x, Activation::Relu)?;
         for i in 1..3 {
-            let next = self.layer(ctx, plan, i, &t, Activation::Relu)?;
-            plan.release(std::mem::replace(&mut t, next));
+            let next = self.layer(b, i, &t, Activation::Relu)?;
+            b.release(std::mem::replace(&mut t, next));
         }
         for block in 0..5 {
-            let a = self.layer(ctx, plan, 3 + 2 * block, &t, Activation::Relu)?;
-            let b = self.layer(ctx, plan, 4 + 2 * block, &a, Activation::None)?;
-            plan.release(a);
-            let sum = ops::add(ctx, plan, &t, &b)?;
-            plan.release(b);
-            plan.release(std::mem::replace(&mut t, sum));
+            let a = self.layer(b, 3 + 2 * block, &t, Activation::Relu)?;
+            let c = self.layer(b, 4 + 2 * block, &a, Activation::None)?;
+            b.release(a);
+            let sum = b.add(&t, &c)?;
+            b.release(c);
+            b.release(std::mem::replace(&mut t, sum));
         }
         for i in 13..15 {
-            let up = ops::upsample_nearest(ctx, plan, &t, 2)?;
-            let next = self.layer(ctx, plan, i, &up, Activation::Relu)?;
-            plan.release(up);
-            plan.release(std::mem::replace(&mut t, next));
+            let up = b.upsample2(&t)?;
+            let next = self.layer(b, i, &up, Activation::Relu)?;
+            b.release(up);
+            b.release(std::mem::replace(&mut t, next));
         }
-        let out = self.layer(ctx, plan, 15, &t, Activation::None)?;
-        plan.release(t);
+        let out = self.layer(b, 15, &t, Activation::None)?;
+        b.release(t);
         Ok(out)
     }
 }

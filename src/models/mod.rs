@@ -4,6 +4,7 @@
 pub mod arbitrary;
 pub mod johnson;
 pub mod multistyle;
+pub mod tiled;
 pub mod vgg;
 pub mod weights;
 

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::tiled::{self, Builder, Direct};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::{compose, Rgba8Image};
@@ -114,6 +115,7 @@ struct Layer {
 pub struct MultiStyle26 {
     layers: Vec<Layer>,
     plans: PlanCache,
+    tiled: tiled::TiledCache,
 }
 
 /// One recorded plan per (padded) input size: pixels in, planes out.
@@ -250,6 +252,9 @@ pub struct StylizeOptions {
     pub preserve_colors: bool,
     /// Scale the photo down first so its longer side is at most this (0 = never).
     pub max_size: usize,
+    /// Process the image in tiles of this many pixels (0 = only when the image is too large
+    /// for the device, with the largest tile that fits); the result equals the untiled one.
+    pub tile: usize,
 }
 
 impl StylizeOptions {
@@ -260,6 +265,7 @@ impl StylizeOptions {
             strength: 1.0,
             preserve_colors: false,
             max_size: 0,
+            tile: 0,
         }
     }
 }
@@ -319,6 +325,7 @@ impl MultiStyle26 {
         Ok(Self {
             layers,
             plans: Mutex::new(HashMap::new()),
+            tiled: tiled::TiledCache::default(),
         })
     }
 
@@ -332,16 +339,30 @@ impl MultiStyle26 {
         photo: &Rgba8Image,
         opts: &StylizeOptions,
     ) -> Result<Rgba8Image> {
+        let finish = Finish {
+            strength: opts.strength,
+            preserve_colors: opts.preserve_colors,
+            max_size: opts.max_size,
+        };
+        if let Some(tile) = tiled::tile_for(ctx, photo, opts.max_size, opts.tile)? {
+            return tiled::run_tiled(
+                ctx,
+                &self.tiled,
+                photo,
+                PixelMap::rgb_unit(),
+                finish,
+                tile,
+                |b, x| self.forward(b, x),
+                || self.set_style(ctx, &opts.style),
+            )
+            .await;
+        }
         run_padded(
             ctx,
             &self.plans,
             photo,
             PixelMap::rgb_unit(),
-            Finish {
-                strength: opts.strength,
-                preserve_colors: opts.preserve_colors,
-                max_size: opts.max_size,
-            },
+            finish,
             |plan, x| self.record(ctx, plan, x),
             || self.set_style(ctx, &opts.style),
         )
@@ -384,11 +405,11 @@ impl MultiStyle26 {
         Ok(())
     }
 
-    fn layer(&self, ctx: &GpuContext, plan: &mut Plan, i: usize, x: &Tensor) -> Result<Tensor> {
+    fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T) -> Result<B::T> {
         let l = &self.layers[i];
-        let y = l.conv.record(ctx, plan, x)?;
-        let out = ops::instance_norm(ctx, plan, &y, &l.gamma, &l.beta, EPS, l.act)?;
-        plan.release(y);
+        let y = b.conv(&l.conv, x)?;
+        let out = b.norm(&y, &l.gamma, &l.beta, EPS, l.act)?;
+        b.release(y);
         Ok(out)
     }
 
@@ -400,27 +421,32 @@ impl MultiStyle26 {
         if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
             return Err(Error::Shape { op: "multistyle26", message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
         }
-        let mut t = self.layer(ctx, plan, 0, x)?;
+        self.forward(&mut Direct { ctx, plan }, x)
+    }
+
+    /// The layers, on whole tensors or on tiles.
+    pub(crate) fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
+        let mut t = self.layer(b, 0, x)?;
         for i in 1..3 {
-            let next = self.layer(ctx, plan, i, &t)?;
-            plan.release(std::mem::replace(&mut t, next));
+            let next = self.layer(b, i, &t)?;
+            b.release(std::mem::replace(&mut t, next));
         }
         for block in 0..6 {
-            let a = self.layer(ctx, plan, 3 + 2 * block, &t)?;
-            let b = self.layer(ctx, plan, 4 + 2 * block, &a)?;
-            plan.release(a);
-            let sum = ops::add(ctx, plan, &t, &b)?;
-            plan.release(b);
-            plan.release(std::mem::replace(&mut t, sum));
+            let a = self.layer(b, 3 + 2 * block, &t)?;
+            let c = self.layer(b, 4 + 2 * block, &a)?;
+            b.release(a);
+            let sum = b.add(&t, &c)?;
+            b.release(c);
+            b.release(std::mem::replace(&mut t, sum));
         }
         for i in 15..17 {
-            let up = ops::upsample_nearest(ctx, plan, &t, 2)?;
-            let next = self.layer(ctx, plan, i, &up)?;
-            plan.release(up);
-            plan.release(std::mem::replace(&mut t, next));
+            let up = b.upsample2(&t)?;
+            let next = self.layer(b, i, &up)?;
+            b.release(up);
+            b.release(std::mem::replace(&mut t, next));
         }
-        let out = self.layer(ctx, plan, 17, &t)?;
-        plan.release(t);
+        let out = self.layer(b, 17, &t)?;
+        b.release(t);
         Ok(out)
     }
 }

@@ -10,6 +10,7 @@ pub mod instance_norm;
 pub mod pixels;
 pub mod pool;
 pub mod reduce;
+pub mod tile;
 pub mod upsample;
 
 pub use conv2d::{input_gradient, Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
@@ -21,6 +22,7 @@ pub use pool::{pool2d, pool2d_backward, PoolMode};
 pub use reduce::{
     mean, reduce, sum, sum_squared_diff, total_variation, total_variation_backward, Reduction,
 };
+pub use tile::{combine_stats, crop};
 pub use upsample::upsample_nearest;
 
 /// An activation fused into the end of a kernel.
