@@ -1,7 +1,7 @@
 // The arbitrary-style pair in the browser: styleVector() of a painting and stylize() with a
 // style vector match onnxruntime on the float graph (tests/fixtures/arbitrary, made by
 // tools/make_fixtures.py) up to 8-bit rounding; the page's "style of any painting" control
-// renders with it.
+// renders with it; tileSize gives the untiled picture.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -34,15 +34,19 @@ test("styleVector() and stylize({ styleVector }) match onnxruntime; the page use
         const vec = await st.styleVector(bytes(painting));
         const style = blendStyleVectors(Object.entries(blend).map(([p, w]) => [Float32Array.from(vectors[p]), w]));
         const out = await st.stylize(bytes(photo), { styleVector: style });
+        const tiled = await st.stylize(bytes(photo), { styleVector: style, tileSize: 32 });
+        let tileDiff = 0;
+        for (let i = 0; i < out.data.length; i++) tileDiff = Math.max(tileDiff, Math.abs(out.data[i] - tiled.data[i]));
         const errs = [];
         for (const f of [
           () => st.stylize(bytes(photo), { styleVector: new Float32Array(99) }),
           () => st.stylize(bytes(photo), { style: 3, styleImage: bytes(painting) }),
           () => Promise.resolve().then(() => blendStyleVectors([[vec, 0]])),
+          () => st.stylize(bytes(photo), { style: 3, tileSize: -1 }),
         ]) {
           errs.push(await f().then(() => null, (e) => e.code));
         }
-        return { vec: Array.from(vec), w: out.width, h: out.height, data: Array.from(out.data), errs };
+        return { vec: Array.from(vec), w: out.width, h: out.height, data: Array.from(out.data), errs, tileDiff };
       },
       { painting, photo, vectors: cases.vectors.float, blend },
     );
@@ -66,7 +70,9 @@ test("styleVector() and stylize({ styleVector }) match onnxruntime; the page use
     }
     // The float graph's bounds (0.5 / 2 levels) plus 8-bit rounding (0.5).
     assert.ok(sum / (3 * n) <= 0.75 && max <= 2.5, `mean ${sum / (3 * n)}, max ${max}`);
-    assert.deepEqual(r.errs, ["invalid-argument", "invalid-argument", "invalid-argument"]);
+    assert.deepEqual(r.errs, ["invalid-argument", "invalid-argument", "invalid-argument", "invalid-argument"]);
+    // tileSize: 32 px tiles with whole-image statistics give the same picture.
+    assert.ok(r.tileDiff <= 1, `tiled output differs by ${r.tileDiff} levels`);
 
     // The page: "Use Starry Night" switches the filter to that painting's style.
     await page.waitForSelector("body[data-renders]", { timeout: 120_000 });
