@@ -20,8 +20,8 @@
 
 use std::sync::Mutex;
 
-use super::multistyle::{run_padded, submit_padded, Finish, PlanCache, Submitted};
-use super::tiled::{self, Builder, Direct};
+use super::multistyle::{submit_padded, Finish, Submitted};
+use super::tiled::{self, Builder, Direct, Net};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
@@ -172,8 +172,7 @@ pub struct ArbitraryNet {
     predictor_plan: Mutex<Option<PredictorPlan>>,
     contract: Vec<Conv2d>,
     norms: Vec<NormLayer>,
-    plans: PlanCache,
-    tiled: tiled::TiledCache,
+    plans: tiled::Plans,
 }
 
 /// Transformer layers with a conditional norm: (name, in, out, kernel).
@@ -297,8 +296,7 @@ impl ArbitraryNet {
             predictor_plan: Mutex::new(None),
             contract,
             norms,
-            plans: PlanCache::default(),
-            tiled: tiled::TiledCache::default(),
+            plans: tiled::Plans::default(),
         })
     }
 
@@ -452,26 +450,14 @@ impl ArbitraryNet {
             preserve_colors: opts.preserve_colors,
             max_size: opts.max_size,
         };
-        if let Some(tile) = tiled::tile_for(ctx, photo, opts.max_size, opts.tile)? {
-            return tiled::run_tiled(
-                ctx,
-                &self.tiled,
-                photo,
-                PixelMap::rgb_unit(),
-                finish,
-                tile,
-                |b, x| self.forward(b, x),
-                || self.set_style(ctx, &style),
-            )
-            .await;
-        }
-        run_padded(
+        tiled::stylize_with(
             ctx,
+            self,
             &self.plans,
             photo,
             PixelMap::rgb_unit(),
             finish,
-            |plan, x| self.record(ctx, plan, x),
+            opts.tile,
             || self.set_style(ctx, &style),
         )
         .await
@@ -488,7 +474,7 @@ impl ArbitraryNet {
     ) -> Result<Submitted> {
         submit_padded(
             ctx,
-            &self.plans,
+            &self.plans.whole,
             photo,
             PixelMap::rgb_unit(),
             max_size,
@@ -499,25 +485,20 @@ impl ArbitraryNet {
 
     fn norm<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
         let l = &self.norms[i];
-        let y = b.conv(&l.conv, x)?;
-        let out = b.norm(&y, &l.gamma, &l.beta, EPS, act)?;
-        b.release(y);
-        Ok(out)
+        b.conv_norm(&l.conv, x, &l.gamma, &l.beta, EPS, act)
     }
 
     /// Records the transformer for `x` ([3, H, W], RGB in [0, 1], H and W multiples of 4 and
     /// at least 8) and returns the output ([3, H, W], RGB in [0, 1]); the style is whatever
     /// [`ArbitraryNet::set_style`] last wrote.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        let (c, h, w) = x.chw("arbitrary")?;
-        if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
-            return Err(Error::Shape { op: "arbitrary", message: format!("the transformer takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
-        }
+        tiled::check_input(x, "arbitrary")?;
         self.forward(&mut Direct { ctx, plan }, x)
     }
+}
 
-    /// The transformer's layers, on whole tensors or on tiles.
-    pub(crate) fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
+impl Net for ArbitraryNet {
+    fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
         let mut t = b.conv(&self.contract[0], x)?;
         for conv in &self.contract[1..] {
             let next = b.conv(conv, &t)?;

@@ -8,13 +8,13 @@
 //! conv, IN, ReLU) stages 128->64->32; 9x9 conv 32->3. Input and output are RGB in [0, 255]
 //! (the output is clamped when it becomes pixels).
 
-use super::multistyle::{run_padded, submit_padded, Finish, PlanCache, Submitted};
-use super::tiled::{self, Builder, Direct};
+use super::multistyle::{submit_padded, Finish, Submitted};
+use super::tiled::{self, Builder, Direct, Net};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
-use crate::{Error, Result};
+use crate::Result;
 
 /// Instance-norm epsilon of PyTorch's InstanceNorm2d.
 const EPS: f32 = 1e-5;
@@ -57,8 +57,7 @@ struct Layer {
 /// A Johnson transform net with its weights on the GPU.
 pub struct JohnsonNet {
     layers: Vec<Layer>,
-    plans: PlanCache,
-    tiled: tiled::TiledCache,
+    plans: tiled::Plans,
 }
 
 /// Options of [`JohnsonNet::stylize`]: as the 26-style net's, without a style choice.
@@ -100,8 +99,7 @@ impl JohnsonNet {
         }
         Ok(Self {
             layers,
-            plans: PlanCache::default(),
-            tiled: tiled::TiledCache::default(),
+            plans: tiled::Plans::default(),
         })
     }
 
@@ -118,26 +116,14 @@ impl JohnsonNet {
             preserve_colors: opts.preserve_colors,
             max_size: opts.max_size,
         };
-        if let Some(tile) = tiled::tile_for(ctx, photo, opts.max_size, opts.tile)? {
-            return tiled::run_tiled(
-                ctx,
-                &self.tiled,
-                photo,
-                PixelMap::rgb_255(),
-                finish,
-                tile,
-                |b, x| self.forward(b, x),
-                || Ok(()),
-            )
-            .await;
-        }
-        run_padded(
+        tiled::stylize_with(
             ctx,
+            self,
             &self.plans,
             photo,
             PixelMap::rgb_255(),
             finish,
-            |plan, x| self.record(ctx, plan, x),
+            opts.tile,
             || Ok(()),
         )
         .await
@@ -153,7 +139,7 @@ impl JohnsonNet {
     ) -> Result<Submitted> {
         submit_padded(
             ctx,
-            &self.plans,
+            &self.plans.whole,
             photo,
             PixelMap::rgb_255(),
             max_size,
@@ -164,27 +150,22 @@ impl JohnsonNet {
 
     fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
         let l = &self.layers[i];
-        let y = b.conv(&l.conv, x)?;
-        let Some((gamma, beta)) = &l.norm else {
-            return Ok(y);
-        };
-        let out = b.norm(&y, gamma, beta, EPS, act)?;
-        b.release(y);
-        Ok(out)
+        match &l.norm {
+            Some((gamma, beta)) => b.conv_norm(&l.conv, x, gamma, beta, EPS, act),
+            None => b.conv(&l.conv, x),
+        }
     }
 
     /// Records the forward pass for `x` ([3, H, W], RGB in [0, 255], H and W multiples of 4 and
     /// at least 8) and returns the output planes (RGB in [0, 255], not clamped).
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        let (c, h, w) = x.chw("johnson")?;
-        if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
-            return Err(Error::Shape { op: "johnson", message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
-        }
+        tiled::check_input(x, "johnson")?;
         self.forward(&mut Direct { ctx, plan }, x)
     }
+}
 
-    /// The layers, on whole tensors or on tiles.
-    pub(crate) fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
+impl Net for JohnsonNet {
+    fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
         let mut t = self.layer(b, 0, x, Activation::Relu)?;
         for i in 1..3 {
             let next = self.layer(b, i, &t, Activation::Relu)?;

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::tiled::{self, Builder, Direct};
+use super::tiled::{self, Builder, Direct, Net};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::{compose, Rgba8Image};
@@ -114,8 +114,7 @@ struct Layer {
 /// The 26-style net with its weights on the GPU.
 pub struct MultiStyle26 {
     layers: Vec<Layer>,
-    plans: PlanCache,
-    tiled: tiled::TiledCache,
+    plans: tiled::Plans,
 }
 
 /// One recorded plan per (padded) input size: pixels in, planes out.
@@ -324,8 +323,7 @@ impl MultiStyle26 {
         }
         Ok(Self {
             layers,
-            plans: Mutex::new(HashMap::new()),
-            tiled: tiled::TiledCache::default(),
+            plans: tiled::Plans::default(),
         })
     }
 
@@ -344,26 +342,14 @@ impl MultiStyle26 {
             preserve_colors: opts.preserve_colors,
             max_size: opts.max_size,
         };
-        if let Some(tile) = tiled::tile_for(ctx, photo, opts.max_size, opts.tile)? {
-            return tiled::run_tiled(
-                ctx,
-                &self.tiled,
-                photo,
-                PixelMap::rgb_unit(),
-                finish,
-                tile,
-                |b, x| self.forward(b, x),
-                || self.set_style(ctx, &opts.style),
-            )
-            .await;
-        }
-        run_padded(
+        tiled::stylize_with(
             ctx,
+            self,
             &self.plans,
             photo,
             PixelMap::rgb_unit(),
             finish,
-            |plan, x| self.record(ctx, plan, x),
+            opts.tile,
             || self.set_style(ctx, &opts.style),
         )
         .await
@@ -380,7 +366,7 @@ impl MultiStyle26 {
     ) -> Result<Submitted> {
         submit_padded(
             ctx,
-            &self.plans,
+            &self.plans.whole,
             photo,
             PixelMap::rgb_unit(),
             max_size,
@@ -407,25 +393,20 @@ impl MultiStyle26 {
 
     fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T) -> Result<B::T> {
         let l = &self.layers[i];
-        let y = b.conv(&l.conv, x)?;
-        let out = b.norm(&y, &l.gamma, &l.beta, EPS, l.act)?;
-        b.release(y);
-        Ok(out)
+        b.conv_norm(&l.conv, x, &l.gamma, &l.beta, EPS, l.act)
     }
 
     /// Records the forward pass for `x` ([3, H, W], RGB in [0, 1], H and W multiples of 4) into
     /// a plan and returns the output tensor ([3, H, W], RGB in [0, 1]). Build it once per size
     /// and run it for every frame.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        let (c, h, w) = x.chw("multistyle26")?;
-        if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
-            return Err(Error::Shape { op: "multistyle26", message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]") });
-        }
+        tiled::check_input(x, "multistyle26")?;
         self.forward(&mut Direct { ctx, plan }, x)
     }
+}
 
-    /// The layers, on whole tensors or on tiles.
-    pub(crate) fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
+impl Net for MultiStyle26 {
+    fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
         let mut t = self.layer(b, 0, x)?;
         for i in 1..3 {
             let next = self.layer(b, i, &t)?;

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::multistyle::{check_strength, Finish};
+use super::multistyle::{check_strength, run_padded, Finish, PlanCache};
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::{compose, Rgba8Image};
 use crate::ops::{self, Activation, Conv2d, PixelMap};
@@ -52,6 +52,88 @@ pub(crate) trait Builder {
     fn upsample2(&mut self, x: &Self::T) -> Result<Self::T>;
     /// `x` is no longer needed: later outputs may reuse its buffers.
     fn release(&mut self, x: Self::T);
+
+    /// A convolution followed by instance norm (the conv's output released).
+    fn conv_norm(
+        &mut self,
+        conv: &Conv2d,
+        x: &Self::T,
+        gamma: &Tensor,
+        beta: &Tensor,
+        eps: f32,
+        act: Activation,
+    ) -> Result<Self::T> {
+        let y = self.conv(conv, x)?;
+        let out = self.norm(&y, gamma, beta, eps, act)?;
+        self.release(y);
+        Ok(out)
+    }
+}
+
+/// A fully convolutional transform net, written once against [`Builder`].
+pub(crate) trait Net {
+    /// The layers from planar input to planar output.
+    fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T>;
+}
+
+/// A net's recorded plans: whole images by padded size, tiled ones by size and tile.
+#[derive(Default)]
+pub(crate) struct Plans {
+    pub(crate) whole: PlanCache,
+    pub(crate) tiled: TiledCache,
+}
+
+/// Fails unless `x` is an RGB input the transform nets take (sides multiples of 4, at least 8).
+pub(crate) fn check_input(x: &Tensor, op: &'static str) -> Result<()> {
+    let (c, h, w) = x.chw(op)?;
+    if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
+        return Err(Error::Shape {
+            op,
+            message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]"),
+        });
+    }
+    Ok(())
+}
+
+/// Stylizes a photo of any size with `net`: whole ([`run_padded`]) or, when the image is too
+/// large for the device or `tile` asks for it, in tiles ([`run_tiled`]); `before_submit` writes
+/// the style parameters.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn stylize_with<N: Net>(
+    ctx: &GpuContext,
+    net: &N,
+    plans: &Plans,
+    photo: &Rgba8Image,
+    map: PixelMap,
+    finish: Finish,
+    tile: usize,
+    before_submit: impl FnOnce() -> Result<()>,
+) -> Result<Rgba8Image> {
+    if let Some(t) = tile_for(ctx, photo, finish.max_size, tile)? {
+        let forward = |b: &mut Tiled, x: &Tiles| net.forward(b, x);
+        return run_tiled(
+            ctx,
+            &plans.tiled,
+            photo,
+            map,
+            finish,
+            t,
+            forward,
+            before_submit,
+        )
+        .await;
+    }
+    let forward = |plan: &mut Plan, x: &Tensor| net.forward(&mut Direct { ctx, plan }, x);
+    run_padded(
+        ctx,
+        &plans.whole,
+        photo,
+        map,
+        finish,
+        forward,
+        before_submit,
+    )
+    .await
 }
 
 /// Records on whole tensors.
