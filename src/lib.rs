@@ -39,7 +39,6 @@ pub mod models;
 pub mod ops;
 pub mod reference;
 
-#[cfg(target_arch = "wasm32")]
 mod live;
 #[cfg(target_arch = "wasm32")]
 mod wasm;

@@ -1,8 +1,12 @@
 //! Live output to a canvas (the browser's `stylizeTo`): a transform net's output planes are
 //! drawn straight into the canvas's WebGPU texture by a render pass, with the strength blend
 //! and colour preservation done in the fragment shader (`present.wgsl`). Nothing is read back.
+//!
+//! [`PresentPipeline`] draws into any texture view and is tested natively against `stylize()`
+//! (the unit test below); [`Presenter`] adds the canvas surface (browser only).
 
 use crate::gpu::{GpuContext, Tensor};
+#[cfg(target_arch = "wasm32")]
 use crate::{Error, Result};
 
 /// The present shader's uniforms (see `present.wgsl`).
@@ -19,6 +23,7 @@ struct Params {
 }
 
 /// What to draw: a submitted net's output and the padded photo it read.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) struct Frame<'a> {
     pub(crate) output: &'a Tensor,
     pub(crate) pixels: &'a Tensor,
@@ -29,14 +34,130 @@ pub(crate) struct Frame<'a> {
     pub(crate) preserve_colors: bool,
 }
 
-/// A canvas configured for the engine's device, and the pipeline that draws into it.
-pub(crate) struct Presenter {
-    surface: wgpu::Surface<'static>,
-    config: wgpu::SurfaceConfiguration,
+/// The render pipeline that draws a [`Frame`] into a texture of one format.
+pub(crate) struct PresentPipeline {
     pipeline: wgpu::RenderPipeline,
     params: wgpu::Buffer,
 }
 
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+impl PresentPipeline {
+    pub(crate) fn new(ctx: &GpuContext, format: wgpu::TextureFormat) -> Self {
+        let device = ctx.device();
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("present.wgsl"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/present.wgsl").into()),
+        });
+        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+            label: Some("present"),
+            layout: None,
+            vertex: wgpu::VertexState {
+                module: &module,
+                entry_point: Some("vs"),
+                compilation_options: Default::default(),
+                buffers: &[],
+            },
+            primitive: wgpu::PrimitiveState::default(),
+            depth_stencil: None,
+            multisample: wgpu::MultisampleState::default(),
+            fragment: Some(wgpu::FragmentState {
+                module: &module,
+                entry_point: Some("fs"),
+                compilation_options: Default::default(),
+                targets: &[Some(wgpu::ColorTargetState {
+                    format,
+                    blend: None,
+                    write_mask: wgpu::ColorWrites::ALL,
+                })],
+            }),
+            multiview_mask: None,
+            cache: None,
+        });
+        let params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("present.params"),
+            size: std::mem::size_of::<Params>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Self { pipeline, params }
+    }
+
+    /// Draws `frame` into `view` (`width` x `height` pixels) and submits.
+    pub(crate) fn draw(
+        &self,
+        ctx: &GpuContext,
+        frame: &Frame,
+        view: &wgpu::TextureView,
+        width: u32,
+        height: u32,
+    ) {
+        let p = Params {
+            canvas: [width, height],
+            photo: [frame.photo.0 as u32, frame.photo.1 as u32],
+            plane: [frame.padded.0 as u32, frame.padded.1 as u32],
+            strength: frame.strength,
+            preserve: frame.preserve_colors as u32,
+            to_unit: frame.to_unit,
+            pad: [0; 3],
+        };
+        let device = ctx.device();
+        ctx.queue()
+            .write_buffer(&self.params, 0, bytemuck::bytes_of(&p));
+        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("present"),
+            layout: &self.pipeline.get_bind_group_layout(0),
+            entries: &[
+                wgpu::BindGroupEntry {
+                    binding: 0,
+                    resource: self.params.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 1,
+                    resource: frame.output.buffer().as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: frame.pixels.buffer().as_entire_binding(),
+                },
+            ],
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("present"),
+        });
+        {
+            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("present"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: None,
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            pass.set_pipeline(&self.pipeline);
+            pass.set_bind_group(0, &bind, &[]);
+            pass.draw(0..3, 0..1);
+        }
+        ctx.queue().submit([enc.finish()]);
+    }
+}
+
+/// A canvas configured for the engine's device, and the pipeline that draws into it.
+#[cfg(target_arch = "wasm32")]
+pub(crate) struct Presenter {
+    surface: wgpu::Surface<'static>,
+    config: wgpu::SurfaceConfiguration,
+    pipeline: PresentPipeline,
+}
+
+#[cfg(target_arch = "wasm32")]
 impl Presenter {
     /// Configures `target` (an HTMLCanvasElement or OffscreenCanvas) for WebGPU output.
     pub(crate) fn new(ctx: &GpuContext, target: wgpu::SurfaceTarget<'static>) -> Result<Self> {
@@ -77,47 +198,10 @@ impl Presenter {
             view_formats: vec![],
             color_space: wgpu::SurfaceColorSpace::Auto,
         };
-        let device = ctx.device();
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("present.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/present.wgsl").into()),
-        });
-        let pipeline = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("present"),
-            layout: None,
-            vertex: wgpu::VertexState {
-                module: &module,
-                entry_point: Some("vs"),
-                compilation_options: Default::default(),
-                buffers: &[],
-            },
-            primitive: wgpu::PrimitiveState::default(),
-            depth_stencil: None,
-            multisample: wgpu::MultisampleState::default(),
-            fragment: Some(wgpu::FragmentState {
-                module: &module,
-                entry_point: Some("fs"),
-                compilation_options: Default::default(),
-                targets: &[Some(wgpu::ColorTargetState {
-                    format,
-                    blend: None,
-                    write_mask: wgpu::ColorWrites::ALL,
-                })],
-            }),
-            multiview_mask: None,
-            cache: None,
-        });
-        let params = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("present.params"),
-            size: std::mem::size_of::<Params>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
         Ok(Self {
             surface,
             config,
-            pipeline,
-            params,
+            pipeline: PresentPipeline::new(ctx, format),
         })
     }
 
@@ -146,65 +230,113 @@ impl Presenter {
                 })
             }
         };
-        let p = Params {
-            canvas: [width, height],
-            photo: [frame.photo.0 as u32, frame.photo.1 as u32],
-            plane: [frame.padded.0 as u32, frame.padded.1 as u32],
-            strength: frame.strength,
-            preserve: frame.preserve_colors as u32,
-            to_unit: frame.to_unit,
-            pad: [0; 3],
-        };
-        let device = ctx.device();
-        ctx.queue()
-            .write_buffer(&self.params, 0, bytemuck::bytes_of(&p));
-        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("present"),
-            layout: &self.pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: frame.output.buffer().as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: frame.pixels.buffer().as_entire_binding(),
-                },
-            ],
-        });
         let view = texture
             .texture
             .create_view(&wgpu::TextureViewDescriptor::default());
-        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("present"),
-        });
-        {
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("present"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
-            pass.draw(0..3, 0..1);
-        }
-        ctx.queue().submit([enc.finish()]);
+        self.pipeline.draw(ctx, frame, &view, width, height);
         ctx.queue().present(texture);
         Ok(())
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::{Frame, PresentPipeline};
+    use crate::gpu::GpuContext;
+    use crate::image::Rgba8Image;
+    use crate::models::{ModelFile, MultiStyle26, StyleWeights, StylizeOptions};
+
+    /// The live path's drawing (the fragment shader's sampling, strength blend and colour
+    /// preservation) gives the pixels `stylize()` composes on the CPU, up to rounding.
+    #[test]
+    fn drawing_a_frame_matches_stylize() {
+        pollster::block_on(async {
+            let ctx = GpuContext::new().await.expect("a GPU adapter");
+            let dir = env!("CARGO_MANIFEST_DIR");
+            let bytes = std::fs::read(format!("{dir}/models/multistyle26.safetensors"))
+                .expect("run scripts/setup.sh to convert the models");
+            let net = MultiStyle26::load(&ctx, &ModelFile::parse(&bytes).unwrap()).unwrap();
+            let png = std::fs::read(format!("{dir}/tests/fixtures/arbitrary/coffee_blend.png"));
+            let photo = Rgba8Image::decode(&png.unwrap()).unwrap().crop(90, 61);
+            let pipeline = PresentPipeline::new(&ctx, wgpu::TextureFormat::Rgba8Unorm);
+            for (strength, preserve_colors) in [(1.0, false), (0.6, true)] {
+                let style = StyleWeights::parse("3:0.5,12:0.5").unwrap();
+                let opts = StylizeOptions {
+                    strength,
+                    preserve_colors,
+                    ..StylizeOptions::new(style.clone())
+                };
+                let want = net.stylize(&ctx, &photo, &opts).await.unwrap();
+                let run = net.submit(&ctx, &photo, &style, 0).unwrap();
+                let (w, h) = (photo.width as u32, photo.height as u32);
+                let texture = ctx.device().create_texture(&wgpu::TextureDescriptor {
+                    label: Some("canvas"),
+                    size: wgpu::Extent3d {
+                        width: w,
+                        height: h,
+                        depth_or_array_layers: 1,
+                    },
+                    mip_level_count: 1,
+                    sample_count: 1,
+                    dimension: wgpu::TextureDimension::D2,
+                    format: wgpu::TextureFormat::Rgba8Unorm,
+                    usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC,
+                    view_formats: &[],
+                });
+                let view = texture.create_view(&Default::default());
+                let frame = Frame {
+                    output: &run.output,
+                    pixels: &run.pixels,
+                    photo: (run.photo.width, run.photo.height),
+                    padded: run.padded,
+                    to_unit: 1.0,
+                    strength,
+                    preserve_colors,
+                };
+                pipeline.draw(&ctx, &frame, &view, w, h);
+                // Read the texture back (rows padded to 256 bytes).
+                let row = (w * 4).next_multiple_of(256);
+                let buf = ctx.device().create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("canvas.readback"),
+                    size: (row * h) as u64,
+                    usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+                    mapped_at_creation: false,
+                });
+                let mut enc = ctx.device().create_command_encoder(&Default::default());
+                enc.copy_texture_to_buffer(
+                    texture.as_image_copy(),
+                    wgpu::TexelCopyBufferInfo {
+                        buffer: &buf,
+                        layout: wgpu::TexelCopyBufferLayout {
+                            offset: 0,
+                            bytes_per_row: Some(row),
+                            rows_per_image: Some(h),
+                        },
+                    },
+                    texture.size(),
+                );
+                ctx.queue().submit([enc.finish()]);
+                buf.slice(..).map_async(wgpu::MapMode::Read, |r| r.unwrap());
+                ctx.device()
+                    .poll(wgpu::PollType::wait_indefinitely())
+                    .unwrap();
+                let data = buf.slice(..).get_mapped_range().unwrap().to_vec();
+                let mut max = 0u8;
+                let mut sum = 0u64;
+                for y in 0..h as usize {
+                    for x in 0..w as usize {
+                        for c in 0..3 {
+                            let got = data[y * row as usize + x * 4 + c];
+                            let exp = want.data[(y * w as usize + x) * 4 + c];
+                            max = max.max(got.abs_diff(exp));
+                            sum += got.abs_diff(exp) as u64;
+                        }
+                    }
+                }
+                let mean = sum as f64 / (3 * w * h) as f64;
+                println!("present vs stylize (strength {strength}, colours {preserve_colors}): mean {mean:.3}, max {max}");
+                assert!(max <= 1 && mean < 0.2, "mean {mean}, max {max}");
+            }
+        });
     }
 }
