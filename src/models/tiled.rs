@@ -330,12 +330,21 @@ pub(crate) fn tile_size(
     height: usize,
     requested: usize,
 ) -> Result<Option<usize>> {
+    let l = ctx.limits();
+    choose_tile(
+        width,
+        height,
+        requested,
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size),
+    )
+}
+
+/// [`tile_size`] for a device whose largest buffer binding is `limit` bytes.
+fn choose_tile(width: usize, height: usize, requested: usize, limit: u64) -> Result<Option<usize>> {
     if requested > 0 {
         let t = requested.max(16).next_multiple_of(4);
         return Ok((t < width.max(height)).then_some(t));
     }
-    let l = ctx.limits();
-    let limit = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
     if (width * height) as u64 * BYTES_PER_PIXEL <= limit {
         return Ok(None);
     }
@@ -467,4 +476,45 @@ pub(crate) async fn run_tiled(
         finish.strength,
         finish.preserve_colors,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{choose_tile, regions, MARGIN};
+
+    #[test]
+    fn tiles_are_chosen_from_the_device_limit() {
+        let mb = 1u64 << 20;
+        // 1024x1024 needs 128 MiB of activations: fits 256 MiB, not 128 MiB - 1.
+        assert_eq!(choose_tile(1024, 1024, 0, 256 * mb).unwrap(), None);
+        let t = choose_tile(1024, 1024, 0, 128 * mb - 1).unwrap().unwrap();
+        // The largest multiple of 64 whose region fits: (832 + 128)^2 * 128 B = 112.5 MiB;
+        // 896 would need exactly 128 MiB.
+        assert_eq!(t, 832);
+        // A user's tile is rounded up to a multiple of 4 (at least 16); none if it covers all.
+        assert_eq!(choose_tile(256, 256, 30, 1 << 40).unwrap(), Some(32));
+        assert_eq!(choose_tile(256, 256, 256, 1 << 40).unwrap(), None);
+        // Too small for even one tile: a named error.
+        let e = choose_tile(4096, 4096, 0, mb).unwrap_err().to_string();
+        assert!(e.contains("maxStorageBufferBindingSize"), "{e}");
+    }
+
+    #[test]
+    fn regions_cover_the_image_once() {
+        let rs = regions(200, 124, 64);
+        assert_eq!(rs.len(), 4 * 2);
+        let mut covered = vec![0u8; 200 * 124];
+        for r in &rs {
+            assert!(r.x + r.w <= 200 && r.y + r.h <= 124);
+            assert!(r.core_x + r.core_w <= r.w && r.core_y + r.core_h <= r.h);
+            for y in r.y + r.core_y..r.y + r.core_y + r.core_h {
+                for x in r.x + r.core_x..r.x + r.core_x + r.core_w {
+                    covered[y * 200 + x] += 1;
+                }
+            }
+            // The margin is MARGIN wherever the image allows.
+            assert_eq!(r.core_x, MARGIN.min(r.x + r.core_x));
+        }
+        assert!(covered.iter().all(|&c| c == 1));
+    }
 }
