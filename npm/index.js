@@ -327,6 +327,7 @@ export class StyleTransfer {
     let weights = new Float32Array(0);
     let id = 0;
     if (styleImage !== undefined) {
+      if (styleImage === null || typeof styleImage !== "object") throw error("invalid-argument", "styleImage must be an image (ImageData, ImageBitmap, an element, a Blob or bytes)");
       if (!this.#liveVectors.has(styleImage)) this.#liveVectors.set(styleImage, await this.styleVector(styleImage));
       styleVector = this.#liveVectors.get(styleImage);
     }
