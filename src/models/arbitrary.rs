@@ -173,6 +173,9 @@ pub struct ArbitraryNet {
     contract: Vec<Conv2d>,
     norms: Vec<NormLayer>,
     plans: tiled::Plans,
+    /// The last photo's own style vector (by a hash of its pixels), so that moving a strength
+    /// slider over one photo runs the predictor once.
+    own_style: Mutex<Option<(u64, StyleVector)>>,
 }
 
 /// Transformer layers with a conditional norm: (name, in, out, kernel).
@@ -297,6 +300,7 @@ impl ArbitraryNet {
             contract,
             norms,
             plans: tiled::Plans::default(),
+            own_style: Mutex::new(None),
         })
     }
 
@@ -309,6 +313,22 @@ impl ArbitraryNet {
     ) -> Result<StyleVector> {
         let square = painting.clone().cover(PREDICTOR_SIZE, PREDICTOR_SIZE);
         self.predict_square(ctx, &square).await
+    }
+
+    /// The photo's own style vector, from the cache when it is the last photo seen.
+    async fn own_style(&self, ctx: &GpuContext, photo: &Rgba8Image) -> Result<StyleVector> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (photo.width, photo.height, &photo.data).hash(&mut h);
+        let key = h.finish();
+        if let Some((k, v)) = &*self.own_style.lock().unwrap_or_else(|p| p.into_inner()) {
+            if *k == key {
+                return Ok(v.clone());
+            }
+        }
+        let v = self.style_vector(ctx, photo).await?;
+        *self.own_style.lock().unwrap_or_else(|p| p.into_inner()) = Some((key, v.clone()));
+        Ok(v)
     }
 
     /// The style vector of a painting that is already 256x256 (no resampling).
@@ -440,7 +460,7 @@ impl ArbitraryNet {
             });
         }
         let style = if opts.strength < 1.0 {
-            let own = self.style_vector(ctx, photo).await?;
+            let own = self.own_style(ctx, photo).await?;
             StyleVector::blend(&[(&opts.style, opts.strength), (&own, 1.0 - opts.strength)])?
         } else {
             opts.style.clone()
