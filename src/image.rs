@@ -75,17 +75,27 @@ impl Rgba8Image {
         )
     }
 
-    /// Scales the image down (Lanczos) so that its longer side is at most `max_side`.
-    pub fn fit_within(self, max_side: usize) -> Self {
+    /// The size [`Rgba8Image::fit_within`] gives: the longer side scaled down to `max_side`
+    /// (0 = unchanged), keeping the aspect ratio.
+    pub fn fitted_size(&self, max_side: usize) -> (usize, usize) {
         let long = self.width.max(self.height);
         if max_side == 0 || long <= max_side {
-            return self;
+            return (self.width, self.height);
         }
         let scale = max_side as f64 / long as f64;
-        let (w, h) = (
-            ((self.width as f64 * scale).round() as u32).max(1),
-            ((self.height as f64 * scale).round() as u32).max(1),
-        );
+        (
+            ((self.width as f64 * scale).round() as usize).max(1),
+            ((self.height as f64 * scale).round() as usize).max(1),
+        )
+    }
+
+    /// Scales the image down (Lanczos) so that its longer side is at most `max_side`.
+    pub fn fit_within(self, max_side: usize) -> Self {
+        if self.fitted_size(max_side) == (self.width, self.height) {
+            return self;
+        }
+        let (w, h) = self.fitted_size(max_side);
+        let (w, h) = (w as u32, h as u32);
         let src = image::RgbaImage::from_raw(self.width as u32, self.height as u32, self.data)
             .expect("length checked on construction");
         let out = image::imageops::resize(&src, w, h, image::imageops::FilterType::Lanczos3);

@@ -37,7 +37,11 @@ pub(crate) struct Frame<'a> {
 /// The render pipeline that draws a [`Frame`] into a texture of one format.
 pub(crate) struct PresentPipeline {
     pipeline: wgpu::RenderPipeline,
+    layout: wgpu::BindGroupLayout,
     params: wgpu::Buffer,
+    /// The bind group of the last frame's (output, pixels) buffers: the nets' plans keep them
+    /// per size, so frames of one size reuse it.
+    bind: std::sync::Mutex<Option<(wgpu::Buffer, wgpu::Buffer, wgpu::BindGroup)>>,
 }
 
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -79,7 +83,12 @@ impl PresentPipeline {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Self { pipeline, params }
+        Self {
+            layout: pipeline.get_bind_group_layout(0),
+            pipeline,
+            params,
+            bind: std::sync::Mutex::new(None),
+        }
     }
 
     /// Draws `frame` into `view` (`width` x `height` pixels) and submits.
@@ -103,24 +112,30 @@ impl PresentPipeline {
         let device = ctx.device();
         ctx.queue()
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&p));
-        let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("present"),
-            layout: &self.pipeline.get_bind_group_layout(0),
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: self.params.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: frame.output.buffer().as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: frame.pixels.buffer().as_entire_binding(),
-                },
-            ],
-        });
+        let mut cached = self.bind.lock().unwrap_or_else(|p| p.into_inner());
+        let (out, px) = (frame.output.buffer(), frame.pixels.buffer());
+        if !matches!(&*cached, Some((o, p, _)) if o == out && p == px) {
+            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("present"),
+                layout: &self.layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: self.params.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: out.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: px.as_entire_binding(),
+                    },
+                ],
+            });
+            *cached = Some((out.clone(), px.clone(), bind));
+        }
+        let bind = &cached.as_ref().expect("set above").2;
         let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
             label: Some("present"),
         });
@@ -142,7 +157,7 @@ impl PresentPipeline {
                 multiview_mask: None,
             });
             pass.set_pipeline(&self.pipeline);
-            pass.set_bind_group(0, &bind, &[]);
+            pass.set_bind_group(0, bind, &[]);
             pass.draw(0..3, 0..1);
         }
         ctx.queue().submit([enc.finish()]);

@@ -169,6 +169,18 @@ fn gatys_options(o: &JsValue) -> crate::Result<GatysOptions> {
 
 use crate::clock::now_ms;
 
+/// A 26-style blend from JS's parallel index and weight arrays.
+fn style_blend(indices: Vec<u32>, weights: Vec<f32>) -> Result<StyleWeights, JsValue> {
+    if indices.len() != weights.len() {
+        return Err(js_error(Error::InvalidArgument {
+            op: "stylize",
+            message: "style indices and weights differ in length".into(),
+        }));
+    }
+    let parts: Vec<(usize, f32)> = indices.iter().map(|&i| i as usize).zip(weights).collect();
+    StyleWeights::blend(&parts).map_err(js_error)
+}
+
 /// The engine on one GPU device. The npm package's `StyleTransfer` class (npm/index.js) wraps
 /// it: image conversions, model loading and option defaults live there.
 #[wasm_bindgen]
@@ -289,14 +301,7 @@ impl Engine {
                 "the 26-style net is not loaded; call loadMultiStyle first".into(),
             ))
         })?;
-        if indices.len() != weights.len() {
-            return Err(js_error(Error::InvalidArgument {
-                op: "stylize",
-                message: "style indices and weights differ in length".into(),
-            }));
-        }
-        let parts: Vec<(usize, f32)> = indices.iter().map(|&i| i as usize).zip(weights).collect();
-        let style = StyleWeights::blend(&parts).map_err(js_error)?;
+        let style = style_blend(indices, weights)?;
         let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
         let opts = StylizeOptions {
             style,
@@ -417,15 +422,7 @@ impl Engine {
                 let n = self.multistyle.borrow().clone().ok_or_else(|| {
                     js_error(Error::Model("the 26-style net is not loaded".into()))
                 })?;
-                if indices.len() != weights.len() {
-                    return Err(js_error(Error::InvalidArgument {
-                        op: "stylizeTo",
-                        message: "style indices and weights differ in length".into(),
-                    }));
-                }
-                let parts: Vec<(usize, f32)> =
-                    indices.iter().map(|&i| i as usize).zip(weights).collect();
-                let style = StyleWeights::blend(&parts).map_err(js_error)?;
+                let style = style_blend(indices, weights)?;
                 (n.submit(&self.ctx, &photo, &style, max), 1.0)
             }
             "arbitrary" => {

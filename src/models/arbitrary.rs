@@ -123,7 +123,8 @@ struct PredictorLayer {
     add: Option<usize>,
 }
 
-/// An affine map from the style vector to one norm's gamma or beta.
+/// An affine map `weight . v + bias` ([C, len(v)] + [C]): a norm's gamma or beta from the style
+/// vector, or the predictor's head from the pooled features.
 struct StyleMap {
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -142,7 +143,7 @@ impl StyleMap {
             .iter()
             .enumerate()
             .map(|(c, b)| {
-                let row = &self.weight[c * STYLE_DIM..][..STYLE_DIM];
+                let row = &self.weight[c * v.len()..][..v.len()];
                 b + row.iter().zip(v).map(|(w, x)| w * x).sum::<f32>()
             })
             .collect()
@@ -362,24 +363,8 @@ impl ArbitraryNet {
         let stats = ctx.read(&stats).await?;
         // Global average pool = the per-channel means (even entries of [C, 2] stats).
         let pooled: Vec<f32> = stats.chunks_exact(2).map(|m| m[0]).collect();
-        let values = self.head_apply(&pooled);
+        let values = self.head.apply(&pooled);
         StyleVector::new(values)
-    }
-
-    fn head_apply(&self, pooled: &[f32]) -> Vec<f32> {
-        let c = pooled.len();
-        self.head
-            .bias
-            .iter()
-            .enumerate()
-            .map(|(o, b)| {
-                b + self.head.weight[o * c..][..c]
-                    .iter()
-                    .zip(pooled)
-                    .map(|(w, x)| w * x)
-                    .sum::<f32>()
-            })
-            .collect()
     }
 
     fn record_predictor(&self, ctx: &GpuContext) -> Result<PredictorPlan> {

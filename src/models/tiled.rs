@@ -374,14 +374,7 @@ pub(crate) fn tile_for(
     max_size: usize,
     requested: usize,
 ) -> Result<Option<usize>> {
-    let (mut w, mut h) = (photo.width, photo.height);
-    let long = w.max(h);
-    if max_size > 0 && long > max_size {
-        // As Rgba8Image::fit_within rounds.
-        let s = max_size as f64 / long as f64;
-        w = ((w as f64 * s).round() as usize).max(1);
-        h = ((h as f64 * s).round() as usize).max(1);
-    }
+    let (w, h) = photo.fitted_size(max_size);
     let pad = |n: usize| n.max(16).next_multiple_of(4);
     tile_size(ctx, pad(w), pad(h), requested)
 }
@@ -450,8 +443,8 @@ pub(crate) async fn run_tiled(
     let (w, h) = (photo.width, photo.height);
     let to_unit = 1.0 / (255.0 * map.scale[0]);
     let mut planes = vec![0.0f32; 3 * w * h];
-    for (out, r) in outputs.iter().zip(&regions) {
-        let vals = ctx.read(out).await?;
+    let tiles = ctx.read_many(&outputs.iter().collect::<Vec<_>>()).await?;
+    for (vals, r) in tiles.iter().zip(&regions) {
         for c in 0..3 {
             for yy in 0..r.core_h {
                 let y = r.y + r.core_y + yy;
