@@ -120,6 +120,15 @@ pub enum Error {
     /// An image could not be decoded, encoded or converted.
     #[error("image: {0}")]
     Image(String),
+
+    /// A file could not be read or written (a missing directory, no permission, a full disk).
+    #[error("{path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What the system said, and what to do.
+        message: String,
+    },
 }
 
 impl From<image::ImageError> for Error {

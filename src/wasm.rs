@@ -32,6 +32,7 @@ fn code(e: &Error) -> &'static str {
         Error::Image(_) => "bad-image",
         Error::Model(_) | Error::Weights { .. } => "bad-model",
         Error::Diverged { .. } => "diverged",
+        Error::Io { .. } => "io-error",
     }
 }
 
