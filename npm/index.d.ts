@@ -19,7 +19,10 @@ export interface CreateOptions {
   powerPreference?: "high-performance" | "low-power";
 }
 
-/** One of the 26 built-in styles (0-25), or a blend `{ index: weight }` (weights are normalised). */
+/**
+ * One of the 26 built-in styles (a whole number 0-25), or a blend `{ index: weight }`: keys
+ * "0"-"25", weights finite and >= 0 with a positive sum (normalised to sum to 1).
+ */
 export type Style = number | Record<number, number>;
 
 /** A Johnson transform net from `StyleTransfer.loadModel()`. */
@@ -34,11 +37,39 @@ export type StyleVector = Float32Array;
 /** The length of a style vector (100). */
 export declare const STYLE_VECTOR_LENGTH: 100;
 
-/** A weighted blend of style vectors, weights normalised: `blendStyleVectors([[a, 0.7], [b, 0.3]])`. */
+/**
+ * A weighted blend of style vectors: `blendStyleVectors([[a, 0.7], [b, 0.3]])`. Weights must be
+ * finite and >= 0 with a positive sum; they are normalised (by the largest first, so huge
+ * weights do not overflow).
+ */
 export declare function blendStyleVectors(parts: Array<[StyleVector, number]>): StyleVector;
 
-/** Give at most one of `style`, `styleImage`, `styleVector`, `model` (default: style 0). */
-export interface StylizeOptions {
+/** A download of a model file: `loaded` never decreases, and the last event has `loaded === total`. */
+export interface DownloadProgress {
+  /** Bytes received so far. */
+  loaded: number;
+  /** Bytes expected: the recorded size of the package's own files, else the server's Content-Length (undefined when it sends none, until the last event). */
+  total: number | undefined;
+  /** The file's URL. */
+  url: string;
+  /** True when the file came (checked) from the Cache API: one event, `loaded === total`. */
+  cached: boolean;
+}
+
+/** Options of every call that may download a model. */
+export interface LoadOptions {
+  /** Cancels the call: it rejects with code "cancelled" (at once when already aborted). */
+  signal?: AbortSignal;
+  /** Called as a model file downloads (the arbitrary-style pair, 2.7 MB; VGG19, 20 MB; a model by URL). */
+  onDownloadProgress?: (event: DownloadProgress) => void;
+}
+
+/**
+ * Give at most one of `style`, `styleImage`, `styleVector`, `model` (default: style 0). Every
+ * option is checked: a value of the wrong type or out of range, or an option name that is not
+ * one of these, rejects with code "invalid-argument" naming it; nothing is coerced.
+ */
+export interface StylizeOptions extends LoadOptions {
   /** One of the 26 built-in styles or a blend (the 26-style net). Default 0. */
   style?: Style;
   /** Any painting: its style vector is computed first (arbitrary-style net). */
@@ -48,21 +79,25 @@ export interface StylizeOptions {
   /** A net from `loadModel()` instead of the 26-style net. */
   model?: TransformNet;
   /**
-   * 1 = full style (default), 0 = the photo. With a painting's style, the style vector moves
-   * toward the photo's own; with the other nets, the result is blended with the photo.
+   * A finite number from 0 to 1: 1 = full style (default), 0 = the photo. With a painting's
+   * style, the style vector moves toward the photo's own; with the other nets (and always in
+   * `stylizeTo`), the result is blended with the photo.
    */
   strength?: number;
-  /** Keep the photo's colours (stylized luminance, photo chroma). Default false. */
+  /** Keep the photo's colours (stylized luminance, photo chroma): true or false (default). */
   preserveColors?: boolean;
-  /** Scale the image down so its longer side is at most this (default 1024; 0 = never). */
+  /** Scale the image down so its longer side is at most this many pixels: a whole number (default 1024, 512 for `stylizeTo`; 0 = never). */
   maxSize?: number;
   /**
    * Work in tiles of this many pixels, with instance-norm statistics over the whole image, so
    * the result equals an untiled run (default 0: only when the image is too large for the
-   * device, with the largest tile that fits).
+   * device, with the largest tile that fits). Not accepted by `stylizeTo`.
    */
   tileSize?: number;
 }
+
+/** Options of `stylizeTo`: those of `stylize` but `tileSize`. */
+export type LiveOptions = Omit<StylizeOptions, "tileSize">;
 
 export type ImageSource =
   | ImageData
@@ -83,8 +118,13 @@ export interface ConvBenchRow {
   gflops: number;
 }
 
-/** Options of a Gatys run; defaults as in jcjohnson/neural-style except where noted. */
-export interface GatysOptions {
+/**
+ * Options of a Gatys run; defaults as in jcjohnson/neural-style except where noted. Checked
+ * like StylizeOptions (unknown names and bad values are "invalid-argument" errors). `signal`
+ * stops the run at its next iteration (its GPU buffers are freed) and rejects `result` with
+ * code "cancelled" at once; `onDownloadProgress` reports VGG19's download.
+ */
+export interface GatysOptions extends LoadOptions {
   /** Longer side of the result in pixels (default 512). */
   size?: number;
   /** Iterations per stage (default 1000). */
@@ -158,36 +198,100 @@ export declare class GatysRun implements AsyncIterable<GatysProgress> {
   [Symbol.asyncIterator](): AsyncIterator<GatysProgress>;
 }
 
-/** Errors are `Error`s with one of these codes. */
-export type ErrorCode = "webgpu-unavailable" | "too-large" | "invalid-argument" | "gpu-error" | "bad-image" | "bad-model" | "diverged" | "cancelled";
+/**
+ * Every error the package throws or rejects with is an `Error` with one of these codes:
+ * - `webgpu-unavailable`: no WebGPU in this browser (the message names browsers that have it);
+ * - `invalid-argument`: a bad argument or option (the message names it and the value given);
+ * - `too-large`: the image or run does not fit the device (the message names what fits);
+ * - `bad-image`: an image that cannot be decoded or read;
+ * - `bad-model`: a model file that cannot be downloaded, is not a model of the right kind, or
+ *   (the package's own files) whose sha256 is not the one recorded when the package was built;
+ * - `gpu-error`: the GPU reported an error (or the browser cannot present a WebGPU canvas);
+ * - `device-lost`: the GPU device was lost (driver reset, another tab, ...); make a new
+ *   StyleTransfer with `StyleTransfer.create()`;
+ * - `diverged`: a Gatys run's loss became NaN or infinite;
+ * - `cancelled`: the call's `signal` aborted, or `GatysRun.cancel()`;
+ * - `destroyed`: a call after `destroy()` (and a Gatys run stopped by it);
+ * - `internal`: an unexpected failure inside the package (a bug: please report it).
+ */
+export type ErrorCode =
+  | "webgpu-unavailable"
+  | "invalid-argument"
+  | "too-large"
+  | "bad-image"
+  | "bad-model"
+  | "gpu-error"
+  | "device-lost"
+  | "diverged"
+  | "cancelled"
+  | "destroyed"
+  | "internal";
 export interface StyleTransferError extends Error {
   code: ErrorCode;
+  /** `cancelled`: the signal's reason. */
+  reason?: unknown;
+  /** `cancelled` / `destroyed` Gatys runs: the picture so far and the iterations done. */
+  image?: ImageData;
+  iterations?: number;
+  /** `bad-model` from an integrity check: the sha256 recorded in the package and the one downloaded. */
+  expected?: string;
+  got?: string;
 }
+
+/** The codes of `ErrorCode`, as a list. */
+export declare const ERROR_CODES: readonly ErrorCode[];
+
+/** A model file shipped in the package, with its size and sha256 (checked on every download and cached copy). */
+export interface PackagedModel {
+  url: URL;
+  bytes: number;
+  sha256: string;
+}
+export declare const MODELS: {
+  readonly multistyle: PackagedModel;
+  readonly arbitrary: PackagedModel;
+  readonly vgg19: PackagedModel;
+};
+/** The Cache API cache the package keeps its checked model files in (named after the package's version; older versions' caches are deleted). */
+export declare const MODEL_CACHE_NAME: string;
 
 export declare const STYLE_COUNT: 26;
 
-/** Any image source as RGBA8 pixels. */
+/** Any image source as RGBA8 pixels ("invalid-argument" for other values, "bad-image" when it cannot be read). */
 export declare function toImageData(source: ImageSource): Promise<ImageData>;
 
-/** Neural style transfer on this device's GPU. */
+/**
+ * Neural style transfer on this device's GPU. Every method validates its arguments before any
+ * work and rejects (never throws synchronously) with a StyleTransferError.
+ */
 export declare class StyleTransfer {
   private constructor();
   /** Opens the GPU; rejects with code "webgpu-unavailable" where the browser has no WebGPU. */
   static create(options?: CreateOptions): Promise<StyleTransfer>;
   readonly adapter: AdapterInfo;
+  /** GPU memory of the engine's buffers, in bytes: held, the most held so far, held for reuse (zeros once the device is released). */
+  readonly gpuMemory: { allocatedBytes: number; peakBytes: number; freeBytes: number };
+  /** True after `destroy()` or once the device is lost: calls then reject ("destroyed" / "device-lost"). */
+  readonly closed: boolean;
   /** Loads a converted Johnson net (URL or bytes of a `tools/convert_models.py johnson` file). */
-  loadModel(source: string | URL | ArrayBuffer | Uint8Array): Promise<TransformNet>;
-  /** Stylizes with the 26-style net (loaded from the package on first use), or with `options.model`. */
+  loadModel(source: string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<TransformNet>;
+  /**
+   * Stylizes with the 26-style net (in the package, checked and cached on first use), a
+   * painting's style, or `options.model`. An aborted `signal` rejects at once with
+   * "cancelled" (a GPU pass already submitted finishes in the background).
+   */
   stylize(image: ImageSource, options?: StylizeOptions): Promise<ImageData>;
   /**
    * Live: stylizes one frame of `source` (video, camera, canvas, image) and draws it straight
    * into `canvas` on the GPU, with no read-back. The canvas is sized to the frame (scaled to
    * `maxSize`, default 512) and must not have a 2d/webgl context. `strength` blends with the
    * frame for every net. Call once per animation frame; resolves when the frame is drawn.
+   * Where the browser cannot present a WebGPU canvas, rejects with "gpu-error": fall back to
+   * `stylize()` then.
    */
-  stylizeTo(canvas: HTMLCanvasElement | OffscreenCanvas, source: ImageSource, options?: StylizeOptions): Promise<void>;
+  stylizeTo(canvas: HTMLCanvasElement | OffscreenCanvas, source: ImageSource, options?: LiveOptions): Promise<void>;
   /** The style of any painting (it is scaled to cover 256x256 and centre-cropped). */
-  styleVector(painting: ImageSource): Promise<StyleVector>;
+  styleVector(painting: ImageSource, options?: LoadOptions): Promise<StyleVector>;
   /**
    * Gatys optimisation of `content` towards the style of one or more paintings; VGG19 (20 MB)
    * is downloaded on the first run and kept in the Cache API.
@@ -195,6 +299,10 @@ export declare class StyleTransfer {
   gatys(content: ImageSource, styles: ImageSource | ImageSource[], options?: GatysOptions): GatysRun;
   /** Times the convolution kernels on this GPU. */
   benchConv(runs?: number): Promise<ConvBenchRow[]>;
-  /** Releases the GPU device. */
+  /**
+   * Releases the GPU device. Calls in flight finish first (a Gatys run stops at its next
+   * iteration with "destroyed"), then the device is released; later calls reject with
+   * "destroyed". Calling it again does nothing.
+   */
   destroy(): void;
 }

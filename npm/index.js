@@ -1,7 +1,52 @@
-// The package's JavaScript API: a small class over the wasm engine. It turns any image source
-// into pixels, loads the bundled models on first use, fills in option defaults and gives every
-// error a `code`.
+// The package's JavaScript API: a small class over the wasm engine. It validates the options
+// (request.js), turns any image source into pixels, downloads and checks the bundled models on
+// first use (download.js), tracks the calls in flight (so destroy() waits for them) and gives
+// every error a `code`.
 import init, { Engine } from "./webgpu_style_transfer.js";
+import {
+  STYLE_COUNT,
+  STYLE_VECTOR_LENGTH,
+  error,
+  show,
+  checkImage,
+  checkModelSource,
+  checkStyleVector,
+  createRequest,
+  gatysRequest,
+  loadRequest,
+  normalizeWeights,
+  stylizeRequest,
+} from "./request.js";
+import { CACHE_NAME, SharedTask, abortable, cancelledError, download, packagedModel } from "./download.js";
+
+export { STYLE_COUNT, STYLE_VECTOR_LENGTH };
+
+/** The Cache API cache the package keeps its model files in (named after the package version). */
+export const MODEL_CACHE_NAME = CACHE_NAME;
+
+/** The model files shipped in the package: `{ url, bytes, sha256 }` each. */
+export const MODELS = Object.freeze({
+  multistyle: packagedModel("multistyle26.safetensors", new URL("./multistyle26.safetensors", import.meta.url)),
+  // The arbitrary-style pair (2.7 MB): fetched on the first styleVector / styleImage call.
+  arbitrary: packagedModel("arbitrary.safetensors", new URL("./arbitrary.safetensors", import.meta.url)),
+  // VGG19 for Gatys runs (20 MB): fetched only when a run starts.
+  vgg19: packagedModel("vgg19.safetensors", new URL("./vgg19.safetensors", import.meta.url)),
+});
+
+/** Every code an error of this package can carry. */
+export const ERROR_CODES = Object.freeze([
+  "webgpu-unavailable",
+  "invalid-argument",
+  "too-large",
+  "bad-image",
+  "bad-model",
+  "gpu-error",
+  "device-lost",
+  "diverged",
+  "cancelled",
+  "destroyed",
+  "internal",
+]);
 
 const WASM_URL = new URL("./webgpu_style_transfer_bg.wasm", import.meta.url);
 let ready = null;
@@ -15,44 +60,36 @@ function loadWasm() {
   return ready;
 }
 
-const MULTISTYLE_URL = new URL("./multistyle26.safetensors", import.meta.url);
-// The arbitrary-style pair (2.7 MB): fetched on the first styleVector / styleImage call.
-const ARBITRARY_URL = new URL("./arbitrary.safetensors", import.meta.url);
-// VGG19 for Gatys runs (20 MB): fetched only when a run starts, then kept in the Cache API.
-const VGG_URL = new URL("./vgg19.safetensors", import.meta.url);
-const CACHE_NAME = "webgpu-style-transfer-models-v1";
-
-/** Bytes of a model URL, from the Cache API when the browser keeps one (secure contexts). */
-async function fetchModel(url, what) {
-  const cache = typeof caches !== "undefined" ? await caches.open(CACHE_NAME).catch(() => null) : null;
-  let res = cache ? await cache.match(url).catch(() => undefined) : undefined;
-  if (!res) {
-    try {
-      res = await fetch(url);
-    } catch (e) {
-      throw error("bad-model", `could not download ${what} from ${url} (${e.message})`);
-    }
-    if (!res.ok) throw error("bad-model", `could not download ${what} from ${url} (HTTP ${res.status})`);
-    if (cache) await cache.put(url, res.clone()).catch(() => {});
+/**
+ * Any thrown value -> an Error with one of ERROR_CODES. Engine errors already carry theirs; a
+ * DOMException from the browser's WebGPU is a `gpu-error`; anything else is a bug of this
+ * package (`internal`), its original kept as `cause`.
+ */
+function wrap(e, op) {
+  if (e instanceof Error && typeof e.code === "string" && ERROR_CODES.includes(e.code)) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  if (typeof DOMException !== "undefined" && e instanceof DOMException) {
+    if (e.name === "AbortError") return error("cancelled", `${op} was cancelled`, { cause: e });
+    return error("gpu-error", `${op}: ${e.name}: ${message}`, { cause: e });
   }
-  return new Uint8Array(await res.arrayBuffer());
+  return error("internal", `${op}: ${message} (an unexpected failure inside webgpu-style-transfer; please report it)`, { cause: e });
 }
 
 /**
  * A running Gatys optimisation: listen with `onProgress(fn)` or `for await (const e of run)`,
- * stop it with `cancel()`, and await `result` for the final image.
+ * stop it with `cancel()` (or the `signal` option), and await `result` for the final image.
  */
 export class GatysRun {
   #listeners = [];
   #queue = [];
   #waiters = [];
   #done = false;
-  #cancelled = false;
+  #stop = null; // null, or the code the run stops with ("cancelled", "destroyed")
   /** Resolves to `{ image: ImageData, iterations, losses }`; rejects with code "cancelled" (its `image` holds the picture so far) after `cancel()`. */
   result;
 
   constructor(start) {
-    this.result = start((event) => this.#emit(event), () => this.#cancelled).finally(() => {
+    this.result = start((event) => this.#emit(event), () => this.#stop).finally(() => {
       this.#done = true;
       for (const w of this.#waiters.splice(0)) w({ done: true, value: undefined });
     });
@@ -69,13 +106,14 @@ export class GatysRun {
 
   /** Calls `fn(event)` at each reported iteration: `{ stage, stages, width, height, iteration, iterations, total, content, style, tv, elapsedMs, preview? }`. */
   onProgress(fn) {
+    if (typeof fn !== "function") throw error("invalid-argument", `onProgress takes a function, got ${show(fn)}`);
     this.#listeners.push(fn);
     return this;
   }
 
   /** Stops the run at its next reported iteration; its GPU buffers are released. */
-  cancel() {
-    this.#cancelled = true;
+  cancel(code = "cancelled") {
+    this.#stop ??= code;
   }
 
   [Symbol.asyncIterator]() {
@@ -93,339 +131,465 @@ export class GatysRun {
   }
 }
 
-/** Number of built-in styles of the 26-style net. */
-export const STYLE_COUNT = 26;
+const SOURCE_TYPES = "an ImageData, ImageBitmap, HTMLImageElement, HTMLCanvasElement, OffscreenCanvas, HTMLVideoElement, VideoFrame, Blob, ArrayBuffer or Uint8Array";
 
-function error(code, message) {
-  const e = new Error(message);
-  e.code = code;
-  return e;
-}
-
-/** Style option -> parallel index and weight arrays (validated again by the engine). */
-function styleParts(style) {
-  if (typeof style === "number") return [Uint32Array.of(style), Float32Array.of(1)];
-  if (style && typeof style === "object") {
-    const entries = Object.entries(style);
-    return [Uint32Array.from(entries, ([k]) => Number(k)), Float32Array.from(entries, ([, v]) => Number(v))];
-  }
-  throw error("invalid-argument", `style must be an index (0-${STYLE_COUNT - 1}) or a blend such as {3: 0.5, 12: 0.5}, got ${String(style)}`);
-}
-
-/** Any image source -> ImageData (RGBA8). */
+/** Any image source -> ImageData (RGBA8); errors are `invalid-argument` or `bad-image`. */
 export async function toImageData(source) {
+  return readImage("toImageData", "source", source);
+}
+
+async function readImage(op, name, source) {
+  checkImage(op, name, source);
   if (typeof ImageData !== "undefined" && source instanceof ImageData) return source;
-  let drawable = source;
-  if (source instanceof Blob || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
-    const blob = source instanceof Blob ? source : new Blob([source]);
-    try {
-      drawable = await createImageBitmap(blob);
-    } catch (e) {
-      throw error("bad-image", `cannot decode the image (${e.message}); use PNG, JPEG or WebP bytes`);
+  try {
+    let drawable = source;
+    if (source instanceof Blob || source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+      const blob = source instanceof Blob ? source : new Blob([source]);
+      try {
+        drawable = await createImageBitmap(blob);
+      } catch (e) {
+        throw error("bad-image", `${op}: cannot decode ${name} (${e.message}); use PNG, JPEG or WebP bytes`);
+      }
     }
+    if (typeof HTMLImageElement !== "undefined" && drawable instanceof HTMLImageElement && !drawable.complete) {
+      await drawable.decode();
+    }
+    const width = drawable.videoWidth ?? drawable.displayWidth ?? drawable.naturalWidth ?? drawable.width;
+    const height = drawable.videoHeight ?? drawable.displayHeight ?? drawable.naturalHeight ?? drawable.height;
+    if (!width || !height) throw error("bad-image", `${op}: ${name} has no pixels yet (not loaded, or 0x0)`);
+    const canvas = new OffscreenCanvas(width, height);
+    const g = canvas.getContext("2d", { willReadFrequently: true });
+    g.drawImage(drawable, 0, 0, width, height);
+    return g.getImageData(0, 0, width, height);
+  } catch (e) {
+    if (e instanceof Error && typeof e.code === "string" && ERROR_CODES.includes(e.code)) throw e;
+    throw error("bad-image", `${op}: cannot read the pixels of ${name} (${e?.message ?? e}); give ${SOURCE_TYPES} that has loaded`, { cause: e });
   }
-  if (typeof HTMLImageElement !== "undefined" && drawable instanceof HTMLImageElement && !drawable.complete) {
-    await drawable.decode();
-  }
-  const width = drawable.videoWidth ?? drawable.displayWidth ?? drawable.naturalWidth ?? drawable.width;
-  const height = drawable.videoHeight ?? drawable.displayHeight ?? drawable.naturalHeight ?? drawable.height;
-  if (!width || !height) throw error("bad-image", "the image has no pixels yet (not loaded, or 0x0)");
-  const canvas = new OffscreenCanvas(width, height);
-  const g = canvas.getContext("2d", { willReadFrequently: true });
-  g.drawImage(drawable, 0, 0, width, height);
-  return g.getImageData(0, 0, width, height);
 }
-
-function wrap(e) {
-  if (e instanceof Error) return e;
-  return error("gpu-error", String(e));
-}
-
-export const STYLE_VECTOR_LENGTH = 100;
 
 /**
  * A weighted blend of style vectors (from `styleVector`): `blendStyleVectors([[a, 0.7], [b, 0.3]])`.
- * Weights are normalised to sum to 1.
+ * Weights must be finite and >= 0 with a positive sum; they are normalised to sum to 1.
  */
 export function blendStyleVectors(parts) {
-  if (!Array.isArray(parts) || parts.length === 0) throw error("invalid-argument", "give a list of [styleVector, weight] pairs");
-  let sum = 0;
-  for (const [v, w] of parts) {
-    if (!(v instanceof Float32Array) || v.length !== STYLE_VECTOR_LENGTH) throw error("invalid-argument", `a style vector is a Float32Array of ${STYLE_VECTOR_LENGTH} values from styleVector()`);
-    if (!(Number.isFinite(w) && w >= 0)) throw error("invalid-argument", `blend weight ${w} must be a finite, non-negative number`);
-    sum += w;
-  }
-  if (sum <= 0) throw error("invalid-argument", "the blend weights sum to 0; give one a positive weight");
-  const out = new Float32Array(STYLE_VECTOR_LENGTH);
-  for (const [v, w] of parts) for (let i = 0; i < out.length; i++) out[i] += (v[i] * w) / sum;
-  return out;
+  const op = "blendStyleVectors";
+  if (!Array.isArray(parts) || parts.length === 0) throw error("invalid-argument", `${op}: give a list of [styleVector, weight] pairs, got ${show(parts)}`);
+  parts.forEach((p, i) => {
+    if (!Array.isArray(p) || p.length !== 2) throw error("invalid-argument", `${op}: part ${i} must be a [styleVector, weight] pair, got ${show(p)}`);
+    checkStyleVector(op, `part ${i}'s style vector`, p[0]);
+  });
+  const shares = normalizeWeights(op, "blend weight", parts.map((p) => p[1]));
+  const out = new Float64Array(STYLE_VECTOR_LENGTH);
+  parts.forEach(([v], k) => {
+    for (let i = 0; i < out.length; i++) out[i] += v[i] * shares[k];
+  });
+  return Float32Array.from(out);
 }
 
-/** ImageData -> the byte view the engine takes. */
-function bytesOf(pixels) {
-  return new Uint8Array(pixels.data.buffer, pixels.data.byteOffset, pixels.data.byteLength);
+/** ImageData -> what the engine reads: `{ data, width, height }`. */
+function pixelsOf(image) {
+  return { data: image.data, width: image.width, height: image.height };
 }
 
 /** A Johnson transform net loaded by `StyleTransfer.loadModel()`. */
 export class TransformNet {
+  #owner;
   constructor(owner, id) {
-    this.owner = owner;
+    this.#owner = owner;
     this.id = id;
     this.family = "johnson";
   }
+  /** Whether this net was loaded by `owner`. */
+  static belongsTo(net, owner) {
+    return net !== null && typeof net === "object" && #owner in net && net.#owner === owner;
+  }
 }
+
+const CONSTRUCT = Symbol("StyleTransfer.create");
 
 /** Neural style transfer on this device's GPU. Create with `await StyleTransfer.create()`. */
 export class StyleTransfer {
   #engine;
-  #loading = null;
-  #loadingArbitrary = null;
+  #adapter;
+  /** "open", "destroying" (destroy() called, calls in flight), "destroyed", or "lost". */
+  #state = "open";
+  #lost = null;
+  #busy = 0;
+  #loads = new Map();
+  #runs = new Set();
   #liveVectors = new WeakMap();
+  /** Which VGG19 the engine holds: "package:max", "package:avg", "custom" or null. */
+  #vggLoaded = null;
 
-  constructor(engine) {
+  constructor(engine, token) {
+    if (token !== CONSTRUCT) throw error("invalid-argument", "use `await StyleTransfer.create()` to make a StyleTransfer");
     this.#engine = engine;
+    this.#adapter = Object.freeze(engine.adapter);
   }
 
   /** Opens the GPU; rejects with code "webgpu-unavailable" where the browser has no WebGPU. */
-  static async create(options = {}) {
+  static async create(options) {
+    const { powerPreference } = createRequest(options);
     await loadWasm();
     try {
-      return new StyleTransfer(await Engine.create(options.powerPreference));
+      return new StyleTransfer(await Engine.create(powerPreference), CONSTRUCT);
     } catch (e) {
-      throw wrap(e);
+      throw wrap(e, "create");
     }
   }
 
   /** The adapter: { name, backend, driver, deviceType, shaderF16, limits }. */
   get adapter() {
-    return this.#engine.adapter;
+    return this.#adapter;
   }
 
-  async #multistyle() {
-    if (this.#engine.hasMultiStyle) return;
-    this.#loading ??= (async () => {
-      const res = await fetch(MULTISTYLE_URL);
-      if (!res.ok) throw error("bad-model", `could not load the 26-style net from ${MULTISTYLE_URL} (HTTP ${res.status})`);
-      this.#engine.loadMultiStyle(new Uint8Array(await res.arrayBuffer()));
+  /**
+   * GPU memory of the engine's buffers: `{ allocatedBytes, peakBytes, freeBytes }` (bytes held,
+   * the most held so far, and held for reuse); zeros once the device is released.
+   */
+  get gpuMemory() {
+    return this.#engine ? this.#engine.memory : { allocatedBytes: 0, peakBytes: 0, freeBytes: 0 };
+  }
+
+  /** Whether destroy() was called or the device was lost: no more calls can be made. */
+  get closed() {
+    return this.#state !== "open" || this.#deviceLost() !== null;
+  }
+
+  /** The device's loss, `{ reason, message }`, or null while it works (or after our own destroy()). */
+  #deviceLost() {
+    if (this.#lost) return this.#lost;
+    if (this.#state !== "open") return null;
+    const lost = this.#engine.lost;
+    if (lost) {
+      this.#lost = lost;
+      this.#state = "lost";
+      this.#release();
+    }
+    return this.#lost;
+  }
+
+  #lostError(op, cause) {
+    const { reason, message } = this.#lost;
+    return error("device-lost", `${op}: the GPU device was lost (${reason}${message ? `: ${message}` : ""}); make a new one with StyleTransfer.create()`, { reason, cause });
+  }
+
+  /** Throws unless a new call can start now (not destroyed, device not lost). */
+  #check(op) {
+    if (this.#deviceLost()) throw this.#lostError(op);
+    if (this.#state !== "open") throw error("destroyed", `${op}: this StyleTransfer was destroyed; make a new one with StyleTransfer.create()`);
+  }
+
+  /**
+   * Throws unless a call in flight can go on: it can after destroy() (which waits for it),
+   * not after a device loss.
+   */
+  #alive(op) {
+    if (this.#deviceLost()) throw this.#lostError(op);
+    if (!this.#engine) throw error("destroyed", `${op}: this StyleTransfer was destroyed`);
+  }
+
+  /**
+   * One call of the API. `request()` validates the arguments (into a request with an optional
+   * `signal`); `work(request)` does the call. Refused after destroy() or a device loss;
+   * counted while in flight (destroy() waits for it); rejected with `cancelled` as soon as the
+   * signal aborts; its errors given a code. Never throws synchronously.
+   */
+  async #call(op, request, work) {
+    this.#check(op);
+    const r = request();
+    if (r?.signal?.aborted) throw cancelledError(op, r.signal);
+    this.#busy++;
+    const p = (async () => {
+      try {
+        return await work(r);
+      } finally {
+        this.#busy--;
+        this.#release();
+      }
     })();
+    p.catch(() => {});
     try {
-      await this.#loading;
+      return await abortable(p, r?.signal, op);
     } catch (e) {
-      this.#loading = null;
-      throw wrap(e);
+      if (e?.code !== "cancelled" && this.#deviceLost()) throw this.#lostError(op, e);
+      throw wrap(e, op);
     }
   }
 
-  async #arbitrary() {
-    if (this.#engine.hasArbitrary) return;
-    this.#loadingArbitrary ??= (async () => {
-      this.#engine.loadArbitrary(await fetchModel(ARBITRARY_URL, "the arbitrary-style net"));
-    })();
-    try {
-      await this.#loadingArbitrary;
-    } catch (e) {
-      this.#loadingArbitrary = null;
-      throw wrap(e);
+  /** Frees the engine once nothing is in flight, after destroy() or a device loss. */
+  #release() {
+    if (this.#busy > 0 || !this.#engine) return;
+    if (this.#state === "destroying" || this.#state === "lost") {
+      const engine = this.#engine;
+      this.#engine = null;
+      if (this.#state === "destroying") this.#state = "destroyed";
+      try {
+        engine.destroy();
+        engine.free();
+      } catch {
+        // Already gone with the device.
+      }
     }
+  }
+
+  /**
+   * The engine's model `key`, its bytes from `fetchBytes(signal, emit)` then given to
+   * `load(bytes)`, once, shared by concurrent callers (each with its own signal and progress
+   * callback).
+   */
+  #load(op, key, { has, fetchBytes, load }, opts) {
+    if (has()) return Promise.resolve();
+    let task = this.#loads.get(key);
+    if (!task) {
+      task = new SharedTask(async (signal, emit) => {
+        const bytes = await fetchBytes(signal, emit);
+        this.#alive(op);
+        load(bytes);
+      });
+      this.#loads.set(key, task);
+      const forget = () => this.#loads.get(key) === task && this.#loads.delete(key);
+      task.promise.then(forget, forget);
+    }
+    return task.wait(op, opts);
+  }
+
+  /** A model file of the package (checked against its sha256, kept in the Cache API). */
+  #packaged(op, key, model, what, has, load, opts) {
+    return this.#load(op, key, {
+      has,
+      fetchBytes: (signal, emit) => download(model.url, { what, expect: model, signal, onProgress: emit }),
+      load,
+    }, opts);
+  }
+
+  #multistyle(op, opts) {
+    const e = this.#engine;
+    return this.#packaged(op, "multistyle", MODELS.multistyle, "the 26-style net", () => e.hasMultiStyle, (b) => e.loadMultiStyle(b), opts);
+  }
+
+  #arbitrary(op, opts) {
+    const e = this.#engine;
+    return this.#packaged(op, "arbitrary", MODELS.arbitrary, "the arbitrary-style net", () => e.hasArbitrary, (b) => e.loadArbitrary(b), opts);
+  }
+
+  /** The style vector of `painting` (already checked), within a call. */
+  async #styleVector(op, painting, r) {
+    await this.#arbitrary(op, r);
+    const pixels = await readImage(op, "painting", painting);
+    this.#alive(op);
+    return this.#engine.styleVector(pixelsOf(pixels));
   }
 
   /**
    * The style of any painting as a 100-value Float32Array (arbitrary-style net). Keep it to
    * stylize many photos (`stylize(photo, { styleVector })`) or blend several with
-   * `blendStyleVectors`.
+   * `blendStyleVectors`. Options: `{ signal, onDownloadProgress }`.
    */
-  async styleVector(painting) {
-    await this.#arbitrary();
-    const pixels = await toImageData(painting);
-    try {
-      return await this.#engine.styleVector(bytesOf(pixels), pixels.width, pixels.height);
-    } catch (e) {
-      throw wrap(e);
-    }
+  styleVector(painting, options) {
+    const op = "styleVector";
+    return this.#call(
+      op,
+      () => {
+        checkImage(op, "painting", painting);
+        return loadRequest(op, options);
+      },
+      (r) => this.#styleVector(op, painting, r),
+    );
   }
 
   /**
    * Loads a converted Johnson transform net (URL or bytes of a file made by
-   * `tools/convert_models.py johnson`); pass it as `stylize(image, { model })`.
+   * `tools/convert_models.py johnson`); pass it as `stylize(image, { model })`. Options:
+   * `{ signal, onDownloadProgress }` (for a URL).
    */
-  async loadModel(source) {
-    const bytes =
-      source instanceof ArrayBuffer || ArrayBuffer.isView(source)
-        ? new Uint8Array(source.buffer ?? source, source.byteOffset ?? 0, source.byteLength)
-        : await fetchModel(new URL(String(source), globalThis.location?.href), "the model");
-    try {
-      return new TransformNet(this, this.#engine.loadJohnson(bytes));
-    } catch (e) {
-      throw wrap(e);
+  loadModel(source, options) {
+    const op = "loadModel";
+    return this.#call(
+      op,
+      () => {
+        checkModelSource(op, "source", source);
+        return loadRequest(op, options);
+      },
+      async (r) => {
+        let bytes;
+        if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
+          bytes = new Uint8Array(source.buffer ?? source, source.byteOffset ?? 0, source.byteLength);
+        } else {
+          const url = new URL(String(source), globalThis.location?.href);
+          bytes = await download(url, { what: "the model", signal: r.signal, onProgress: r.onDownloadProgress });
+        }
+        this.#alive(op);
+        return new TransformNet(this, this.#engine.loadJohnson(bytes));
+      },
+    );
+  }
+
+  /** The engine's request for a validated `stylize` / `stylizeTo` request: net loaded, style resolved. */
+  async #prepare(op, r, live) {
+    const request = { strength: r.strength, preserveColors: r.preserveColors, maxSize: r.maxSize, tileSize: r.tileSize };
+    if (r.net === "multistyle") {
+      await this.#multistyle(op, r);
+      return { ...request, style: r.style };
     }
+    if (r.net === "johnson") return { ...request, model: r.model.id };
+    let vector = r.styleVector;
+    if (r.styleImage !== undefined) {
+      vector = live ? this.#liveVectors.get(r.styleImage) : undefined;
+      if (!vector) {
+        vector = await this.#styleVector(op, r.styleImage, r);
+        if (live) this.#liveVectors.set(r.styleImage, vector);
+      }
+    }
+    await this.#arbitrary(op, r);
+    return { ...request, styleVector: vector };
   }
 
   /**
-   * Stylizes an image with one of the 26 styles or a blend, or with a net from `loadModel`
-   * (`{ model }`); resolves to an ImageData the size of the (possibly `maxSize`-scaled) input.
+   * Stylizes an image with one of the 26 styles or a blend, a painting's style, or a net from
+   * `loadModel`; resolves to an ImageData the size of the (possibly `maxSize`-scaled) input.
    */
-  async stylize(image, options = {}) {
-    const { style = 0, strength = 1, preserveColors = false, maxSize = 1024, model, styleImage, tileSize = 0 } = options;
-    let { styleVector } = options;
-    const chosen = ["style", "styleImage", "styleVector", "model"].filter((k) => options[k] !== undefined);
-    if (chosen.length > 1) throw error("invalid-argument", `give one of style, styleImage, styleVector or model, not ${chosen.join(" and ")}`);
-    if (!(Number.isInteger(tileSize) && tileSize >= 0)) throw error("invalid-argument", `tileSize must be a whole number of pixels (0: automatic), got ${tileSize}`);
-    if (styleImage !== undefined || styleVector !== undefined) {
-      if (styleImage !== undefined) styleVector = await this.styleVector(styleImage);
-      if (!(styleVector instanceof Float32Array) || styleVector.length !== STYLE_VECTOR_LENGTH) {
-        throw error("invalid-argument", `styleVector must be a Float32Array of ${STYLE_VECTOR_LENGTH} values from styleVector()`);
-      }
-      await this.#arbitrary();
-      const pixels = await toImageData(image);
-      try {
-        const out = await this.#engine.stylizeArbitrary(bytesOf(pixels), pixels.width, pixels.height, styleVector, strength, preserveColors, maxSize, tileSize);
+  stylize(image, options) {
+    const op = "stylize";
+    return this.#call(
+      op,
+      () => {
+        checkImage(op, "image", image);
+        return stylizeRequest(op, options, { isModel: (m) => TransformNet.belongsTo(m, this) });
+      },
+      async (r) => {
+        const request = await this.#prepare(op, r, false);
+        const pixels = await readImage(op, "image", image);
+        this.#alive(op);
+        const out = await this.#engine.stylize(pixelsOf(pixels), request);
         return new ImageData(out.data, out.width, out.height);
-      } catch (e) {
-        throw wrap(e);
-      }
-    }
-    if (model !== undefined) {
-      if (!(model instanceof TransformNet) || model.owner !== this) {
-        throw error("invalid-argument", "model must come from this StyleTransfer's loadModel()");
-      }
-      const pixels = await toImageData(image);
-      try {
-        const out = await this.#engine.stylizeWith(model.id, bytesOf(pixels), pixels.width, pixels.height, strength, preserveColors, maxSize, tileSize);
-        return new ImageData(out.data, out.width, out.height);
-      } catch (e) {
-        throw wrap(e);
-      }
-    }
-    const [indices, weights] = styleParts(style);
-    await this.#multistyle();
-    const pixels = await toImageData(image);
-    try {
-      const out = await this.#engine.stylize(bytesOf(pixels), pixels.width, pixels.height, indices, weights, strength, preserveColors, maxSize, tileSize);
-      return new ImageData(out.data, out.width, out.height);
-    } catch (e) {
-      throw wrap(e);
-    }
+      },
+    );
   }
 
   /**
    * Live: stylizes one frame of `source` (a video, camera, canvas or any image) and draws it
    * straight into `canvas` on the GPU; the result is never read back. Same options as
-   * `stylize` (`styleImage` is turned into a vector once per painting object); `strength`
-   * blends with the frame for every net here. The canvas is sized to the (maxSize-scaled)
-   * frame and must not have a 2d/webgl context. Call it once per frame (requestAnimationFrame);
-   * it resolves when the GPU has drawn the frame.
+   * `stylize` but `tileSize` (`styleImage` is turned into a vector once per painting object);
+   * `strength` blends with the frame for every net here. The canvas is sized to the
+   * (maxSize-scaled, default 512) frame and must not have a 2d/webgl context. Call it once per
+   * frame (requestAnimationFrame); it resolves when the GPU has drawn the frame.
    */
-  async stylizeTo(canvas, source, options = {}) {
-    const { style = 0, strength = 1, preserveColors = false, maxSize = 512, model, styleImage } = options;
-    let { styleVector } = options;
-    const chosen = ["style", "styleImage", "styleVector", "model"].filter((k) => options[k] !== undefined);
-    if (chosen.length > 1) throw error("invalid-argument", `give one of style, styleImage, styleVector or model, not ${chosen.join(" and ")}`);
-    const isCanvas = (typeof HTMLCanvasElement !== "undefined" && canvas instanceof HTMLCanvasElement) || (typeof OffscreenCanvas !== "undefined" && canvas instanceof OffscreenCanvas);
-    if (!isCanvas) throw error("invalid-argument", "stylizeTo draws into an HTMLCanvasElement or an OffscreenCanvas");
-    let net = "multistyle";
-    let indices = new Uint32Array(0);
-    let weights = new Float32Array(0);
-    let id = 0;
-    if (styleImage !== undefined) {
-      if (styleImage === null || typeof styleImage !== "object") throw error("invalid-argument", "styleImage must be an image (ImageData, ImageBitmap, an element, a Blob or bytes)");
-      if (!this.#liveVectors.has(styleImage)) this.#liveVectors.set(styleImage, await this.styleVector(styleImage));
-      styleVector = this.#liveVectors.get(styleImage);
-    }
-    if (styleVector !== undefined) {
-      if (!(styleVector instanceof Float32Array) || styleVector.length !== STYLE_VECTOR_LENGTH) {
-        throw error("invalid-argument", `styleVector must be a Float32Array of ${STYLE_VECTOR_LENGTH} values from styleVector()`);
-      }
-      await this.#arbitrary();
-      net = "arbitrary";
-    } else if (model !== undefined) {
-      if (!(model instanceof TransformNet) || model.owner !== this) throw error("invalid-argument", "model must come from this StyleTransfer's loadModel()");
-      net = "johnson";
-      id = model.id;
-    } else {
-      [indices, weights] = styleParts(style);
-      await this.#multistyle();
-    }
-    const pixels = await toImageData(source);
-    const long = Math.max(pixels.width, pixels.height);
-    const scale = maxSize > 0 && long > maxSize ? maxSize / long : 1;
-    const w = Math.max(1, Math.round(pixels.width * scale));
-    const h = Math.max(1, Math.round(pixels.height * scale));
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-    }
-    try {
-      await this.#engine.stylizeTo(canvas, w, h, bytesOf(pixels), pixels.width, pixels.height, net, indices, weights, styleVector ?? new Float32Array(0), id, strength, preserveColors, maxSize);
-    } catch (e) {
-      throw wrap(e);
-    }
+  stylizeTo(canvas, source, options) {
+    const op = "stylizeTo";
+    return this.#call(
+      op,
+      () => {
+        const isCanvas =
+          (typeof HTMLCanvasElement !== "undefined" && canvas instanceof HTMLCanvasElement) || (typeof OffscreenCanvas !== "undefined" && canvas instanceof OffscreenCanvas);
+        if (!isCanvas) throw error("invalid-argument", `${op}: canvas must be an HTMLCanvasElement or an OffscreenCanvas, got ${show(canvas)}`);
+        checkImage(op, "source", source);
+        return stylizeRequest(op, options, { live: true, isModel: (m) => TransformNet.belongsTo(m, this) });
+      },
+      async (r) => {
+        const request = await this.#prepare(op, r, true);
+        const pixels = await readImage(op, "source", source);
+        const long = Math.max(pixels.width, pixels.height);
+        const scale = request.maxSize > 0 && long > request.maxSize ? request.maxSize / long : 1;
+        const w = Math.max(1, Math.round(pixels.width * scale));
+        const h = Math.max(1, Math.round(pixels.height * scale));
+        if (canvas.width !== w || canvas.height !== h) {
+          canvas.width = w;
+          canvas.height = h;
+        }
+        this.#alive(op);
+        await this.#engine.stylizeTo(canvas, w, h, pixelsOf(pixels), request);
+      },
+    );
   }
 
-  async #vgg(pooling, source) {
-    if (this.#engine.vggPooling === pooling && !source) return;
+  /** VGG19 with `pooling`, from the package (checked and cached) or from `r.vgg`. */
+  async #vgg(op, r) {
+    const e = this.#engine;
+    if (r.vgg === undefined) {
+      const tag = `package:${r.pooling}`;
+      const load = (b) => {
+        e.loadVgg(b, r.pooling);
+        this.#vggLoaded = tag;
+      };
+      return this.#packaged(op, tag, MODELS.vgg19, "VGG19", () => this.#vggLoaded === tag, load, r);
+    }
+    const source = r.vgg;
     let bytes;
     if (source instanceof ArrayBuffer || ArrayBuffer.isView(source)) {
       bytes = source instanceof Uint8Array ? source : new Uint8Array(source.buffer ?? source, source.byteOffset ?? 0, source.byteLength);
     } else {
-      bytes = await fetchModel(source ? new URL(String(source), globalThis.location?.href) : VGG_URL, "VGG19");
+      bytes = await download(new URL(String(source), globalThis.location?.href), { what: "VGG19", signal: r.signal, onProgress: r.onDownloadProgress });
     }
-    try {
-      this.#engine.loadVgg(bytes, pooling);
-    } catch (e) {
-      throw wrap(e);
-    }
+    this.#alive(op);
+    this.#vggLoaded = null;
+    e.loadVgg(bytes, r.pooling);
+    this.#vggLoaded = "custom";
   }
 
   /**
    * Starts a Gatys optimisation of `content` towards the style of `styles` (one image or an
-   * array). Options: `{ size, iterations, optimizer: "lbfgs" | "adam", learningRate, history,
-   * contentWeight, styleWeight, tvWeight, init: "noise" | "content", seed, scales, styleScale,
-   * styleBlendWeights, pooling: "max" | "avg", preserveColors, previewEvery, reportEvery, vgg }`
-   * (`vgg`: a URL or the bytes of a converted VGG19; by default the package's own file).
+   * array). Options: see GatysOptions in index.d.ts; `signal` cancels like `run.cancel()`.
    */
-  gatys(content, styles, options = {}) {
-    const list = Array.isArray(styles) ? styles : [styles];
-    const { pooling = "max", vgg, ...rest } = options;
-    const opts = { size: 512, iterations: 1000, previewEvery: 10, ...rest };
-    return new GatysRun(async (emit, isCancelled) => {
-      await this.#vgg(pooling, vgg);
-      const c = await toImageData(content);
-      const s = await Promise.all(list.map(toImageData));
-      let out;
-      try {
-        out = await this.#engine.gatys(
-          new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength),
-          c.width,
-          c.height,
-          s.map((p) => ({ data: p.data, width: p.width, height: p.height })),
-          opts,
-          (e) => {
-            if (e.preview) e.preview = new ImageData(e.preview.data, e.preview.width, e.preview.height);
-            emit(e);
-            return !isCancelled();
-          },
-        );
-      } catch (e) {
-        throw wrap(e);
-      }
-      const image = new ImageData(out.data, out.width, out.height);
-      if (out.cancelled) {
-        const e = error("cancelled", `the Gatys run was cancelled after ${out.iterations} iterations`);
-        e.image = image;
-        e.iterations = out.iterations;
-        throw e;
-      }
-      return { image, iterations: out.iterations, losses: out.losses };
-    });
+  gatys(content, styles, options) {
+    const op = "gatys";
+    const run = new GatysRun((emit, stopped) =>
+      this.#call(
+        op,
+        () => gatysRequest(content, styles, options),
+        async (r) => {
+          const onAbort = () => run.cancel();
+          r.signal?.addEventListener("abort", onAbort, { once: true });
+          try {
+            await this.#vgg(op, r);
+            const c = await readImage(op, "content", content);
+            const s = await Promise.all(r.styles.map((x, i) => readImage(op, Array.isArray(styles) ? `styles[${i}]` : "styles", x)));
+            if (stopped() === "destroyed") throw error("destroyed", `${op}: the StyleTransfer was destroyed before the run started`);
+            this.#alive(op);
+            const out = await this.#engine.gatys(pixelsOf(c), s.map(pixelsOf), r.engine, (e) => {
+              if (e.preview) e.preview = new ImageData(e.preview.data, e.preview.width, e.preview.height);
+              emit(e);
+              return stopped() === null;
+            });
+            const image = new ImageData(out.data, out.width, out.height);
+            if (out.cancelled) {
+              const why = stopped() === "destroyed" ? "destroyed" : "cancelled";
+              const message = why === "destroyed" ? "the StyleTransfer was destroyed" : "the Gatys run was cancelled";
+              throw error(why, `${op}: ${message} after ${out.iterations} iterations`, { image, iterations: out.iterations });
+            }
+            return { image, iterations: out.iterations, losses: out.losses };
+          } finally {
+            r.signal?.removeEventListener("abort", onAbort);
+          }
+        },
+      ).finally(() => this.#runs.delete(run)),
+    );
+    if (this.#state === "open") this.#runs.add(run);
+    return run;
   }
 
   /** The convolution benchmark: [{ case, kernel, ms, gflops }]. */
   benchConv(runs = 3) {
-    return this.#engine.benchConv(runs);
+    const op = "benchConv";
+    return this.#call(
+      op,
+      () => {
+        if (!(Number.isInteger(runs) && runs >= 1 && runs <= 1000)) throw error("invalid-argument", `${op}: runs must be a whole number from 1 to 1000, got ${show(runs)}`);
+      },
+      () => this.#engine.benchConv(runs),
+    );
   }
 
-  /** Releases the GPU device. */
+  /**
+   * Releases the GPU device. Calls in flight finish first (a Gatys run stops at its next
+   * iteration, rejecting with code "destroyed"), then the device is released; later calls
+   * reject with code "destroyed".
+   */
   destroy() {
-    this.#engine.destroy();
+    if (this.#state !== "open") return;
+    this.#state = "destroying";
+    for (const run of this.#runs) run.cancel("destroyed");
+    for (const task of this.#loads.values()) task.abort();
+    this.#release();
   }
 }

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use wasm_bindgen::prelude::*;
 
 use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
@@ -60,130 +61,159 @@ fn image_object(img: &Rgba8Image) -> JsValue {
     obj.into()
 }
 
-/// Reads a JS options object into [`GatysOptions`]; absent fields keep their defaults, present
-/// ones of the wrong type are errors naming the field.
-fn gatys_options(o: &JsValue) -> crate::Result<GatysOptions> {
-    let mut opts = GatysOptions::default();
-    if o.is_undefined() || o.is_null() {
-        return Ok(opts);
+/// A field of a request object.
+fn field(obj: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(obj, &key.into()).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// An error about a request object that npm/request.js did not build (the package validates
+/// and names every bad option before anything reaches the engine).
+fn bad_request(op: &'static str, key: &str, what: &str) -> JsValue {
+    js_error(Error::InvalidArgument {
+        op,
+        message: format!(
+            "request field '{key}' must be {what}; call the engine through the npm package's StyleTransfer"
+        ),
+    })
+}
+
+fn number(op: &'static str, obj: &JsValue, key: &str) -> Result<f64, JsValue> {
+    field(obj, key)
+        .as_f64()
+        .filter(|v| v.is_finite())
+        .ok_or_else(|| bad_request(op, key, "a finite number"))
+}
+
+fn optional_number(op: &'static str, obj: &JsValue, key: &str) -> Result<Option<f64>, JsValue> {
+    if field(obj, key).is_undefined() {
+        Ok(None)
+    } else {
+        number(op, obj, key).map(Some)
     }
-    let bad = |field: &str, what: &str| Error::InvalidArgument {
-        op: "gatys",
-        message: format!("option '{field}' must be {what}"),
-    };
-    let get = |k: &str| js_sys::Reflect::get(o, &k.into()).unwrap_or(JsValue::UNDEFINED);
-    let num = |k: &str| -> crate::Result<Option<f64>> {
-        let v = get(k);
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        v.as_f64().map(Some).ok_or_else(|| bad(k, "a number"))
-    };
-    let nums = |k: &str| -> crate::Result<Option<Vec<f64>>> {
-        let v = get(k);
-        if v.is_undefined() {
-            return Ok(None);
-        }
-        if !js_sys::Array::is_array(&v) {
-            return Err(bad(k, "an array of numbers"));
-        }
-        js_sys::Array::from(&v)
-            .iter()
-            .map(|x| x.as_f64().ok_or_else(|| bad(k, "an array of numbers")))
-            .collect::<crate::Result<Vec<_>>>()
-            .map(Some)
-    };
-    let count = |k: &str, v: f64| -> crate::Result<usize> {
-        if v >= 0.0 && v.fract() == 0.0 && v < 1e9 {
-            Ok(v as usize)
-        } else {
-            Err(bad(k, "a whole number >= 0"))
-        }
-    };
-    if let Some(v) = num("size")? {
-        opts.size = count("size", v)?;
+}
+
+fn whole(op: &'static str, obj: &JsValue, key: &str) -> Result<usize, JsValue> {
+    let v = number(op, obj, key)?;
+    if v >= 0.0 && v.fract() == 0.0 && v <= u32::MAX as f64 {
+        Ok(v as usize)
+    } else {
+        Err(bad_request(op, key, "a whole number >= 0"))
     }
-    if let Some(v) = num("iterations")? {
-        opts.iterations = count("iterations", v)?;
+}
+
+fn flag(op: &'static str, obj: &JsValue, key: &str) -> Result<bool, JsValue> {
+    field(obj, key)
+        .as_bool()
+        .ok_or_else(|| bad_request(op, key, "true or false"))
+}
+
+fn text(op: &'static str, obj: &JsValue, key: &str) -> Result<String, JsValue> {
+    field(obj, key)
+        .as_string()
+        .ok_or_else(|| bad_request(op, key, "a string"))
+}
+
+fn numbers(op: &'static str, obj: &JsValue, key: &str) -> Result<Vec<f64>, JsValue> {
+    let v = field(obj, key);
+    if !js_sys::Array::is_array(&v) {
+        return Err(bad_request(op, key, "an array of numbers"));
     }
-    if let Some(v) = nums("scales")? {
-        opts.scales = v
+    js_sys::Array::from(&v)
+        .iter()
+        .map(|x| {
+            x.as_f64()
+                .ok_or_else(|| bad_request(op, key, "an array of numbers"))
+        })
+        .collect()
+}
+
+/// `{ data: Uint8ClampedArray | Uint8Array, width, height }` (an ImageData) -> an image.
+fn pixels(op: &'static str, image: &JsValue) -> Result<Rgba8Image, JsValue> {
+    use wasm_bindgen::JsCast;
+    let data = field(image, "data");
+    let bytes = if let Some(d) = data.dyn_ref::<js_sys::Uint8ClampedArray>() {
+        d.to_vec()
+    } else if let Some(d) = data.dyn_ref::<js_sys::Uint8Array>() {
+        d.to_vec()
+    } else {
+        return Err(bad_request(
+            op,
+            "data",
+            "a Uint8ClampedArray of RGBA pixels",
+        ));
+    };
+    let (w, h) = (whole(op, image, "width")?, whole(op, image, "height")?);
+    Rgba8Image::new(w, h, bytes).map_err(js_error)
+}
+
+/// The run's settings from the object npm/request.js's `gatysRequest` builds (every field
+/// present and of its type; `learningRate` may be undefined: the optimiser's default). The
+/// engine's own checks ([`GatysOptions::validate`]) still apply.
+fn gatys_options(o: &JsValue) -> Result<GatysOptions, JsValue> {
+    const OP: &str = "gatys";
+    let mut opts = GatysOptions {
+        size: whole(OP, o, "size")?,
+        iterations: whole(OP, o, "iterations")?,
+        scales: numbers(OP, o, "scales")?
             .into_iter()
-            .map(|x| count("scales", x))
-            .collect::<crate::Result<_>>()?;
-    }
-    opts.optimizer = match get("optimizer").as_string().as_deref() {
-        None | Some("lbfgs") => Optimizer::Lbfgs {
+            .map(|x| x as usize)
+            .collect(),
+        style_scale: number(OP, o, "styleScale")? as f32,
+        style_blend: numbers(OP, o, "styleBlendWeights")?
+            .into_iter()
+            .map(|x| x as f32)
+            .collect(),
+        preserve_colors: flag(OP, o, "preserveColors")?,
+        preview_every: whole(OP, o, "previewEvery")?,
+        report_every: whole(OP, o, "reportEvery")?,
+        ..GatysOptions::default()
+    };
+    let learning_rate = optional_number(OP, o, "learningRate")?.map(|v| v as f32);
+    opts.optimizer = match text(OP, o, "optimizer")?.as_str() {
+        "lbfgs" => Optimizer::Lbfgs {
             learning_rate: 1.0,
-            history: match num("history")? {
-                Some(h) => count("history", h)?,
-                None => 20,
-            },
+            history: whole(OP, o, "history")?,
         },
-        Some("adam") => Optimizer::adam(),
-        Some(other) => {
-            return Err(bad(
-                "optimizer",
-                &format!("\"lbfgs\" or \"adam\", not \"{other}\""),
-            ))
-        }
+        "adam" => Optimizer::adam(),
+        _ => return Err(bad_request(OP, "optimizer", "\"lbfgs\" or \"adam\"")),
     }
-    .with_learning_rate(num("learningRate")?.map(|v| v as f32));
-    if let Some(v) = num("contentWeight")? {
-        opts.weights.content = v as f32;
-    }
-    if let Some(v) = num("styleWeight")? {
-        opts.weights.style = v as f32;
-    }
-    if let Some(v) = num("tvWeight")? {
-        opts.weights.tv = v as f32;
-    }
-    if let Some(v) = num("styleScale")? {
-        opts.style_scale = v as f32;
-    }
-    if let Some(v) = nums("styleBlendWeights")? {
-        opts.style_blend = v.into_iter().map(|x| x as f32).collect();
-    }
-    let seed = match num("seed")? {
-        Some(v) => count("seed", v)? as u64,
-        None => 0,
+    .with_learning_rate(learning_rate);
+    opts.weights.content = number(OP, o, "contentWeight")? as f32;
+    opts.weights.style = number(OP, o, "styleWeight")? as f32;
+    opts.weights.tv = number(OP, o, "tvWeight")? as f32;
+    opts.init = match text(OP, o, "init")?.as_str() {
+        "noise" => Init::Noise {
+            seed: whole(OP, o, "seed")? as u64,
+        },
+        "content" => Init::Content,
+        _ => return Err(bad_request(OP, "init", "\"noise\" or \"content\"")),
     };
-    opts.init = match get("init").as_string().as_deref() {
-        None | Some("noise") => Init::Noise { seed },
-        Some("content") => Init::Content,
-        Some(other) => {
-            return Err(bad(
-                "init",
-                &format!("\"noise\" or \"content\", not \"{other}\""),
-            ))
-        }
-    };
-    opts.preserve_colors = get("preserveColors").is_truthy();
-    if let Some(v) = num("previewEvery")? {
-        opts.preview_every = count("previewEvery", v)?;
-    }
-    if let Some(v) = num("reportEvery")? {
-        opts.report_every = count("reportEvery", v)?;
-    }
     Ok(opts)
 }
 
 use crate::clock::now_ms;
 
-/// A 26-style blend from JS's parallel index and weight arrays.
-fn style_blend(indices: Vec<u32>, weights: Vec<f32>) -> Result<StyleWeights, JsValue> {
-    if indices.len() != weights.len() {
-        return Err(js_error(Error::InvalidArgument {
-            op: "stylize",
-            message: "style indices and weights differ in length".into(),
-        }));
-    }
-    let parts: Vec<(usize, f32)> = indices.iter().map(|&i| i as usize).zip(weights).collect();
-    StyleWeights::blend(&parts).map_err(js_error)
+/// Which net a request runs, with its style.
+enum Net {
+    MultiStyle(Rc<MultiStyle26>, StyleWeights),
+    Arbitrary(Rc<ArbitraryNet>, StyleVector),
+    Johnson(Rc<JohnsonNet>),
+}
+
+/// One stylization request, the same for `stylize` and `stylizeTo`: the object
+/// npm/request.js's `stylizeRequest` leads to, `{ style: { indices, weights } | styleVector |
+/// model, strength, preserveColors, maxSize, tileSize }`, read once.
+struct Request {
+    net: Net,
+    strength: f32,
+    preserve_colors: bool,
+    max_size: usize,
+    tile: usize,
 }
 
 /// The engine on one GPU device. The npm package's `StyleTransfer` class (npm/index.js) wraps
-/// it: image conversions, model loading and option defaults live there.
+/// it: option validation, image conversions, model downloads and the calls' life cycle
+/// (destroy, device loss) live there.
 #[wasm_bindgen]
 pub struct Engine {
     ctx: GpuContext,
@@ -196,6 +226,70 @@ pub struct Engine {
     arbitrary: RefCell<Option<Rc<ArbitraryNet>>>,
     /// The canvas `stylizeTo` draws into, and its presenter.
     live: RefCell<Option<(JsValue, crate::live::Presenter)>>,
+    /// Set by the device-lost callback: (reason, message).
+    lost: Arc<Mutex<Option<(String, String)>>>,
+}
+
+impl Engine {
+    fn model_error(what: &str) -> JsValue {
+        js_error(Error::Model(format!("{what} is not loaded")))
+    }
+
+    /// Reads a request object (see [`Request`]) and picks its net.
+    fn request(&self, op: &'static str, r: &JsValue) -> Result<Request, JsValue> {
+        let style = field(r, "style");
+        let vector = field(r, "styleVector");
+        let model = field(r, "model");
+        let net = if !style.is_undefined() {
+            let indices = numbers(op, &style, "indices")?;
+            let weights = numbers(op, &style, "weights")?;
+            if indices.len() != weights.len() {
+                return Err(bad_request(op, "style", "parallel indices and weights"));
+            }
+            let parts: Vec<(usize, f32)> = indices
+                .iter()
+                .map(|&i| i as usize)
+                .zip(weights.iter().map(|&w| w as f32))
+                .collect();
+            let blend = StyleWeights::blend(&parts).map_err(js_error)?;
+            let net = self.multistyle.borrow().clone();
+            Net::MultiStyle(
+                net.ok_or_else(|| Self::model_error("the 26-style net"))?,
+                blend,
+            )
+        } else if !vector.is_undefined() {
+            use wasm_bindgen::JsCast;
+            let v = vector
+                .dyn_ref::<js_sys::Float32Array>()
+                .ok_or_else(|| bad_request(op, "styleVector", "a Float32Array"))?;
+            let v = StyleVector::new(v.to_vec()).map_err(js_error)?;
+            let net = self.arbitrary.borrow().clone();
+            Net::Arbitrary(
+                net.ok_or_else(|| Self::model_error("the arbitrary-style net"))?,
+                v,
+            )
+        } else if !model.is_undefined() {
+            let id = whole(op, r, "model")?;
+            let net = self.johnson.borrow().get(id).cloned();
+            Net::Johnson(net.ok_or_else(|| {
+                js_error(Error::InvalidArgument {
+                    op,
+                    message: format!("no model {id} was loaded by this StyleTransfer"),
+                })
+            })?)
+        } else {
+            return Err(bad_request(op, "style", "given (or styleVector, or model)"));
+        };
+        let strength = number(op, r, "strength")? as f32;
+        crate::models::multistyle::check_strength(strength).map_err(js_error)?;
+        Ok(Request {
+            net,
+            strength,
+            preserve_colors: flag(op, r, "preserveColors")?,
+            max_size: whole(op, r, "maxSize")?,
+            tile: whole(op, r, "tileSize")?,
+        })
+    }
 }
 
 #[wasm_bindgen]
@@ -217,6 +311,18 @@ impl Engine {
             }
         };
         let ctx = GpuContext::with_preference(pref).await.map_err(js_error)?;
+        let lost = Arc::new(Mutex::new(None));
+        let sink = lost.clone();
+        ctx.device()
+            .set_device_lost_callback(move |reason, message| {
+                let reason = match reason {
+                    wgpu::DeviceLostReason::Destroyed => "destroyed",
+                    _ => "unknown",
+                };
+                if let Ok(mut l) = sink.lock() {
+                    l.get_or_insert((reason.to_string(), message));
+                }
+            });
         Ok(Engine {
             ctx,
             multistyle: RefCell::new(None),
@@ -224,7 +330,23 @@ impl Engine {
             johnson: RefCell::new(Vec::new()),
             arbitrary: RefCell::new(None),
             live: RefCell::new(None),
+            lost,
         })
+    }
+
+    /// `{ reason, message }` once the device is lost (also after `destroy()`), else undefined.
+    #[wasm_bindgen(getter)]
+    pub fn lost(&self) -> JsValue {
+        let lost = self.lost.lock().ok().and_then(|l| l.clone());
+        match lost {
+            Some((reason, message)) => {
+                let obj = js_sys::Object::new();
+                set(&obj, "reason", reason.into());
+                set(&obj, "message", message.into());
+                obj.into()
+            }
+            None => JsValue::UNDEFINED,
+        }
     }
 
     /// `{ name, backend, driver, deviceType, shaderF16, limits: {...} }`.
@@ -267,6 +389,17 @@ impl Engine {
         obj.into()
     }
 
+    /// GPU memory the engine holds: `{ allocatedBytes, peakBytes, freeBytes }` (buffer pool).
+    #[wasm_bindgen(getter)]
+    pub fn memory(&self) -> JsValue {
+        let s = self.ctx.pool_stats();
+        let obj = js_sys::Object::new();
+        set(&obj, "allocatedBytes", (s.allocated_bytes as f64).into());
+        set(&obj, "peakBytes", (s.peak_bytes as f64).into());
+        set(&obj, "freeBytes", (s.free_bytes as f64).into());
+        obj.into()
+    }
+
     /// Loads the 26-style net from a converted model file's bytes.
     #[wasm_bindgen(js_name = loadMultiStyle)]
     pub fn load_multistyle(&self, bytes: &[u8]) -> Result<(), JsValue> {
@@ -280,42 +413,6 @@ impl Engine {
     #[wasm_bindgen(getter, js_name = hasMultiStyle)]
     pub fn has_multistyle(&self) -> bool {
         self.multistyle.borrow().is_some()
-    }
-
-    /// Stylizes RGBA pixels with the 26-style net; `indices` and `weights` give the style blend.
-    /// Resolves to `{ width, height, data: Uint8ClampedArray }`.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn stylize(
-        &self,
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
-        indices: Vec<u32>,
-        weights: Vec<f32>,
-        strength: f32,
-        preserve_colors: bool,
-        max_size: u32,
-        tile: u32,
-    ) -> Result<JsValue, JsValue> {
-        let net = self.multistyle.borrow().clone().ok_or_else(|| {
-            js_error(Error::Model(
-                "the 26-style net is not loaded; call loadMultiStyle first".into(),
-            ))
-        })?;
-        let style = style_blend(indices, weights)?;
-        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
-        let opts = StylizeOptions {
-            style,
-            strength,
-            preserve_colors,
-            max_size: max_size as usize,
-            tile: tile as usize,
-        };
-        let out = net
-            .stylize(&self.ctx, &photo, &opts)
-            .await
-            .map_err(js_error)?;
-        Ok(image_object(&out))
     }
 
     /// Loads the arbitrary-style pair (predictor + transformer) from a converted model file.
@@ -333,24 +430,66 @@ impl Engine {
         self.arbitrary.borrow().is_some()
     }
 
-    fn arbitrary_net(&self) -> Result<Rc<ArbitraryNet>, JsValue> {
-        self.arbitrary.borrow().clone().ok_or_else(|| {
-            js_error(Error::Model(
-                "the arbitrary-style net is not loaded; call loadArbitrary first".into(),
-            ))
-        })
+    /// Loads a converted Johnson transform net (tools/convert_models.py johnson); returns the
+    /// id a request's `model` names.
+    #[wasm_bindgen(js_name = loadJohnson)]
+    pub fn load_johnson(&self, bytes: &[u8]) -> Result<u32, JsValue> {
+        let file = ModelFile::parse(bytes).map_err(js_error)?;
+        let net = JohnsonNet::load(&self.ctx, &file).map_err(js_error)?;
+        let mut nets = self.johnson.borrow_mut();
+        nets.push(Rc::new(net));
+        Ok(nets.len() as u32 - 1)
     }
 
-    /// The 100-d style vector of RGBA pixels (a painting of any size).
+    /// Stylizes `image` (`{ data, width, height }`) as `request` says (see [`Request`]).
+    /// Resolves to `{ width, height, data: Uint8ClampedArray }`.
+    pub async fn stylize(&self, image: JsValue, request: JsValue) -> Result<JsValue, JsValue> {
+        const OP: &str = "stylize";
+        let r = self.request(OP, &request)?;
+        let photo = pixels(OP, &image)?;
+        let (strength, preserve_colors, max_size, tile) =
+            (r.strength, r.preserve_colors, r.max_size, r.tile);
+        let out = match r.net {
+            Net::MultiStyle(net, style) => {
+                let opts = StylizeOptions {
+                    style,
+                    strength,
+                    preserve_colors,
+                    max_size,
+                    tile,
+                };
+                net.stylize(&self.ctx, &photo, &opts).await
+            }
+            Net::Arbitrary(net, style) => {
+                let opts = ArbitraryOptions {
+                    style,
+                    strength,
+                    preserve_colors,
+                    max_size,
+                    tile,
+                };
+                net.stylize(&self.ctx, &photo, &opts).await
+            }
+            Net::Johnson(net) => {
+                let opts = JohnsonOptions {
+                    strength,
+                    preserve_colors,
+                    max_size,
+                    tile,
+                };
+                net.stylize(&self.ctx, &photo, &opts).await
+            }
+        }
+        .map_err(js_error)?;
+        Ok(image_object(&out))
+    }
+
+    /// The 100-d style vector of a painting (`{ data, width, height }`, any size).
     #[wasm_bindgen(js_name = styleVector)]
-    pub async fn style_vector(
-        &self,
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
-    ) -> Result<Vec<f32>, JsValue> {
-        let net = self.arbitrary_net()?;
-        let painting = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
+    pub async fn style_vector(&self, painting: JsValue) -> Result<Vec<f32>, JsValue> {
+        let net = self.arbitrary.borrow().clone();
+        let net = net.ok_or_else(|| Self::model_error("the arbitrary-style net"))?;
+        let painting = pixels("styleVector", &painting)?;
         let v = net
             .style_vector(&self.ctx, &painting)
             .await
@@ -358,99 +497,29 @@ impl Engine {
         Ok(v.values().to_vec())
     }
 
-    /// Stylizes RGBA pixels with a style vector (arbitrary-style net); resolves like
-    /// `stylize`.
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = stylizeArbitrary)]
-    pub async fn stylize_arbitrary(
-        &self,
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
-        vector: Vec<f32>,
-        strength: f32,
-        preserve_colors: bool,
-        max_size: u32,
-        tile: u32,
-    ) -> Result<JsValue, JsValue> {
-        let net = self.arbitrary_net()?;
-        let style = StyleVector::new(vector).map_err(js_error)?;
-        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
-        let opts = ArbitraryOptions {
-            style,
-            strength,
-            preserve_colors,
-            max_size: max_size as usize,
-            tile: tile as usize,
-        };
-        let out = net
-            .stylize(&self.ctx, &photo, &opts)
-            .await
-            .map_err(js_error)?;
-        Ok(image_object(&out))
-    }
-
-    /// Live output: stylizes RGBA pixels (a video frame) and draws the result straight into
-    /// `canvas` (an HTMLCanvasElement or OffscreenCanvas without another context), sized
-    /// `canvas_width` x `canvas_height`; nothing is read back. `net` is "multistyle" (with
-    /// `indices` / `weights`), "arbitrary" (with `vector`) or "johnson" (with `model`).
-    /// Strength is a blend with the photo for every net here. Resolves when the GPU is done.
-    #[allow(clippy::too_many_arguments)]
+    /// Live output: stylizes `image` (a video frame's `{ data, width, height }`) as `request`
+    /// says and draws the result straight into `canvas` (an HTMLCanvasElement or
+    /// OffscreenCanvas without another context) of `canvas_width` x `canvas_height`; nothing
+    /// is read back. Strength is a blend with the frame for every net here; the request's
+    /// `tileSize` is not used. Resolves when the GPU is done.
     #[wasm_bindgen(js_name = stylizeTo)]
     pub async fn stylize_to(
         &self,
         canvas: JsValue,
         canvas_width: u32,
         canvas_height: u32,
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
-        net: &str,
-        indices: Vec<u32>,
-        weights: Vec<f32>,
-        vector: Vec<f32>,
-        model: u32,
-        strength: f32,
-        preserve_colors: bool,
-        max_size: u32,
+        image: JsValue,
+        request: JsValue,
     ) -> Result<(), JsValue> {
         use wasm_bindgen::JsCast;
-        crate::models::multistyle::check_strength(strength).map_err(js_error)?;
-        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
-        let max = max_size as usize;
-        let (run, to_unit) = match net {
-            "multistyle" => {
-                let n = self.multistyle.borrow().clone().ok_or_else(|| {
-                    js_error(Error::Model("the 26-style net is not loaded".into()))
-                })?;
-                let style = style_blend(indices, weights)?;
-                (n.submit(&self.ctx, &photo, &style, max), 1.0)
-            }
-            "arbitrary" => {
-                let n = self.arbitrary_net()?;
-                let style = StyleVector::new(vector).map_err(js_error)?;
-                (n.submit(&self.ctx, &photo, &style, max), 1.0)
-            }
-            "johnson" => {
-                let n = self
-                    .johnson
-                    .borrow()
-                    .get(model as usize)
-                    .cloned()
-                    .ok_or_else(|| {
-                        js_error(Error::InvalidArgument {
-                            op: "stylizeTo",
-                            message: format!("no model {model} was loaded by this StyleTransfer"),
-                        })
-                    })?;
-                (n.submit(&self.ctx, &photo, max), 1.0 / 255.0)
-            }
-            other => {
-                return Err(js_error(Error::InvalidArgument {
-                    op: "stylizeTo",
-                    message: format!("unknown net '{other}'"),
-                }))
-            }
+        const OP: &str = "stylizeTo";
+        let r = self.request(OP, &request)?;
+        let photo = pixels(OP, &image)?;
+        let max = r.max_size;
+        let (run, to_unit) = match &r.net {
+            Net::MultiStyle(n, style) => (n.submit(&self.ctx, &photo, style, max), 1.0),
+            Net::Arbitrary(n, style) => (n.submit(&self.ctx, &photo, style, max), 1.0),
+            Net::Johnson(n) => (n.submit(&self.ctx, &photo, max), 1.0 / 255.0),
         };
         let run = run.map_err(js_error)?;
         {
@@ -463,7 +532,7 @@ impl Engine {
                     wgpu::SurfaceTarget::OffscreenCanvas(c.clone())
                 } else {
                     return Err(js_error(Error::InvalidArgument {
-                        op: "stylizeTo",
+                        op: OP,
                         message: "the target must be an HTMLCanvasElement or an OffscreenCanvas"
                             .into(),
                     }));
@@ -478,8 +547,8 @@ impl Engine {
                 photo: (run.photo.width, run.photo.height),
                 padded: run.padded,
                 to_unit,
-                strength,
-                preserve_colors,
+                strength: r.strength,
+                preserve_colors: r.preserve_colors,
             };
             presenter
                 .present(&self.ctx, &frame, canvas_width, canvas_height)
@@ -487,56 +556,6 @@ impl Engine {
         }
         self.ctx.finish().await.map_err(js_error)?;
         Ok(())
-    }
-
-    /// Loads a converted Johnson transform net (tools/convert_models.py johnson); returns the
-    /// id that `stylizeWith` takes.
-    #[wasm_bindgen(js_name = loadJohnson)]
-    pub fn load_johnson(&self, bytes: &[u8]) -> Result<u32, JsValue> {
-        let file = ModelFile::parse(bytes).map_err(js_error)?;
-        let net = JohnsonNet::load(&self.ctx, &file).map_err(js_error)?;
-        let mut nets = self.johnson.borrow_mut();
-        nets.push(Rc::new(net));
-        Ok(nets.len() as u32 - 1)
-    }
-
-    /// Stylizes RGBA pixels with the Johnson net `id`; resolves like `stylize`.
-    #[allow(clippy::too_many_arguments)]
-    #[wasm_bindgen(js_name = stylizeWith)]
-    pub async fn stylize_with(
-        &self,
-        id: u32,
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
-        strength: f32,
-        preserve_colors: bool,
-        max_size: u32,
-        tile: u32,
-    ) -> Result<JsValue, JsValue> {
-        let net = self
-            .johnson
-            .borrow()
-            .get(id as usize)
-            .cloned()
-            .ok_or_else(|| {
-                js_error(Error::InvalidArgument {
-                    op: "stylize",
-                    message: format!("no model {id} was loaded by this StyleTransfer"),
-                })
-            })?;
-        let photo = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
-        let opts = JohnsonOptions {
-            strength,
-            preserve_colors,
-            max_size: max_size as usize,
-            tile: tile as usize,
-        };
-        let out = net
-            .stylize(&self.ctx, &photo, &opts)
-            .await
-            .map_err(js_error)?;
-        Ok(image_object(&out))
     }
 
     /// Loads VGG19 (a converted `vgg19` model file) for Gatys runs, with "max" or "avg"
@@ -554,52 +573,33 @@ impl Engine {
             }
         };
         let file = ModelFile::parse(bytes).map_err(js_error)?;
+        // Drop the previous VGG19 first: two copies of its weights need not fit together.
+        *self.gatys.borrow_mut() = None;
         let gatys = Gatys::new(&self.ctx, &file, pooling).map_err(js_error)?;
         *self.gatys.borrow_mut() = Some(Rc::new(gatys));
         Ok(())
     }
 
-    /// The pooling of the loaded VGG19 ("max" or "avg"), or undefined when none is loaded.
-    #[wasm_bindgen(getter, js_name = vggPooling)]
-    pub fn vgg_pooling(&self) -> Option<String> {
-        self.gatys
-            .borrow()
-            .as_ref()
-            .map(|g| match g.vgg().pooling() {
-                PoolMode::Max => "max".into(),
-                PoolMode::Avg => "avg".into(),
-            })
-    }
-
-    /// Runs a Gatys optimisation. `styles` is an array of `{ data, width, height }`; `options`
-    /// holds the run's settings (see npm/index.d.ts, `GatysOptions`); `on_progress(event)` is
-    /// called at each reported iteration and cancels the run by returning `false`. Resolves to
-    /// `{ width, height, data, cancelled, iterations, losses }`.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs a Gatys optimisation. `content` and each of `styles` are `{ data, width, height }`;
+    /// `options` is the validated object npm/request.js's `gatysRequest` builds (its
+    /// `engine` part); `on_progress(event)` is called at each reported iteration and cancels
+    /// the run by returning `false`. Resolves to `{ width, height, data, cancelled,
+    /// iterations, losses }`.
     pub async fn gatys(
         &self,
-        data: Vec<u8>,
-        width: u32,
-        height: u32,
+        content: JsValue,
         styles: js_sys::Array,
         options: JsValue,
         on_progress: js_sys::Function,
     ) -> Result<JsValue, JsValue> {
-        let gatys = self.gatys.borrow().clone().ok_or_else(|| {
-            js_error(Error::Model(
-                "VGG19 is not loaded; call loadVgg first".into(),
-            ))
-        })?;
-        let content = Rgba8Image::new(width as usize, height as usize, data).map_err(js_error)?;
-        let mut style_imgs = Vec::new();
-        for s in styles.iter() {
-            let get = |k: &str| js_sys::Reflect::get(&s, &k.into()).unwrap_or(JsValue::UNDEFINED);
-            let bytes = js_sys::Uint8Array::new(&get("data")).to_vec();
-            let w = get("width").as_f64().unwrap_or(0.0) as usize;
-            let h = get("height").as_f64().unwrap_or(0.0) as usize;
-            style_imgs.push(Rgba8Image::new(w, h, bytes).map_err(js_error)?);
-        }
-        let opts = gatys_options(&options).map_err(js_error)?;
+        let gatys = self.gatys.borrow().clone();
+        let gatys = gatys.ok_or_else(|| Self::model_error("VGG19"))?;
+        let content = pixels("gatys", &content)?;
+        let style_imgs = styles
+            .iter()
+            .map(|s| pixels("gatys", &s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let opts = gatys_options(&options)?;
         let mut callback_error: Option<JsValue> = None;
         let out = gatys
             .run(&self.ctx, &content, &style_imgs, &opts, &mut |p| {
@@ -665,8 +665,11 @@ impl Engine {
         Ok(out)
     }
 
-    /// Releases the GPU device now rather than when the object is collected.
-    pub fn destroy(self) {
+    /// Releases the GPU device now rather than when the object is collected. Takes `&self`
+    /// so that it never conflicts with a call in flight; npm/index.js calls it once no call
+    /// is in flight, then frees the object.
+    pub fn destroy(&self) {
+        *self.live.borrow_mut() = None;
         self.ctx.device().destroy();
     }
 }
