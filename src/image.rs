@@ -4,6 +4,11 @@
 
 use crate::{Error, Result};
 
+/// The most pixels [`Rgba8Image::decode`] accepts: 100 megapixels (400 MB as RGBA8; a
+/// 12000x8000 photo). Larger images are refused before decoding; see
+/// [`Rgba8Image::decode_within`] for another limit.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+
 /// An 8-bit RGBA image, row-major (the layout of the browser's `ImageData`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rgba8Image {
@@ -32,16 +37,50 @@ impl Rgba8Image {
         })
     }
 
-    /// Decodes PNG or JPEG bytes of any colour type (grey, RGB, RGBA, 16-bit) to RGBA8.
+    /// Decodes PNG or JPEG bytes of any colour type (grey, RGB, RGBA, 16-bit) to RGBA8, within
+    /// [`DEFAULT_MAX_PIXELS`].
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let img = image::load_from_memory(bytes)
-            .map_err(|e| {
-                Error::Image(format!(
-                    "cannot decode the image ({e}); use a PNG or JPEG file"
-                ))
-            })?
-            .to_rgba8();
-        let (w, h) = img.dimensions();
+        Self::decode_within(bytes, DEFAULT_MAX_PIXELS)
+    }
+
+    /// [`Rgba8Image::decode`] with a limit on the number of pixels: the size is read from the
+    /// header first, so an image over the limit is refused before any pixel is decoded. A
+    /// damaged or truncated file is an error, never a picture with made-up rows.
+    pub fn decode_within(bytes: &[u8], max_pixels: u64) -> Result<Self> {
+        let cannot = |e: &dyn std::fmt::Display| {
+            Error::Image(format!(
+                "cannot decode the image ({e}); use a PNG or JPEG file"
+            ))
+        };
+        let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| cannot(&e))?;
+        let format = reader.format();
+        let (w, h) = reader.into_dimensions().map_err(|e| cannot(&e))?;
+        let pixels = w as u64 * h as u64;
+        if pixels > max_pixels {
+            return Err(Error::Image(format!(
+                "the image is {w}x{h} ({:.1} megapixels), more than the {:.1} megapixels this \
+                 decoder accepts; scale it down first, or raise the limit (--max-megapixels)",
+                pixels as f64 / 1e6,
+                max_pixels as f64 / 1e6
+            )));
+        }
+        if format == Some(image::ImageFormat::Jpeg) && !jpeg_is_complete(bytes) {
+            return Err(Error::Image(
+                "the JPEG is truncated (its data ends before the end-of-image marker), so part \
+                 of the picture is missing; use the complete file"
+                    .into(),
+            ));
+        }
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| cannot(&e))?;
+        let mut limits = image::Limits::default();
+        // Room for the file's own pixel format (up to 16-bit RGBA) and the RGBA8 copy.
+        limits.max_alloc = Some(pixels * 8 + (1 << 20));
+        reader.limits(limits);
+        let img = reader.decode().map_err(|e| cannot(&e))?.to_rgba8();
         Self::new(w as usize, h as usize, img.into_raw())
     }
 
@@ -176,39 +215,99 @@ impl Rgba8Image {
         }
     }
 
-    /// Encodes to PNG or JPEG (quality 92), chosen by `path`'s extension.
-    #[cfg(not(target_arch = "wasm32"))]
-    pub fn save(&self, path: &std::path::Path) -> Result<()> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .unwrap_or_default();
+    /// Encodes to PNG or JPEG (quality 92).
+    pub fn encode(&self, format: OutputFormat) -> Result<Vec<u8>> {
         let rgba =
             image::RgbaImage::from_raw(self.width as u32, self.height as u32, self.data.clone())
-                .expect("length checked");
-        let file = std::fs::File::create(path)
-            .map_err(|e| Error::Image(format!("{}: {e}", path.display())))?;
-        let mut w = std::io::BufWriter::new(file);
-        match ext.as_str() {
-            "png" => rgba.write_to(&mut w, image::ImageFormat::Png)?,
-            "jpg" | "jpeg" => {
+                .expect("length checked on construction");
+        let mut bytes = Vec::new();
+        match format {
+            OutputFormat::Png => rgba.write_to(
+                &mut std::io::Cursor::new(&mut bytes),
+                image::ImageFormat::Png,
+            )?,
+            OutputFormat::Jpeg => {
                 let rgb = image::DynamicImage::ImageRgba8(rgba).to_rgb8();
-                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut w, 92)
+                image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 92)
                     .encode_image(&rgb)?;
             }
-            _ => {
-                return Err(Error::Image(format!(
-                    "{}: unknown output format; use a .png, .jpg or .jpeg file name",
-                    path.display()
-                )))
-            }
         }
-        Ok(())
+        Ok(bytes)
+    }
+
+    /// Writes the image to `path` as PNG or JPEG (by its extension), atomically: encoded
+    /// first, then written to a temporary file renamed into place, so a failure leaves
+    /// nothing half written. An existing file is replaced only if `replace`.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn save_as(&self, path: &std::path::Path, replace: bool) -> Result<()> {
+        let bytes = self.encode(OutputFormat::from_path(path)?)?;
+        crate::files::write_atomic(path, &bytes, replace)
+    }
+
+    /// [`Rgba8Image::save_as`], replacing an existing file.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn save(&self, path: &std::path::Path) -> Result<()> {
+        self.save_as(path, true)
     }
 }
 
-/// BT.601 luma and chroma of an RGB triple in [0, 1].
+/// The formats images are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// PNG, lossless.
+    Png,
+    /// JPEG at quality 92.
+    Jpeg,
+}
+
+impl OutputFormat {
+    /// The format a file name asks for (`.png`, `.jpg`, `.jpeg`, any case); any other name is
+    /// an error that says what to use, so a run can be refused before it starts.
+    pub fn from_path(path: &std::path::Path) -> Result<Self> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("png") => Ok(Self::Png),
+            Some("jpg" | "jpeg") => Ok(Self::Jpeg),
+            _ => Err(Error::Image(format!(
+                "{}: unknown output format; use a .png, .jpg or .jpeg file name",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Whether a JPEG's main image ends with its end-of-image marker. A truncated file does not,
+/// and decoders fill its missing rows with grey without a word, so this is checked first.
+/// The marker segments are walked from the start (an EXIF thumbnail has its own end marker,
+/// inside a segment that is skipped); after the first start-of-scan, scan data never holds
+/// `FF D9` (a data byte 0xFF is stuffed as `FF 00`), so any `FF D9` there is the real end.
+fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2; // after SOI
+    while i + 1 < bytes.len() {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        match marker {
+            0xFF => i += 1, // fill byte
+            0xDA => return bytes[i..].windows(2).any(|w| w == [0xFF, 0xD9]),
+            0xD9 => return true,
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => {
+                let Some(len) = bytes.get(i + 2..i + 4) else {
+                    return false;
+                };
+                i += 2 + u16::from_be_bytes([len[0], len[1]]) as usize;
+            }
+        }
+    }
+    false
+}
+
+/// BT.601 luma and chroma/// BT.601 luma and chroma of an RGB triple in [0, 1].
 fn ycbcr(r: f32, g: f32, b: f32) -> (f32, f32, f32) {
     let y = 0.299 * r + 0.587 * g + 0.114 * b;
     (y, (b - y) * 0.564, (r - y) * 0.713)
@@ -265,6 +364,83 @@ pub fn compose(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `w` x `h` gradient encoded as `format`.
+    fn encoded(w: usize, h: usize, format: OutputFormat) -> Vec<u8> {
+        let data = (0..w * h * 4).map(|i| (i * 7 % 251) as u8).collect();
+        Rgba8Image::new(w, h, data).unwrap().encode(format).unwrap()
+    }
+
+    /// CRC-32 (IEEE), as PNG chunks carry it.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn encoded_images_decode_to_their_size() {
+        for format in [OutputFormat::Png, OutputFormat::Jpeg] {
+            let img = Rgba8Image::decode(&encoded(37, 21, format)).unwrap();
+            assert_eq!((img.width, img.height), (37, 21));
+        }
+    }
+
+    #[test]
+    fn truncated_images_are_errors_not_grey_rows() {
+        // A PNG cut in its image data, and JPEGs cut anywhere in their scan, down to losing
+        // only the end-of-image marker (which decoders would accept, filling in grey).
+        let png = encoded(64, 64, OutputFormat::Png);
+        let jpeg = encoded(64, 64, OutputFormat::Jpeg);
+        let cuts = [
+            &png[..png.len() / 2],
+            &jpeg[..jpeg.len() / 2],
+            &jpeg[..jpeg.len() - 2],
+        ];
+        for (i, bytes) in cuts.into_iter().enumerate() {
+            match Rgba8Image::decode(bytes) {
+                Ok(_) => panic!("cut {i} decoded"),
+                Err(e) => assert!(e.to_string().starts_with("image: "), "cut {i}: {e}"),
+            }
+        }
+        let e = Rgba8Image::decode(&jpeg[..jpeg.len() - 2])
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("truncated"), "{e}");
+    }
+
+    #[test]
+    fn images_over_the_pixel_limit_are_refused_before_decoding() {
+        let bytes = encoded(40, 30, OutputFormat::Png);
+        assert!(Rgba8Image::decode_within(&bytes, 1200).is_ok());
+        let e = Rgba8Image::decode_within(&bytes, 1199)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("40x30") && e.contains("--max-megapixels"), "{e}");
+        // A header that claims 16000 x 16000 pixels (a few hundred bytes of file) is refused
+        // by the default limit without allocating the 1 GB it would decode to.
+        let mut png = encoded(1, 1, OutputFormat::Png);
+        png[16..20].copy_from_slice(&16000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&16000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]); // the IHDR chunk's type and data
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        let e = Rgba8Image::decode(&png)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("16000x16000 (256.0 megapixels)"), "{e}");
+    }
 
     #[test]
     fn reflect_pad_and_crop_round_trip() {

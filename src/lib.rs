@@ -30,8 +30,11 @@
 #![allow(clippy::result_large_err)]
 
 pub mod bench;
+pub mod blend;
 pub mod clock;
 pub mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod files;
 pub mod gatys;
 pub mod gpu;
 pub mod image;

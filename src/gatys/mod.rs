@@ -142,10 +142,14 @@ pub async fn targets(
     weights: &LossWeights,
 ) -> Result<Targets> {
     weights.validate()?;
-    let total: f32 = styles.iter().map(|s| s.1).sum();
-    if styles.is_empty() || styles.iter().any(|s| s.1.is_nan() || s.1 < 0.0) || total <= 0.0 {
-        return Err(Error::InvalidArgument { op: "gatys", message: "give at least one style image, with non-negative blend weights that do not sum to 0".into() });
+    if styles.is_empty() {
+        return Err(Error::InvalidArgument {
+            op: "gatys",
+            message: "give at least one style image".into(),
+        });
     }
+    let raw: Vec<f32> = styles.iter().map(|s| s.1).collect();
+    let shares = crate::blend::normalize("gatys style blend", &raw)?;
     let mut plan = Plan::new("gatys.targets");
     let content_features = if weights.content_layers.is_empty() {
         Vec::new()
@@ -153,7 +157,7 @@ pub async fn targets(
         vgg.record(ctx, &mut plan, content, &weights.content_refs())?
     };
     let mut blended: Vec<Option<Tensor>> = vec![None; weights.style_layers.len()];
-    for &(image, weight) in styles {
+    for (&(image, _), share) in styles.iter().zip(shares) {
         if weights.style_layers.is_empty() {
             break;
         }
@@ -161,7 +165,7 @@ pub async fn targets(
         for (slot, f) in blended.iter_mut().zip(feats) {
             let (c, h, w) = f.chw("gatys")?;
             let g = ops::gram(ctx, &mut plan, &f, 1.0 / (c * h * w) as f32)?;
-            let b = weight / total;
+            let b = share;
             *slot = Some(match slot.take() {
                 None => ops::unary(
                     ctx,

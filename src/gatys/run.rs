@@ -116,17 +116,7 @@ impl GatysOptions {
                     self.style_blend.len()
                 ));
             }
-            if self
-                .style_blend
-                .iter()
-                .any(|w| !(w.is_finite() && *w >= 0.0))
-                || self.style_blend.iter().sum::<f32>() <= 0.0
-            {
-                return bad(format!(
-                    "style blend weights must be >= 0 and not all 0, got {:?}",
-                    self.style_blend
-                ));
-            }
+            crate::blend::normalize("gatys style blend", &self.style_blend)?;
         }
         if !(self.style_scale.is_finite() && self.style_scale > 0.0) {
             return bad(format!(
@@ -263,6 +253,21 @@ pub fn estimate_memory(
     }
 }
 
+/// The largest `n` in `lo..hi` with `fits(n)`, by bisection, given `fits(lo)` (or `lo` when
+/// none fits); `fits` must be monotone.
+fn largest_fitting(lo: usize, hi: usize, fits: &dyn Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (lo, hi);
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
 /// Gatys optimisation on one GPU: VGG19 (with its gradient convolutions) loaded once, any
 /// number of runs.
 pub struct Gatys {
@@ -296,31 +301,22 @@ impl Gatys {
             .limits()
             .max_storage_buffer_binding_size
             .min(ctx.limits().max_buffer_size);
-        let at = |side: usize| {
+        // The estimate at a size and a style scale.
+        let at = |side: usize, style_scale: f32| {
             let (w, h) = content.size_with_long_side(side);
-            let style_side = (opts.style_scale * side as f32).round().max(1.0) as usize;
+            let style_side = (style_scale * side as f32).round().max(1.0) as usize;
             let sizes: Vec<_> = styles
                 .iter()
                 .map(|s| s.size_with_long_side(style_side))
                 .collect();
             estimate_memory(w, h, &sizes, opts, self.vgg.weight_bytes())
         };
-        let est = at(side);
+        let fits = |side: usize, style_scale: f32| at(side, style_scale).largest_buffer.0 <= limit;
+        let est = at(side, opts.style_scale);
         if est.largest_buffer.0 <= limit {
             return Ok(est);
         }
-        // Sizes scale quadratically, so this converges in a few dozen steps.
-        let mut lo = MIN_SIZE;
-        let mut hi = side;
-        while lo + 1 < hi {
-            let mid = (lo + hi) / 2;
-            if at(mid).largest_buffer.0 <= limit {
-                lo = mid;
-            } else {
-                hi = mid;
-            }
-        }
-        Err(Error::TooLarge {
+        let too_large = |hint: String| Error::TooLarge {
             op: "gatys".into(),
             what: format!("a {side} px run ({})", est.largest_buffer.1),
             needed: format!(
@@ -329,11 +325,25 @@ impl Gatys {
             ),
             limit: format!("{:.1} MiB", limit as f64 / 1048576.0),
             limit_name: "maxStorageBufferBindingSize",
-            hint: format!(
-                "the largest size that fits is {lo} px (--size {lo}); a smaller L-BFGS history or \
-                 --optimizer adam also helps, and --scales reaches it in stages"
-            ),
-        })
+            hint,
+        };
+        // When the run fits with tiny style images, the cause is --style-scale (the style
+        // images are scaled from the run's size), and a smaller --size would only hide it.
+        if fits(side, 0.0) {
+            let max_percent = (opts.style_scale * 100.0).ceil() as usize;
+            let pct = largest_fitting(1, max_percent, &|p| fits(side, p as f32 / 100.0));
+            let scale = pct as f32 / 100.0;
+            return Err(too_large(format!(
+                "the style images are too large at --style-scale {}; the largest style scale \
+                 that fits at {side} px is {scale:.2} (--style-scale {scale:.2})",
+                opts.style_scale
+            )));
+        }
+        let lo = largest_fitting(MIN_SIZE, side, &|s| fits(s, opts.style_scale));
+        Err(too_large(format!(
+            "the largest size that fits is {lo} px (--size {lo}); a smaller L-BFGS history or \
+             --optimizer adam also helps, and --scales reaches it in stages"
+        )))
     }
 
     /// Runs the optimisation. `on_progress` is called at iteration 0 and every

@@ -5,11 +5,13 @@
 
 mod context;
 mod plan;
+mod plan_cache;
 mod pool;
 mod tensor;
 
 pub use context::{AdapterSummary, GpuContext, LimitsSummary, PowerPreference};
 pub(crate) use plan::linear_workgroups;
 pub use plan::{Binding, Dispatch, Kernel, Plan};
+pub use plan_cache::{PlanCache, DEFAULT_PLAN_BUDGET};
 pub use pool::PoolStats;
 pub use tensor::{DType, Tensor};

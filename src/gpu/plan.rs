@@ -121,6 +121,18 @@ impl Plan {
         self.dispatches.extend(other.dispatches);
     }
 
+    /// Bytes of the distinct storage buffers the plan binds (what keeping it costs).
+    pub fn bytes(&self) -> u64 {
+        // A plan binds at most a few hundred buffers: a linear search is enough.
+        let mut seen: Vec<&wgpu::Buffer> = Vec::new();
+        for t in self.dispatches.iter().flat_map(|d| &d._tensors) {
+            if !seen.contains(&t.buffer()) {
+                seen.push(t.buffer());
+            }
+        }
+        seen.iter().map(|b| b.size()).sum()
+    }
+
     /// The recorded dispatches, in order.
     pub fn dispatches(&self) -> &[Dispatch] {
         &self.dispatches

@@ -65,18 +65,12 @@ impl StyleVector {
     /// A weighted blend of style vectors; weights must be non-negative with a positive sum and
     /// are normalised to sum to 1.
     pub fn blend(parts: &[(&StyleVector, f32)]) -> Result<Self> {
-        let sum: f32 = parts.iter().map(|p| p.1).sum();
-        if parts.iter().any(|p| !(p.1.is_finite() && p.1 >= 0.0)) || sum <= 0.0 || parts.is_empty()
-        {
-            return Err(Error::InvalidArgument {
-                op: "style vector",
-                message: "blend weights must be finite, non-negative and not all 0".into(),
-            });
-        }
+        let raw: Vec<f32> = parts.iter().map(|p| p.1).collect();
+        let shares = crate::blend::normalize("style vector", &raw)?;
         let mut out = vec![0.0f32; STYLE_DIM];
-        for (v, w) in parts {
+        for ((v, _), share) in parts.iter().zip(shares) {
             for (o, x) in out.iter_mut().zip(&v.0) {
-                *o += x * w / sum;
+                *o += x * share;
             }
         }
         Ok(Self(out))

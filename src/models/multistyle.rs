@@ -8,9 +8,6 @@
 //! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
 //! [0, 1]; height and width must be multiples of 4.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use super::tiled::{self, Builder, Direct, Net};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
@@ -37,36 +34,30 @@ impl StyleWeights {
     /// A blend of styles, `(index, weight)`; weights must be non-negative with a positive sum
     /// and are normalised to sum to 1.
     pub fn blend(parts: &[(usize, f32)]) -> Result<Self> {
-        let mut w = [0.0f32; STYLES];
-        for &(i, v) in parts {
-            if i >= STYLES {
-                return Err(Error::InvalidArgument {
-                    op: "style",
-                    message: format!(
-                        "style index {i} is out of range: the net has styles 0 to {}",
-                        STYLES - 1
-                    ),
-                });
-            }
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::InvalidArgument {
-                    op: "style",
-                    message: format!(
-                        "style {i} has weight {v}; weights must be finite and non-negative"
-                    ),
-                });
-            }
-            w[i] += v;
-        }
-        let sum: f32 = w.iter().sum();
-        if sum <= 0.0 {
+        if let Some(&(i, _)) = parts.iter().find(|p| p.0 >= STYLES) {
             return Err(Error::InvalidArgument {
                 op: "style",
-                message: "the style weights sum to 0; give at least one style a positive weight"
-                    .into(),
+                message: format!(
+                    "style index {i} is out of range: the net has styles 0 to {}",
+                    STYLES - 1
+                ),
             });
         }
-        w.iter_mut().for_each(|v| *v /= sum);
+        if let Some((i, v)) = parts.iter().find(|p| !(p.1.is_finite() && p.1 >= 0.0)) {
+            return Err(Error::InvalidArgument {
+                op: "style",
+                message: format!(
+                    "style {i} has weight {v}; weights must be finite and non-negative"
+                ),
+            });
+        }
+        let raw: Vec<f32> = parts.iter().map(|p| p.1).collect();
+        let shares = crate::blend::normalize("style", &raw)?;
+        // Shares sum to 1, so adding those of a repeated index cannot overflow.
+        let mut w = [0.0f32; STYLES];
+        for (&(i, _), s) in parts.iter().zip(shares) {
+            w[i] += s;
+        }
         Ok(Self(w))
     }
 
@@ -118,7 +109,7 @@ pub struct MultiStyle26 {
 }
 
 /// One recorded plan per (padded) input size: pixels in, planes out.
-pub(crate) type PlanCache = Mutex<HashMap<(usize, usize), SizedPlan>>;
+pub(crate) type PlanCache = crate::gpu::PlanCache<(usize, usize), SizedPlan>;
 
 pub(crate) struct SizedPlan {
     plan: Plan,
@@ -160,29 +151,32 @@ pub(crate) fn submit_padded(
     let photo = photo.clone().fit_within(max_size);
     let padded = photo.reflect_pad_to(4, 16);
     let key = (padded.width, padded.height);
-    let mut plans = plans.lock().unwrap_or_else(|p| p.into_inner());
-    let sized = match plans.entry(key) {
-        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-        std::collections::hash_map::Entry::Vacant(v) => {
-            let mut plan = Plan::new("transform net");
-            let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
-            let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &map)?;
-            let output = record(&mut plan, &x)?;
-            v.insert(SizedPlan {
+    let record_plan = || {
+        let mut plan = Plan::new("transform net");
+        let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
+        let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &map)?;
+        let output = record(&mut plan, &x)?;
+        let bytes = plan.bytes();
+        Ok((
+            SizedPlan {
                 plan,
                 pixels,
                 output,
-            })
-        }
+            },
+            bytes,
+        ))
     };
-    ctx.queue()
-        .write_buffer(sized.pixels.buffer(), 0, &padded.data);
-    before_submit()?;
-    sized.plan.submit(ctx);
+    let (pixels, output) = plans.with(ctx, key, record_plan, |sized| {
+        ctx.queue()
+            .write_buffer(sized.pixels.buffer(), 0, &padded.data);
+        before_submit()?;
+        sized.plan.submit(ctx);
+        Ok((sized.pixels.clone(), sized.output.clone()))
+    })?;
     Ok(Submitted {
         photo,
-        pixels: sized.pixels.clone(),
-        output: sized.output.clone(),
+        pixels,
+        output,
         padded: key,
     })
 }

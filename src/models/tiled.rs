@@ -14,9 +14,6 @@
 //! No tensor is larger than one tile's region, which is what lets images bigger than the
 //! device's largest storage binding through; the whole run is still one submission.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use super::multistyle::{check_strength, run_padded, Finish, PlanCache};
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::{compose, Rgba8Image};
@@ -319,7 +316,7 @@ pub(crate) struct TiledPlan {
 }
 
 /// Tiled plans by (padded width, padded height, tile).
-pub(crate) type TiledCache = Mutex<HashMap<(usize, usize, usize), TiledPlan>>;
+pub(crate) type TiledCache = crate::gpu::PlanCache<(usize, usize, usize), TiledPlan>;
 
 /// The tile size a run uses: `requested` (rounded up to a multiple of 4, at least 16), or with
 /// 0 the largest multiple of 64 whose tile (margins included) fits the device's largest storage
@@ -399,36 +396,34 @@ pub(crate) async fn run_tiled(
     let photo = photo.clone().fit_within(finish.max_size);
     let padded = photo.reflect_pad_to(4, 16);
     let (pw, ph) = (padded.width, padded.height);
-    let (outputs, regions) = {
-        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = match cache.entry((pw, ph, tile)) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                let regions = regions(pw, ph, tile);
-                let mut plan = Plan::new("transform net, tiled");
-                let mut pixels = Vec::new();
-                let mut parts = Vec::new();
-                for (i, r) in regions.iter().enumerate() {
-                    let px = ctx.tensor(&format!("photo.tile{i}"), &[r.h, r.w], DType::Rgba8)?;
-                    parts.push(ops::rgba_to_planar(ctx, &mut plan, &px, &map)?);
-                    pixels.push(px);
-                }
-                let input = Tiles { parts, level: 0 };
-                let mut b = Tiled {
-                    ctx,
-                    plan: &mut plan,
-                    regions: regions.clone(),
-                };
-                let out = forward(&mut b, &input)?;
-                b.release(input);
-                v.insert(TiledPlan {
-                    plan,
-                    regions,
-                    pixels,
-                    outputs: out.parts,
-                })
-            }
+    let record_plan = || {
+        let regions = regions(pw, ph, tile);
+        let mut plan = Plan::new("transform net, tiled");
+        let mut pixels = Vec::new();
+        let mut parts = Vec::new();
+        for (i, r) in regions.iter().enumerate() {
+            let px = ctx.tensor(&format!("photo.tile{i}"), &[r.h, r.w], DType::Rgba8)?;
+            parts.push(ops::rgba_to_planar(ctx, &mut plan, &px, &map)?);
+            pixels.push(px);
+        }
+        let input = Tiles { parts, level: 0 };
+        let mut b = Tiled {
+            ctx,
+            plan: &mut plan,
+            regions: regions.clone(),
         };
+        let out = forward(&mut b, &input)?;
+        b.release(input);
+        let bytes = plan.bytes();
+        let tiled = TiledPlan {
+            plan,
+            regions,
+            pixels,
+            outputs: out.parts,
+        };
+        Ok((tiled, bytes))
+    };
+    let (outputs, regions) = cache.with(ctx, (pw, ph, tile), record_plan, |entry| {
         for (px, r) in entry.pixels.iter().zip(&entry.regions) {
             let mut data = Vec::with_capacity(r.w * r.h * 4);
             for y in r.y..r.y + r.h {
@@ -438,8 +433,8 @@ pub(crate) async fn run_tiled(
         }
         before_submit()?;
         entry.plan.submit(ctx);
-        (entry.outputs.clone(), entry.regions.clone())
-    };
+        Ok((entry.outputs.clone(), entry.regions.clone()))
+    })?;
     let (w, h) = (photo.width, photo.height);
     let to_unit = 1.0 / (255.0 * map.scale[0]);
     let mut planes = vec![0.0f32; 3 * w * h];

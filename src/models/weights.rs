@@ -63,6 +63,9 @@ impl ModelFile {
                     })
                 }
             };
+            if let Values::F32(v) = &values {
+                check_finite(&name, v)?;
+            }
             tensors.insert(name, (view.shape().to_vec(), values));
         }
         Ok(Self { metadata, tensors })
@@ -174,6 +177,24 @@ impl ModelFile {
     }
 }
 
+/// Fails on a NaN or infinite value: a damaged or badly converted file would otherwise run
+/// and give a black or flat picture.
+fn check_finite(name: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::Weights {
+            tensor: name.into(),
+            expected: "finite numbers".into(),
+            found: format!(
+                "{} at index {i} ({} of {} values are not finite)",
+                values[i],
+                values.iter().filter(|v| !v.is_finite()).count(),
+                values.len()
+            ),
+        }),
+    }
+}
+
 /// IEEE 754 half to single precision.
 fn f16_to_f32(h: u16) -> f32 {
     let sign = ((h >> 15) as u32) << 31;
@@ -194,7 +215,36 @@ fn f16_to_f32(h: u16) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    use super::f16_to_f32;
+    use super::{f16_to_f32, ModelFile, FORMAT};
+    use safetensors::tensor::TensorView;
+    use safetensors::Dtype;
+    use std::collections::HashMap;
+
+    /// A model file with one f32 tensor `w` holding `values`.
+    fn file_with(values: &[f32]) -> Vec<u8> {
+        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = TensorView::new(Dtype::F32, vec![values.len()], &bytes).unwrap();
+        let meta = HashMap::from([("format".to_string(), FORMAT.to_string())]);
+        safetensors::serialize([("w", view)], Some(meta)).unwrap()
+    }
+
+    #[test]
+    fn finite_tensors_load() {
+        let f = ModelFile::parse(&file_with(&[1.0, -2.0, 3e38])).unwrap();
+        assert_eq!(f.tensor("w", &[3]).unwrap(), &[1.0, -2.0, 3e38]);
+    }
+
+    #[test]
+    fn non_finite_tensors_are_rejected_on_load() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let e = ModelFile::parse(&file_with(&[1.0, bad, 2.0, bad]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("tensor 'w'"), "{e}");
+            assert!(e.contains("finite numbers"), "{e}");
+            assert!(e.contains("at index 1 (2 of 4 values"), "{e}");
+        }
+    }
 
     #[test]
     fn half_floats() {

@@ -1,0 +1,150 @@
+//! `style-transfer bench`: the benchmarks of `webgpu_style_transfer::bench`, printed as
+//! Markdown tables headed by the adapter (so they paste into the README as they are).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use webgpu_style_transfer::gatys::Gatys;
+use webgpu_style_transfer::gpu::GpuContext;
+use webgpu_style_transfer::models::{ArbitraryNet, JohnsonNet, MultiStyle26};
+use webgpu_style_transfer::ops::PoolMode;
+use webgpu_style_transfer::{bench, Error, Result};
+
+use crate::input::load_model;
+use crate::stdout::say;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// What to benchmark.
+    #[arg(value_enum, default_value = "conv")]
+    what: BenchWhat,
+    /// Timed runs per kernel (after one warm-up run).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Only the cases whose name contains this text (e.g. "3x3").
+    #[arg(long, default_value = "")]
+    case: String,
+    /// Sizes for `bench gatys` (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "128,256,512")]
+    sizes: Vec<usize>,
+    /// Iterations timed per size for `bench gatys`.
+    #[arg(long, default_value_t = 10)]
+    iterations: usize,
+    /// The model for `bench johnson`.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BenchWhat {
+    /// Convolution kernels, naive against tiled, in GFLOP/s.
+    Conv,
+    /// The 26-style net, milliseconds per image at 256, 512 and 1024 px.
+    Multistyle,
+    /// Gatys optimisation, iterations per second and peak GPU memory at --sizes.
+    Gatys,
+    /// A converted Johnson net (--model FILE), milliseconds per image at 256, 512, 1024 px.
+    Johnson,
+    /// The arbitrary-style pair: transformer ms per image at 256, 512, 1024 px; predictor.
+    Arbitrary,
+}
+
+const SIZES: [usize; 3] = [256, 512, 1024];
+
+/// Prints a Markdown table headed by the adapter; `right` marks the numeric columns.
+fn table(ctx: &GpuContext, columns: &[(&str, bool)], rows: &[Vec<String>]) {
+    let a = ctx.adapter();
+    say(&format!("Adapter: {} ({})\n", a.name, a.backend));
+    let names: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let rules: Vec<&str> = columns
+        .iter()
+        .map(|c| if c.1 { "---:" } else { "---" })
+        .collect();
+    say(&format!("| {} |", names.join(" | ")));
+    say(&format!("|{}|", rules.join("|")));
+    for r in rows {
+        say(&format!("| {} |", r.join(" | ")));
+    }
+}
+
+/// The ms-per-image table of a transform net at 256, 512 and 1024 px.
+fn size_rows(rows: &[(usize, f64)], decimals: usize) -> Vec<Vec<String>> {
+    rows.iter()
+        .map(|(size, ms)| vec![format!("{size}x{size}"), format!("{ms:.decimals$}")])
+        .collect()
+}
+
+pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
+    let start = Instant::now();
+    let now = move || start.elapsed().as_secs_f64() * 1e3;
+    let runs = a.runs.max(1);
+    match a.what {
+        BenchWhat::Multistyle => {
+            let net = MultiStyle26::load(ctx, &load_model(None, "multistyle26.safetensors")?)?;
+            let rows = bench::multistyle_table(ctx, &net, &SIZES, runs, &now).await?;
+            table(
+                ctx,
+                &[("size", false), ("ms per image", true)],
+                &size_rows(&rows, 0),
+            );
+        }
+        BenchWhat::Johnson => {
+            let Some(model) = a.model else {
+                return Err(Error::InvalidArgument {
+                    op: "bench johnson",
+                    message: "give the converted net with --model FILE".into(),
+                });
+            };
+            let net = JohnsonNet::load(ctx, &load_model(Some(model), "")?)?;
+            let rows = bench::johnson_table(ctx, &net, &SIZES, runs, &now).await?;
+            table(
+                ctx,
+                &[("size", false), ("ms per image", true)],
+                &size_rows(&rows, 1),
+            );
+        }
+        BenchWhat::Arbitrary => {
+            let net = ArbitraryNet::load(ctx, &load_model(a.model, "arbitrary.safetensors")?)?;
+            let (rows, predictor_ms) =
+                bench::arbitrary_table(ctx, &net, &SIZES, runs, &now).await?;
+            let columns = [("size", false), ("transformer ms per image", true)];
+            table(ctx, &columns, &size_rows(&rows, 1));
+            say(&format!(
+                "\nStyle predictor (256x256 painting, with its 5 KB read-back): {predictor_ms:.1} ms"
+            ));
+        }
+        BenchWhat::Gatys => {
+            let vgg = load_model(None, "vgg19.safetensors")?;
+            let gatys = Gatys::new(ctx, &vgg, PoolMode::Max)?;
+            let rows = bench::gatys_table(ctx, &gatys, &a.sizes, a.iterations).await?;
+            let rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("{0}x{0}", r.size),
+                        r.optimizer.to_string(),
+                        format!("{:.1}", r.ms_per_iteration),
+                        format!("{:.2}", 1e3 / r.ms_per_iteration),
+                        format!("{:.0} MiB", r.peak_bytes as f64 / 1048576.0),
+                    ]
+                })
+                .collect();
+            let columns = [
+                ("size", false),
+                ("optimizer", false),
+                ("ms per iteration", true),
+                ("iterations/s", true),
+                ("peak GPU memory", true),
+            ];
+            table(ctx, &columns, &rows);
+        }
+        BenchWhat::Conv => {
+            let rows = bench::conv_table(ctx, runs, &a.case, &now).await?;
+            let adapter = format!("{} ({})", ctx.adapter().name, ctx.adapter().backend);
+            for line in bench::conv_markdown(&adapter, &rows).lines() {
+                say(line);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! Recorded plans kept for reuse, bounded by the bytes they hold.
+//!
+//! A net records one [`super::Plan`] per input size and reuses it for every photo of that size.
+//! A batch of photos of many sizes would otherwise keep every size's buffers forever; this
+//! cache evicts the least recently used plans once their buffers pass a byte budget (the plan
+//! just used is always kept), and hands the evicted buffers back to the device.
+
+use std::hash::Hash;
+use std::sync::Mutex;
+
+use super::context::GpuContext;
+use crate::Result;
+
+/// The default budget of a net's plan cache: 256 MiB of buffers, about two 1024 px plans of
+/// the 26-style net, or many small ones.
+pub const DEFAULT_PLAN_BUDGET: u64 = 256 << 20;
+
+/// Values (recorded plans with their buffers) by key, least recently used evicted beyond a
+/// byte budget.
+pub struct PlanCache<K: Hash + Eq, V> {
+    inner: Mutex<Inner<K, V>>,
+}
+
+struct Inner<K: Hash + Eq, V> {
+    entries: lru::LruCache<K, (V, u64)>,
+    bytes: u64,
+    budget: u64,
+}
+
+impl<K: Hash + Eq + Clone, V> Default for PlanCache<K, V> {
+    fn default() -> Self {
+        Self::with_budget(DEFAULT_PLAN_BUDGET)
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> PlanCache<K, V> {
+    /// An empty cache that keeps at most `budget` bytes of plans (and always the last used).
+    pub fn with_budget(budget: u64) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                entries: lru::LruCache::unbounded(),
+                bytes: 0,
+                budget,
+            }),
+        }
+    }
+
+    /// Calls `use_value` with the value for `key`, made first by `make` (which returns it with
+    /// the bytes it holds) if the cache does not have it. The cache is locked meanwhile.
+    pub fn with<R>(
+        &self,
+        ctx: &GpuContext,
+        key: K,
+        make: impl FnOnce() -> Result<(V, u64)>,
+        use_value: impl FnOnce(&mut V) -> Result<R>,
+    ) -> Result<R> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if !inner.entries.contains(&key) {
+            let (value, bytes) = make()?;
+            inner.entries.put(key.clone(), (value, bytes));
+            inner.bytes += bytes;
+            if inner.evict() {
+                // The evicted plans' buffers went back to the pool: free them for real.
+                ctx.trim_pool();
+            }
+        }
+        let (value, _) = inner.entries.get_mut(&key).expect("inserted above");
+        use_value(value)
+    }
+
+    /// Plans kept, and the bytes of their buffers.
+    pub fn usage(&self) -> (usize, u64) {
+        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        (inner.entries.len(), inner.bytes)
+    }
+}
+
+impl<K: Hash + Eq, V> Inner<K, V> {
+    /// Drops least recently used entries until within budget, keeping the newest; whether
+    /// any was dropped.
+    fn evict(&mut self) -> bool {
+        let mut evicted = false;
+        while self.bytes > self.budget && self.entries.len() > 1 {
+            if let Some((_, (_, bytes))) = self.entries.pop_lru() {
+                self.bytes -= bytes;
+                evicted = true;
+            }
+        }
+        evicted
+    }
+}
