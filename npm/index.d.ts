@@ -210,6 +210,7 @@ export declare class GatysRun implements AsyncIterable<GatysProgress> {
  * - `device-lost`: the GPU device was lost (driver reset, another tab, ...); make a new
  *   StyleTransfer with `StyleTransfer.create()`;
  * - `diverged`: a Gatys run's loss became NaN or infinite;
+ * - `io-error`: a file could not be read or written (the engine's native side; not expected in browsers);
  * - `cancelled`: the call's `signal` aborted, or `GatysRun.cancel()`;
  * - `destroyed`: a call after `destroy()` (and a Gatys run stopped by it);
  * - `internal`: an unexpected failure inside the package (a bug: please report it).
@@ -223,6 +224,7 @@ export type ErrorCode =
   | "gpu-error"
   | "device-lost"
   | "diverged"
+  | "io-error"
   | "cancelled"
   | "destroyed"
   | "internal";
@@ -286,8 +288,9 @@ export declare class StyleTransfer {
    * into `canvas` on the GPU, with no read-back. The canvas is sized to the frame (scaled to
    * `maxSize`, default 512) and must not have a 2d/webgl context. `strength` blends with the
    * frame for every net. Call once per animation frame; resolves when the frame is drawn.
-   * Where the browser cannot present a WebGPU canvas, rejects with "gpu-error": fall back to
-   * `stylize()` then.
+   * Where the browser cannot present a WebGPU canvas, rejects with "gpu-error", or with
+   * "device-lost" where the browser destroys the page's GPU devices instead (headless
+   * Chromium): fall back to `stylize()` then (on a new StyleTransfer after "device-lost").
    */
   stylizeTo(canvas: HTMLCanvasElement | OffscreenCanvas, source: ImageSource, options?: LiveOptions): Promise<void>;
   /** The style of any painting (it is scaled to cover 256x256 and centre-cropped). */

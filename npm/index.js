@@ -43,6 +43,7 @@ export const ERROR_CODES = Object.freeze([
   "gpu-error",
   "device-lost",
   "diverged",
+  "io-error",
   "cancelled",
   "destroyed",
   "internal",
@@ -271,7 +272,8 @@ export class StyleTransfer {
 
   #lostError(op, cause) {
     const { reason, message } = this.#lost;
-    return error("device-lost", `${op}: the GPU device was lost (${reason}${message ? `: ${message}` : ""}); make a new one with StyleTransfer.create()`, { reason, cause });
+    const presenting = cause?.message?.includes("while presenting") ? "; this browser cannot present WebGPU canvases here (it destroyed the page's GPU devices), use stylize()" : "";
+    return error("device-lost", `${op}: the GPU device was lost (${reason}${message ? `: ${message}` : ""})${presenting}; make a new one with StyleTransfer.create()`, { reason, cause });
   }
 
   /** Throws unless a new call can start now (not destroyed, device not lost). */

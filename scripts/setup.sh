@@ -11,11 +11,14 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # System packages: lavapipe (Vulkan on the CPU) for native GPU tests, Chromium and
-# ChromeDriver for the browser tests.
+# ChromeDriver for the browser tests, and a virtual X server (xvfb, with xauth for xvfb-run)
+# for the one test that needs a headed Chromium (presenting a WebGPU canvas).
 need_apt=()
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need_apt+=(mesa-vulkan-drivers libvulkan1)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+command -v xvfb-run >/dev/null 2>&1 || need_apt+=(xvfb)
+command -v xauth >/dev/null 2>&1 || need_apt+=(xauth)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq

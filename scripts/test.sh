@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test suite, in order of cost: formatting and lints, the generated shader, native tests
 # on lavapipe, wasm tests in headless Chromium (WebGPU on SwiftShader), then the browser
-# end-to-end tests against the built demo page.
+# end-to-end tests against the built demo page and package (under xvfb-run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime-$(id -u)}"
@@ -30,4 +30,6 @@ bash scripts/build-wasm.sh
 npx webpack --mode production
 
 step "browser end-to-end tests"
-node --test tests/e2e/
+# Under a virtual X server: live-canvas.test.mjs runs a headed Chromium (only headed Chromium
+# presents WebGPU canvases here); the other files run headless inside the same server.
+xvfb-run -a node --test tests/e2e/

@@ -238,10 +238,12 @@ impl Presenter {
         let texture = match self.surface.get_current_texture() {
             wgpu::CurrentSurfaceTexture::Success(t)
             | wgpu::CurrentSurfaceTexture::Suboptimal(t) => t,
+            // Not the caller's mistake: the browser could not present here (headless
+            // Chromium on SwiftShader fails every WebGPU canvas this way).
             other => {
-                return Err(Error::InvalidArgument {
-                    op: "stylizeTo",
-                    message: format!("the canvas gave no texture to draw into ({other:?})"),
+                return Err(Error::Gpu {
+                    op: "stylizeTo".into(),
+                    message: format!("the canvas gave no texture to draw into ({other:?}); this browser cannot present WebGPU canvases here, use stylize() instead"),
                 })
             }
         };

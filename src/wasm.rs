@@ -555,6 +555,17 @@ impl Engine {
                 .map_err(js_error)?;
         }
         self.ctx.finish().await.map_err(js_error)?;
+        // A browser that cannot present here (headless Chromium) destroys the page's devices
+        // instead of failing getCurrentTexture(); the frame then "finishes" on a lost device.
+        let lost = self.lost.lock().ok().and_then(|l| l.clone());
+        if let Some((reason, message)) = lost {
+            return Err(js_error(Error::Gpu {
+                op: OP.into(),
+                message: format!(
+                    "the device was lost while presenting the frame ({reason}: {message}); this browser cannot present WebGPU canvases here, use stylize()"
+                ),
+            }));
+        }
         Ok(())
     }
 

@@ -1,7 +1,8 @@
 // The demo page: open the GPU, then a photo filter (the 26-style net, or the style of any
 // painting through the arbitrary-style net) and the Gatys studio. Every picture on the page,
 // the style thumbnails included, is rendered by the engine.
-import { StyleTransfer, STYLE_COUNT, toImageData, blendStyleVectors } from "webgpu-style-transfer";
+import * as styleTransferModule from "webgpu-style-transfer";
+import { StyleTransfer, STYLE_COUNT, toImageData } from "webgpu-style-transfer";
 import samplePhoto from "./assets/chelsea.png";
 import samplePainting from "./assets/starry_night.jpg";
 
@@ -23,14 +24,48 @@ function showError(title, message) {
   status.replaceChildren(h, p);
 }
 
+/** "Downloading VGG19: 3.1 of 20.0 MB" for a download progress event. */
+function downloadText(what, e) {
+  const mb = (n) => (n / 2 ** 20).toFixed(1);
+  if (e.cached) return `${what}: from the browser's cache`;
+  return e.total ? `Downloading ${what}: ${mb(e.loaded)} of ${mb(e.total)} MB` : `Downloading ${what}: ${mb(e.loaded)} MB`;
+}
+
 function drawTo(canvas, imageData) {
   canvas.width = imageData.width;
   canvas.height = imageData.height;
   canvas.getContext("2d").putImageData(imageData, 0, 0);
 }
 
+// The engine, shared by the whole page. A lost GPU device (the browser reset it, or could not
+// present the webcam's WebGPU canvas) makes it unusable: reopen() replaces it.
+let st;
+
+let reopening = null;
+function reopen() {
+  if (!st.closed) return Promise.resolve(st);
+  reopening ??= StyleTransfer.create()
+    .then((s) => {
+      st = s;
+      window.styleTransfer = s;
+      return s;
+    })
+    .finally(() => (reopening = null));
+  return reopening;
+}
+
+/** `f()` (a call on `st`), once more on a new engine if the device was lost meanwhile. */
+async function withEngine(f) {
+  try {
+    return await f();
+  } catch (e) {
+    if (e.code !== "device-lost") throw e;
+    await reopen();
+    return f();
+  }
+}
+
 async function main() {
-  let st;
   try {
     st = await StyleTransfer.create();
   } catch (e) {
@@ -41,7 +76,7 @@ async function main() {
     return;
   }
   window.styleTransfer = st; // for the end-to-end tests and the console
-  window.styleTransferModule = { blendStyleVectors };
+  window.styleTransferModule = styleTransferModule;
   const a = st.adapter;
   $("adapter").textContent = `${a.name} · ${a.backend}`;
   const dl = document.createElement("dl");
@@ -63,9 +98,9 @@ async function main() {
   $("status").replaceChildren(h, dl);
 
   setUpTabs();
-  setUpFilter(st);
-  setUpStudio(st);
-  setUpBench(st);
+  setUpFilter();
+  setUpStudio();
+  setUpBench();
 }
 
 // Two tabs; arrow keys move between them (the WAI-ARIA tabs pattern).
@@ -100,7 +135,7 @@ function loadImage(src) {
 }
 
 // The Gatys studio: a run with the chosen options, its preview drawn as it comes, a loss plot.
-function setUpStudio(st) {
+function setUpStudio() {
   let photo = null;
   let paintings = [];
   let run = null;
@@ -194,6 +229,9 @@ function setUpStudio(st) {
     $("g-progress").value = 0;
     $("g-stats").textContent = "Loading VGG19 and preparing the shaders…";
     document.body.dataset.gatys = "running";
+    opts.onDownloadProgress = (e) => {
+      if (!history.length) $("g-stats").textContent = downloadText("VGG19", e);
+    };
     run = st.gatys(photo, paintings, opts);
     let lastPreview = 0;
     run.onProgress((e) => {
@@ -236,7 +274,7 @@ function setUpStudio(st) {
   $("g-cancel").addEventListener("click", () => run?.cancel());
 }
 
-function setUpFilter(st) {
+function setUpFilter() {
   $("filter").hidden = false;
   for (let i = 0; i < STYLE_COUNT; i++) {
     $("style").add(new Option(`Style ${i}`, String(i)));
@@ -258,7 +296,9 @@ function setUpFilter(st) {
       drawTo($("painting-thumb"), pixels);
       $("painting-thumb").hidden = false;
       $("timing").textContent = "Reading the painting's style…";
-      paintingVector = await st.styleVector(pixels);
+      paintingVector = await st.styleVector(pixels, {
+        onDownloadProgress: (e) => ($("timing").textContent = e.loaded < e.total ? downloadText("the arbitrary-style net", e) : "Reading the painting's style…"),
+      });
     } catch (e) {
       $("timing").textContent = `Could not use that painting: ${e.message}`;
       return;
@@ -307,10 +347,15 @@ function setUpFilter(st) {
       document.body.dataset.renders = String(Number(document.body.dataset.renders ?? 0) + 1);
     } catch (e) {
       $("timing").textContent = `Could not stylize: ${e.message}`;
+      if (e.code === "device-lost") {
+        // The browser lost the GPU device: open a new one and render again.
+        await reopen().then(() => (again = true), () => {});
+      }
     } finally {
       busy = false;
       delete document.body.dataset.busy;
     }
+    if (again) render();
   }
 
   async function usePhoto(source) {
@@ -323,7 +368,7 @@ function setUpFilter(st) {
     drawTo($("before"), photo);
     await render();
     document.body.dataset.state = "ready";
-    await renderGallery();
+    await renderGallery().catch((e) => ($("timing").textContent = `Could not render the gallery: ${e.message}`));
   }
 
   async function renderGallery() {
@@ -347,7 +392,7 @@ function setUpFilter(st) {
       gallery.append(b);
     }
     for (let i = 0; i < STYLE_COUNT; i++) {
-      const out = await st.stylize(photo, { style: i, maxSize: 96 });
+      const out = await withEngine(() => st.stylize(photo, { style: i, maxSize: 96 }));
       drawTo(gallery.children[i].querySelector("canvas"), out);
     }
     document.body.dataset.gallery = "done";
@@ -358,10 +403,13 @@ function setUpFilter(st) {
     $("style2").disabled = painting;
     $("blend").disabled = painting || $("style2").value === "";
   }
-  // The webcam: every frame goes through the net into the After canvas. It uses stylize()
-  // (one read-back per frame), which works on every WebGPU browser; stylizeTo() draws
-  // straight into a WebGPU canvas but could not be verified on the headless test browser.
+  // The webcam: every frame goes through the net. stylizeTo() draws it straight into a WebGPU
+  // canvas (#live) with no read-back; where the browser cannot present a WebGPU canvas (the
+  // first frame fails), the page falls back to stylize() (one read-back per frame) into the
+  // After canvas, and says so.
   let camera = null;
+  let liveMode = null; // "present" (stylizeTo) or "readback" (stylize), decided by the first frame
+  let liveNote = "";
   async function startWebcam() {
     try {
       camera = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
@@ -377,23 +425,52 @@ function setUpFilter(st) {
     $("before").parentElement.hidden = true;
     let frames = 0;
     let avg = 0;
+    let last = 0;
+    const show = (mode) => {
+      $("live").hidden = mode !== "present";
+      $("after").hidden = mode === "present";
+      document.body.dataset.liveMode = mode;
+    };
     const loop = async () => {
       if (!camera) return;
       const t0 = performance.now();
       try {
-        const out = await st.stylize(video, { ...options(), maxSize: 320 });
+        if (liveMode !== "readback") {
+          try {
+            await st.stylizeTo($("live"), video, { ...options(), maxSize: 320 });
+            if (liveMode === null) liveMode = "present";
+          } catch (e) {
+            if (liveMode !== null || e.code === "destroyed") throw e;
+            // The first frame could not be presented. Some browsers (headless Chromium) destroy
+            // the page's GPU devices when that happens: open a new engine then.
+            if (e.code === "device-lost") await reopen();
+            liveMode = "readback";
+            liveNote = ` · drawing into a WebGPU canvas failed in this browser (${e.code}), so each frame is read back and drawn by stylize()`;
+            console.info(`stylizeTo failed, falling back to stylize(): ${e.message}`);
+          }
+        }
+        if (liveMode === "readback") {
+          const out = await withEngine(() => st.stylize(video, { ...options(), maxSize: 320 }));
+          if (!camera) return;
+          drawTo($("after"), out);
+        }
         if (!camera) return;
-        drawTo($("after"), out);
+        show(liveMode);
       } catch (e) {
         $("timing").textContent = `Live frame failed: ${e.message}`;
         stopWebcam();
         return;
       }
-      const ms = performance.now() - t0;
+      // Frames per second from the time between frames (the loop waits for each frame).
+      const now = performance.now();
+      const ms = frames === 0 ? now - t0 : now - last;
+      last = now;
       avg = frames === 0 ? ms : 0.9 * avg + 0.1 * ms;
       frames++;
       document.body.dataset.liveFrames = String(frames);
-      $("timing").textContent = `Webcam ${$("after").width}×${$("after").height}: ${avg.toFixed(0)} ms per frame (${(1000 / avg).toFixed(1)} fps)`;
+      const canvas = liveMode === "present" ? $("live") : $("after");
+      const how = liveMode === "present" ? "drawn on the GPU, no read-back" : "read back";
+      $("timing").textContent = `Webcam ${canvas.width}×${canvas.height}, ${how}: ${(1000 / avg).toFixed(1)} fps (${avg.toFixed(0)} ms per frame)${liveNote}`;
       requestAnimationFrame(loop);
     };
     requestAnimationFrame(loop);
@@ -404,6 +481,8 @@ function setUpFilter(st) {
     $("webcam").textContent = "Start the webcam";
     $("webcam").setAttribute("aria-pressed", "false");
     $("before").parentElement.hidden = false;
+    $("live").hidden = true;
+    $("after").hidden = false;
     render();
   }
   $("webcam").addEventListener("click", () => (camera ? stopWebcam() : startWebcam()));
@@ -439,7 +518,7 @@ function setUpFilter(st) {
   usePhoto(img);
 }
 
-function setUpBench(st) {
+function setUpBench() {
   $("bench-card").hidden = false;
   $("bench").addEventListener("click", async () => {
     $("bench").disabled = true;

@@ -2,7 +2,8 @@
 // one headless Chromium: every error has a `code`; options are validated, not coerced;
 // destroy() during a call; AbortSignal; download progress; the sha256 check of the package's
 // model files (a damaged Cache API entry is fetched again, a damaged download is `bad-model`);
-// a lost device is `device-lost` and create() works afterwards.
+// a lost device is `device-lost` and create() works afterwards (also when presenting a canvas
+// destroyed it, as headless Chromium does).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -353,8 +354,13 @@ test("a lost device is `device-lost`, and create() works again", async () => {
     const fresh = await m.StyleTransfer.create();
     const works = await outcome(fresh.stylize(photo, { style: 1 }));
     st5.destroy();
+    // Headless Chromium cannot present a WebGPU canvas: it destroys every GPU device of the
+    // page instead. stylizeTo says so (it used to resolve as if the frame were drawn).
+    const canvas = document.createElement("canvas");
+    document.body.append(canvas);
+    const present = await outcome(fresh.stylizeTo(canvas, photo, { style: 1 }));
     fresh.destroy();
-    return { next, again, works, closed: st5.closed };
+    return { next, again, works, closed: st5.closed, present };
   });
   assert.equal(r.next.code, "device-lost", JSON.stringify(r.next));
   assert.match(r.next.message, /GPU device was lost.*StyleTransfer\.create\(\)/);
@@ -362,4 +368,6 @@ test("a lost device is `device-lost`, and create() works again", async () => {
   assert.equal(r.works.ok, true, JSON.stringify(r.works));
   assert.equal(r.works.width, 32);
   assert.equal(r.closed, true);
+  assert.equal(r.present.code, "device-lost", JSON.stringify(r.present));
+  assert.match(r.present.message, /cannot present WebGPU canvases here/);
 });

@@ -1,8 +1,9 @@
-// The webcam: the page's button streams Chromium's fake camera through the net into the After
-// canvas, and the frames are stylized (they differ from the camera's). stylizeTo() refuses a
-// target that is not a canvas. Its GPU presentation itself cannot run here: this headless
-// Chromium's SwiftShader WebGPU cannot present to any canvas (plain JS getCurrentTexture()
-// fails with "A valid external Instance reference no longer exists").
+// The webcam in headless Chromium: the page tries stylizeTo() first, and since this headless
+// Chromium's SwiftShader WebGPU cannot present to any canvas (getCurrentTexture() fails with "A
+// valid external Instance reference no longer exists"), it falls back to stylize() into the
+// After canvas and says so; the frames are stylized (they differ from the camera's). A failed
+// present leaves the engine working. stylizeTo() refuses a target that is not a canvas. The
+// presenting path itself is tested headed, in live-canvas.test.mjs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { serveDist, SHOTS } from "./server.mjs";
@@ -22,7 +23,10 @@ test("the webcam streams stylized frames into the page", async () => {
     assert.equal(bad, "invalid-argument");
     await page.click("#webcam");
     await page.waitForFunction(() => Number(document.body.dataset.liveFrames) >= 3, null, { timeout: 120_000 });
-    assert.match(await page.textContent("#timing"), /ms per frame/);
+    const timing = await page.textContent("#timing");
+    assert.match(timing, /read back: [\d.]+ fps \(\d+ ms per frame\)/);
+    assert.match(timing, /drawing into a WebGPU canvas failed in this browser/);
+    assert.equal(await page.getAttribute("body", "data-live-mode"), "readback");
     // A stylized camera frame: compare the After canvas with the camera's own picture.
     const diff = await page.evaluate(() => {
       const after = document.getElementById("after");
