@@ -293,7 +293,7 @@ test("download progress, integrity checks and the Cache API", async () => {
   }
 });
 
-test("an AbortSignal cancels stylize, styleVector and gatys with code `cancelled`", async () => {
+test("an AbortSignal cancels stylize, styleVector and gatys with code `cancelled`; VGG19's download progress", async () => {
   const r = await page.evaluate(async () => {
     const aborted = AbortSignal.abort();
     const t0 = performance.now();
@@ -315,7 +315,9 @@ test("an AbortSignal cancels stylize, styleVector and gatys with code `cancelled
     // Gatys: abort after the first reported iteration; the run stops at its next one and
     // frees its buffers (the engine's live bytes go back to what they were).
     const live = () => st.gpuMemory.allocatedBytes - st.gpuMemory.freeBytes;
-    await st.gatys(photo, photo, { size: 32, iterations: 1, optimizer: "adam", previewEvery: 0 }).result; // VGG19 loaded
+    const vggEvents = [];
+    const onDownloadProgress = (e) => vggEvents.push([e.loaded, e.total, e.cached]);
+    await st.gatys(photo, photo, { size: 32, iterations: 1, optimizer: "adam", previewEvery: 0, onDownloadProgress }).result; // VGG19 loaded
     const base = live();
     const g = new AbortController();
     let iterations = 0;
@@ -329,8 +331,12 @@ test("an AbortSignal cancels stylize, styleVector and gatys with code `cancelled
     while (live() !== base && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const eventsAfterWait = iterations;
     await new Promise((r) => setTimeout(r, 500));
-    return { atOnce, atOnceMs, during, duringMs, next, gatys, freed: live() === base, base, now: live(), iterations, stoppedBy: eventsAfterWait, stillAt: iterations };
+    return { vggEvents, vggBytes: m.MODELS.vgg19.bytes, atOnce, atOnceMs, during, duringMs, next, gatys, freed: live() === base, base, now: live(), iterations, stoppedBy: eventsAfterWait, stillAt: iterations };
   });
+  // VGG19's download (20 MB) reported as it comes, ending at its size.
+  assert.ok(r.vggEvents.length > 2, `${r.vggEvents.length} VGG19 progress events`);
+  assert.ok(r.vggEvents.every(([loaded, total, cached], i) => total === r.vggBytes && !cached && (i === 0 || loaded >= r.vggEvents[i - 1][0])));
+  assert.equal(r.vggEvents.at(-1)[0], r.vggBytes);
   assert.deepEqual(r.atOnce.map((o) => o.code), ["cancelled", "cancelled", "cancelled"]);
   assert.ok(r.atOnceMs < 1000, `an aborted signal rejects at once (${r.atOnceMs} ms)`);
   assert.equal(r.during.code, "cancelled", JSON.stringify(r.during));

@@ -124,8 +124,11 @@ test("the demo's webcam draws with stylizeTo where the browser presents", async 
     const timing = await page.textContent("#timing");
     assert.match(timing, /drawn on the GPU, no read-back: [\d.]+ fps/);
     console.log(`demo webcam: ${timing}`);
-    // The drawn frame is a picture, not a black canvas.
-    const got = await decodeInPage(page, await page.locator("#live").screenshot());
+    // The drawn frame is a picture, not a black canvas. (A page screenshot clipped to the
+    // canvas: an element screenshot waits for the element to be still for two animation
+    // frames, which a page busy drawing the webcam may not give it in time.)
+    const box = await page.locator("#live").boundingBox();
+    const got = await decodeInPage(page, await page.screenshot({ clip: box, timeout: 120_000 }));
     const mean = got.data.reduce((s, v, i) => (i % 4 === 3 ? s : s + v), 0) / ((got.data.length / 4) * 3);
     assert.ok(mean > 10, `the live canvas shows a picture (mean level ${mean})`);
     await page.screenshot({ path: `${SHOTS}/webcam-live.png`, fullPage: true });
