@@ -6,7 +6,8 @@ use crate::error::{Error, Result};
 
 /// A WGSL compute kernel: a shader file and one of its entry points.
 ///
-/// Shapes reach a kernel at run time through its uniform `Params` struct (binding 0);
+/// Shapes reach a kernel at run time through its `Params` struct (binding 0, a small read-only
+/// storage buffer: see [`GpuContext::dispatch`] for why not a uniform buffer);
 /// specialisations that change the generated code (tile shape, kernel size, workgroup size)
 /// are WGSL `override` constants, and each distinct set of them is one cached pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,10 +20,10 @@ pub struct Kernel {
     pub entry: &'static str,
 }
 
-/// One tensor bound to a kernel, in binding order after the uniform.
+/// One tensor bound to a kernel, in binding order after the `Params`.
 pub type Binding<'a> = &'a Tensor;
 
-/// A recorded dispatch: pipeline, bind group (with its uniform) and workgroup count, built
+/// A recorded dispatch: pipeline, bind group (with its `Params`) and workgroup count, built
 /// once and encoded as often as its [`Plan`] runs.
 pub struct Dispatch {
     label: String,
@@ -254,8 +255,14 @@ impl GpuContext {
         pipeline
     }
 
-    /// Builds a dispatch of `kernel`: uploads `params` as its uniform (binding 0), binds
-    /// `tensors` at bindings 1.. in order, and checks the workgroup count against the device.
+    /// Builds a dispatch of `kernel`: uploads `params` (binding 0), binds `tensors` at bindings
+    /// 1.. in order, and checks the workgroup count against the device.
+    ///
+    /// `params` is bound as a read-only storage buffer, not a uniform buffer: lavapipe (Mesa
+    /// 22.x) inlines the values of uniforms that steer loops into the shader and compiles a new
+    /// variant whenever they change, at every dispatch of a layer with other shapes; each
+    /// compilation costs tens of milliseconds and leaks about 2 MB (a Gatys run grew by
+    /// 10 MB per iteration). Storage reads of a few scalars cost nothing measurable elsewhere.
     pub fn dispatch<P: bytemuck::Pod>(
         &self,
         label: &str,
@@ -278,16 +285,16 @@ impl GpuContext {
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let pipeline = self.pipeline(kernel, constants);
-        let uniform = self
+        let params = self
             .device
             .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some(label),
                 contents: bytemuck::bytes_of(params),
-                usage: wgpu::BufferUsages::UNIFORM,
+                usage: wgpu::BufferUsages::STORAGE,
             });
         let mut entries = vec![wgpu::BindGroupEntry {
             binding: 0,
-            resource: uniform.as_entire_binding(),
+            resource: params.as_entire_binding(),
         }];
         for (i, t) in tensors.iter().enumerate() {
             entries.push(wgpu::BindGroupEntry {

@@ -1,4 +1,4 @@
-//! The op library: one file per op, each with its typed uniform `Params`, its kernel(s) from
+//! The op library: one file per op, each with its typed `Params` (binding 0), its kernel(s) from
 //! `src/shaders/` and a launcher that appends dispatches to a [`crate::gpu::Plan`] and returns the output
 //! tensor. Every op has a plain-loop CPU oracle in [`crate::reference`] and tests against it.
 //! Backward kernels (for Gatys) live beside their forward op.

@@ -1,0 +1,273 @@
+//! The command line under hostile use: nothing the user has is lost or emptied, bad inputs and
+//! outputs are refused before any work, damaged files and models are named errors, a closed
+//! or full stdout does not panic, and Ctrl-C keeps the work done.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn cli() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_style-transfer"))
+}
+
+/// A scratch directory under the target folder, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts a failed run whose message contains `says`, without a panic.
+fn fails_saying(out: &Output, says: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(says), "expected '{says}' in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+/// A small photo (a gradient) saved as `name` (PNG or JPEG by extension).
+fn photo(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x * 255 / w) as u8, (y * 255 / h) as u8, 128])
+    });
+    let path = dir.join(name);
+    img.save(&path).unwrap();
+    path
+}
+
+fn stylize(args: &[&Path], extra: &[&str]) -> Output {
+    let mut c = cli();
+    c.arg("stylize");
+    for a in args {
+        c.arg(a);
+    }
+    c.args(extra).output().unwrap()
+}
+
+/// Files in `dir` (names), sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn outputs_are_checked_before_any_work_and_never_emptied() {
+    let dir = scratch("rel-outputs");
+    let input = photo(&dir, "in.png", 24, 20);
+    // An unknown format: refused, and no empty file left behind.
+    let out = stylize(&[&input, Path::new("-o"), &dir.join("out.xyz")], &[]);
+    fails_saying(&out, "unknown output format");
+    assert!(!dir.join("out.xyz").exists());
+    // ... and with --force an existing file of that name is left as it was.
+    std::fs::write(dir.join("keep.xyz"), b"precious").unwrap();
+    let out = stylize(
+        &[&input, Path::new("-o"), &dir.join("keep.xyz")],
+        &["--force"],
+    );
+    fails_saying(&out, "unknown output format");
+    assert_eq!(std::fs::read(dir.join("keep.xyz")).unwrap(), b"precious");
+    // A directory that does not exist.
+    let out = stylize(
+        &[&input, Path::new("-o"), &dir.join("no/such/dir/out.png")],
+        &[],
+    );
+    fails_saying(&out, "no such directory");
+    // A failure after the output was checked (a bad style) leaves nothing either.
+    let out = stylize(
+        &[&input, Path::new("-o"), &dir.join("o.png")],
+        &["--style", "99"],
+    );
+    fails_saying(&out, "styles 0 to 25");
+    assert_eq!(listing(&dir), ["in.png", "keep.xyz"]);
+}
+
+#[test]
+fn a_batch_never_writes_two_photos_to_one_name_nor_onto_a_photo() {
+    let dir = scratch("rel-batch");
+    let a_png = photo(&dir, "a.png", 24, 20);
+    let a_jpg = photo(&dir, "a.jpg", 20, 24);
+    let outdir = dir.join("out");
+    let out = stylize(&[&a_png, &a_jpg, Path::new("-o"), &outdir], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(listing(&outdir), ["a_jpg.png", "a_png.png"]);
+    let (p, j) = (
+        image::open(outdir.join("a_png.png")).unwrap(),
+        image::open(outdir.join("a_jpg.png")).unwrap(),
+    );
+    assert_eq!(
+        (p.width(), p.height(), j.width(), j.height()),
+        (24, 20, 20, 24)
+    );
+    // Into the photos' own folder, a result would replace a photo: refused, all kept.
+    let before = std::fs::read(&a_png).unwrap();
+    let b = photo(&dir, "b.png", 16, 16);
+    let out = stylize(&[&a_png, &b, Path::new("-o"), &dir], &["--force"]);
+    fails_saying(&out, "would replace that photo");
+    assert_eq!(std::fs::read(&a_png).unwrap(), before);
+}
+
+#[test]
+fn damaged_photos_and_models_are_named_errors() {
+    let dir = scratch("rel-damaged");
+    // A JPEG cut short: decoders fill the missing rows with grey; here it is an error.
+    let full = std::fs::read(photo(&dir, "full.jpg", 64, 48)).unwrap();
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, &full[..full.len() * 2 / 3]).unwrap();
+    let out = stylize(&[&cut, Path::new("-o"), &dir.join("o.png")], &[]);
+    fails_saying(&out, "truncated");
+    assert!(!dir.join("o.png").exists());
+
+    // A model with a NaN weight would give a black picture: refused when it loads.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/johnson/seeded.safetensors"
+    );
+    let mut bytes = std::fs::read(fixture).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let start = 8 + header_len; // the first tensor's data (all f32 in this file)
+    bytes[start..start + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let model = dir.join("nan.safetensors");
+    std::fs::write(&model, &bytes).unwrap();
+    let input = photo(&dir, "in.png", 16, 16);
+    let out = stylize(
+        &[
+            &input,
+            Path::new("-o"),
+            &dir.join("o.png"),
+            Path::new("--model"),
+            &model,
+        ],
+        &[],
+    );
+    fails_saying(&out, "finite numbers");
+    assert!(!dir.join("o.png").exists());
+}
+
+#[test]
+fn huge_style_weights_blend_like_equal_ones() {
+    let dir = scratch("rel-weights");
+    let input = photo(&dir, "in.png", 20, 16);
+    let run = |name: &str, style: &str| {
+        let out = stylize(
+            &[&input, Path::new("-o"), &dir.join(name)],
+            &["--style", style],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        std::fs::read(dir.join(name)).unwrap()
+    };
+    // 3e38 + 3e38 overflows f32: the blend used to be a flat grey picture.
+    assert_eq!(run("huge.png", "3:3e38,4:3e38"), run("one.png", "3:1,4:1"));
+}
+
+#[test]
+fn a_closed_stdout_is_quiet_and_a_full_one_is_an_error() {
+    let mut child = cli()
+        .arg("styles")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away at once, as `| head -0` does
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = cli().arg("styles").stdout(full).output().unwrap();
+    fails_saying(&out, "stdout: cannot write");
+}
+
+fn gatys_args(dir: &Path, extra: &[&str]) -> Command {
+    let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatys/");
+    let mut c = cli();
+    c.arg("gatys")
+        .arg(format!("{fix}content32.png"))
+        .arg(format!("{fix}style32.png"))
+        .args(["--size", "32", "--optimizer", "adam"])
+        .arg("--log-json")
+        .arg(dir.join("log.jsonl"))
+        .args(extra);
+    c
+}
+
+#[test]
+fn gatys_refuses_unwritable_outputs_before_any_work() {
+    let dir = scratch("rel-gatys-refused");
+    // /proc takes no new files, even from root.
+    let out = gatys_args(&dir, &["-o", "/proc/out.png", "--iterations", "2"])
+        .output()
+        .unwrap();
+    fails_saying(&out, "/proc");
+    // The refused run left no log behind to block the next one.
+    assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+    // The style images, not the size, are the cause here: the advice names --style-scale.
+    let o = dir.join("o.png");
+    let out = gatys_args(&dir, &["--iterations", "2", "--style-scale", "60", "-o"])
+        .arg(&o)
+        .output()
+        .unwrap();
+    fails_saying(&out, "--style-scale");
+    assert!(!stderr(&out).contains("--size 16"), "{}", stderr(&out));
+    assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_gatys_and_keeps_the_picture_and_the_log() {
+    let dir = scratch("rel-gatys-interrupt");
+    let o = dir.join("o.png");
+    let mut child = gatys_args(&dir, &["--init", "content", "--iterations", "100000", "-o"])
+        .arg(&o)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the run is iterating: its log's temporary file exists.
+    let start = std::time::Instant::now();
+    while !listing(&dir).iter().any(|f| f.ends_with(".partial")) {
+        assert!(start.elapsed().as_secs() < 300, "the run never started");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let _ = child.stdout.take();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("interrupted after") && err.contains("--init"),
+        "{err}"
+    );
+    let img = image::open(&o).unwrap();
+    assert_eq!((img.width(), img.height()), (32, 32));
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert!(log.lines().count() >= 1, "{log}");
+    assert_eq!(
+        listing(&dir),
+        ["log.jsonl", "o.png"],
+        "no temporary file left"
+    );
+    // The picture so far is where a new run continues from.
+    let out = gatys_args(&dir, &["--iterations", "1", "--force", "-o"])
+        .arg(dir.join("more.png"))
+        .args(["--init"])
+        .arg(&o)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
