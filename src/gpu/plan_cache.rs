@@ -89,3 +89,41 @@ impl<K: Hash + Eq, V> Inner<K, V> {
         evicted
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn least_recently_used_plans_go_beyond_the_budget() {
+        let ctx = pollster::block_on(GpuContext::new()).expect("a GPU adapter (lavapipe)");
+        let cache: PlanCache<usize, String> = PlanCache::with_budget(100);
+        let made = std::cell::Cell::new(0);
+        let get = |key: usize, bytes: u64| {
+            cache
+                .with(
+                    &ctx,
+                    key,
+                    || {
+                        made.set(made.get() + 1);
+                        Ok((format!("plan {key}"), bytes))
+                    },
+                    |v| Ok(v.clone()),
+                )
+                .unwrap()
+        };
+        assert_eq!(get(1, 40), "plan 1");
+        assert_eq!(get(2, 40), "plan 2");
+        assert_eq!(get(1, 40), "plan 1"); // reused, and now the most recent
+        assert_eq!((made.get(), cache.usage()), (2, (2, 80)));
+        get(3, 40); // 120 bytes > 100: plan 2, the least recently used, goes
+        assert_eq!(cache.usage(), (2, 80));
+        get(1, 40);
+        assert_eq!(made.get(), 3, "plan 1 was kept");
+        get(2, 40);
+        assert_eq!(made.get(), 4, "plan 2 was evicted and made again");
+        // A plan larger than the whole budget is still kept while it is the last one used.
+        get(4, 500);
+        assert_eq!(cache.usage(), (1, 500));
+    }
+}
