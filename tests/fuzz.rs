@@ -2,6 +2,7 @@
 //! and image files must each give a named error or a correct result, never a panic. The seeds
 //! are fixed, so a failure reproduces; `FUZZ_CASES=N` runs more cases than the default.
 #![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::result_large_err)] // see src/lib.rs: errors carry names and advice
 
 mod common;
 
