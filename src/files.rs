@@ -21,7 +21,7 @@ pub fn io_error(path: &Path, e: impl std::fmt::Display, advice: &str) -> Error {
 }
 
 /// The directory a file goes into (`.` for a bare file name).
-fn parent_dir(path: &Path) -> PathBuf {
+pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -42,16 +42,20 @@ pub fn check_writable(path: &Path, replace: bool) -> Result<()> {
             "pass --force to replace it, or choose another name",
         ));
     }
-    let dir = parent_dir(path);
+    check_dir_writable(&parent_dir(path))
+}
+
+/// Checks that `dir` exists and takes new files; nothing is left behind by the check.
+pub fn check_dir_writable(dir: &Path) -> Result<()> {
     if !dir.is_dir() {
         return Err(io_error(
-            &dir,
+            dir,
             "no such directory",
             "create it first, or write somewhere else",
         ));
     }
     // The one sure test of writability: make (and at once remove) a file there.
-    temp_in(&dir, path).map(drop)
+    temp_in(dir, Path::new("probe")).map(drop)
 }
 
 /// A new temporary file beside `target`, hidden and named after it, with the permissions

@@ -2,7 +2,7 @@
 //!
 //! The source graphs fake-quantise every activation to int8. The engine runs float activations,
 //! so the tight reference is the same graphs with the activation Q/DQ pairs removed
-//! (`float`): the multistyle26 bounds apply (mean |diff| <= 0.5/255, max <= 2/255).
+//! (`float`): the 26-style net's parity bounds apply (mean |diff| <= 0.5/255, max <= 2/255).
 //! Against the original int8 graphs (`int8`) the difference is the quantisation noise itself,
 //! measured by the fixture script (onnxruntime float vs int8: mean 7.7/255, max 76/255 on the
 //! 256x256 astronaut); that comparison gets a loose bound that still catches a wrong layer.

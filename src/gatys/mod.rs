@@ -1,5 +1,5 @@
 //! Gatys et al. (2015) style transfer by optimising the image: the loss terms, computed on the
-//! GPU exactly as `DESIGN.md` specifies so results compare with jcjohnson/neural-style.
+//! GPU exactly as jcjohnson/neural-style defines them (below), so results compare with it.
 //!
 //! The optimised image `x` lives in VGG's input space (BGR, 0-255, minus the mean).
 //! - content: `content_weight * mean((F(x) - F(c))^2)` at relu4_2;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use webgpu_style_transfer::files::{check_writable, io_error};
+use webgpu_style_transfer::files::{check_dir_writable, check_writable, io_error, parent_dir};
 use webgpu_style_transfer::gpu::GpuContext;
 use webgpu_style_transfer::image::{OutputFormat, Rgba8Image, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::models::{
@@ -328,11 +328,11 @@ impl Outputs {
                 )));
             }
         }
+        // The directory itself, or where it will be created.
         if output.is_dir() {
-            check_writable(&output.join(".probe.png"), true)?;
+            check_dir_writable(output)?;
         } else {
-            let parent = output.parent().filter(|p| !p.as_os_str().is_empty());
-            check_writable(&parent.unwrap_or(Path::new(".")).join(".probe.png"), true)?;
+            check_dir_writable(&parent_dir(output))?;
         }
         Ok(Self {
             targets,
