@@ -5,7 +5,8 @@
 //! [`PresentPipeline`] draws into any texture view and is tested natively against `stylize()`
 //! (the unit test below); [`Presenter`] adds the canvas surface (browser only).
 
-use crate::gpu::{GpuContext, Tensor};
+use crate::gpu::GpuContext;
+use crate::models::whole::Submitted;
 #[cfg(target_arch = "wasm32")]
 use crate::{Error, Result};
 
@@ -22,14 +23,10 @@ struct Params {
     pad: [u32; 3],
 }
 
-/// What to draw: a submitted net's output and the padded photo it read.
+/// What to draw: a submitted net's output (with the padded photo it read), and how.
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub(crate) struct Frame<'a> {
-    pub(crate) output: &'a Tensor,
-    pub(crate) pixels: &'a Tensor,
-    pub(crate) photo: (usize, usize),
-    pub(crate) padded: (usize, usize),
-    pub(crate) to_unit: f32,
+    pub(crate) run: &'a Submitted,
     pub(crate) strength: f32,
     pub(crate) preserve_colors: bool,
 }
@@ -102,18 +99,18 @@ impl PresentPipeline {
     ) {
         let p = Params {
             canvas: [width, height],
-            photo: [frame.photo.0 as u32, frame.photo.1 as u32],
-            plane: [frame.padded.0 as u32, frame.padded.1 as u32],
+            photo: [frame.run.size.0 as u32, frame.run.size.1 as u32],
+            plane: [frame.run.padded.0 as u32, frame.run.padded.1 as u32],
             strength: frame.strength,
             preserve: frame.preserve_colors as u32,
-            to_unit: frame.to_unit,
+            to_unit: frame.run.to_unit,
             pad: [0; 3],
         };
         let device = ctx.device();
         ctx.queue()
             .write_buffer(&self.params, 0, bytemuck::bytes_of(&p));
         let mut cached = self.bind.lock().unwrap_or_else(|p| p.into_inner());
-        let (out, px) = (frame.output.buffer(), frame.pixels.buffer());
+        let (out, px) = (frame.run.output.buffer(), frame.run.pixels.buffer());
         if !matches!(&*cached, Some((o, p, _)) if o == out && p == px) {
             let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("present"),
@@ -261,7 +258,7 @@ mod tests {
     use super::{Frame, PresentPipeline};
     use crate::gpu::GpuContext;
     use crate::image::Rgba8Image;
-    use crate::models::{ModelFile, MultiStyle26, StyleWeights, StylizeOptions};
+    use crate::models::{ModelFile, MultiStyle26, OutputOptions, StyleWeights};
 
     /// The live path's drawing (the fragment shader's sampling, strength blend and colour
     /// preservation) gives the pixels `stylize()` composes on the CPU, up to rounding.
@@ -278,13 +275,13 @@ mod tests {
             let pipeline = PresentPipeline::new(&ctx, wgpu::TextureFormat::Rgba8Unorm);
             for (strength, preserve_colors) in [(1.0, false), (0.6, true)] {
                 let style = StyleWeights::parse("3:0.5,12:0.5").unwrap();
-                let opts = StylizeOptions {
+                let opts = OutputOptions {
                     strength,
                     preserve_colors,
-                    ..StylizeOptions::new(style.clone())
+                    ..OutputOptions::default()
                 };
-                let want = net.stylize(&ctx, &photo, &opts).await.unwrap();
-                let run = net.submit(&ctx, &photo, &style, 0).unwrap();
+                let want = net.stylize(&ctx, &photo, &style, &opts).await.unwrap();
+                let run = net.submit(&ctx, &photo, &style, 0).await.unwrap();
                 let (w, h) = (photo.width as u32, photo.height as u32);
                 let texture = ctx.device().create_texture(&wgpu::TextureDescriptor {
                     label: Some("canvas"),
@@ -302,11 +299,7 @@ mod tests {
                 });
                 let view = texture.create_view(&Default::default());
                 let frame = Frame {
-                    output: &run.output,
-                    pixels: &run.pixels,
-                    photo: (run.photo.width, run.photo.height),
-                    padded: run.padded,
-                    to_unit: 1.0,
+                    run: &run,
                     strength,
                     preserve_colors,
                 };

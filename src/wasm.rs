@@ -11,8 +11,8 @@ use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
 use crate::gpu::{GpuContext, PowerPreference};
 use crate::image::Rgba8Image;
 use crate::models::{
-    ArbitraryNet, ArbitraryOptions, JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26,
-    StyleVector, StyleWeights, StylizeOptions,
+    ArbitraryNet, JohnsonNet, ModelFile, MultiStyle26, OutputOptions, StyleVector, StyleWeights,
+    Styled,
 };
 use crate::ops::PoolMode;
 use crate::Error;
@@ -193,7 +193,8 @@ fn gatys_options(o: &JsValue) -> Result<GatysOptions, JsValue> {
 
 use crate::clock::now_ms;
 
-/// Which net a request runs, with its style.
+/// Which net a request runs, with its style (the nets held while the call runs, whatever
+/// loads meanwhile).
 enum Net {
     MultiStyle(Rc<MultiStyle26>, StyleWeights),
     Arbitrary(Rc<ArbitraryNet>, StyleVector),
@@ -205,10 +206,17 @@ enum Net {
 /// model, strength, preserveColors, maxSize, tileSize }`, read once.
 struct Request {
     net: Net,
-    strength: f32,
-    preserve_colors: bool,
-    max_size: usize,
-    tile: usize,
+    output: OutputOptions,
+}
+
+impl Request {
+    fn styled(&self) -> Styled<'_> {
+        match &self.net {
+            Net::MultiStyle(net, style) => Styled::MultiStyle(net, style),
+            Net::Arbitrary(net, style) => Styled::Arbitrary(net, style),
+            Net::Johnson(net) => Styled::Johnson(net),
+        }
+    }
 }
 
 /// The engine on one GPU device. The npm package's `StyleTransfer` class (npm/index.js) wraps
@@ -280,15 +288,14 @@ impl Engine {
         } else {
             return Err(bad_request(op, "style", "given (or styleVector, or model)"));
         };
-        let strength = number(op, r, "strength")? as f32;
-        crate::models::multistyle::check_strength(strength).map_err(js_error)?;
-        Ok(Request {
-            net,
-            strength,
+        let output = OutputOptions {
+            strength: number(op, r, "strength")? as f32,
             preserve_colors: flag(op, r, "preserveColors")?,
             max_size: whole(op, r, "maxSize")?,
             tile: whole(op, r, "tileSize")?,
-        })
+        };
+        output.validate().map_err(js_error)?;
+        Ok(Request { net, output })
     }
 }
 
@@ -447,40 +454,11 @@ impl Engine {
         const OP: &str = "stylize";
         let r = self.request(OP, &request)?;
         let photo = pixels(OP, &image)?;
-        let (strength, preserve_colors, max_size, tile) =
-            (r.strength, r.preserve_colors, r.max_size, r.tile);
-        let out = match r.net {
-            Net::MultiStyle(net, style) => {
-                let opts = StylizeOptions {
-                    style,
-                    strength,
-                    preserve_colors,
-                    max_size,
-                    tile,
-                };
-                net.stylize(&self.ctx, &photo, &opts).await
-            }
-            Net::Arbitrary(net, style) => {
-                let opts = ArbitraryOptions {
-                    style,
-                    strength,
-                    preserve_colors,
-                    max_size,
-                    tile,
-                };
-                net.stylize(&self.ctx, &photo, &opts).await
-            }
-            Net::Johnson(net) => {
-                let opts = JohnsonOptions {
-                    strength,
-                    preserve_colors,
-                    max_size,
-                    tile,
-                };
-                net.stylize(&self.ctx, &photo, &opts).await
-            }
-        }
-        .map_err(js_error)?;
+        let out = r
+            .styled()
+            .stylize(&self.ctx, &photo, &r.output, &mut |_| {})
+            .await
+            .map_err(js_error)?;
         Ok(image_object(&out))
     }
 
@@ -515,13 +493,11 @@ impl Engine {
         const OP: &str = "stylizeTo";
         let r = self.request(OP, &request)?;
         let photo = pixels(OP, &image)?;
-        let max = r.max_size;
-        let (run, to_unit) = match &r.net {
-            Net::MultiStyle(n, style) => (n.submit(&self.ctx, &photo, style, max), 1.0),
-            Net::Arbitrary(n, style) => (n.submit(&self.ctx, &photo, style, max), 1.0),
-            Net::Johnson(n) => (n.submit(&self.ctx, &photo, max), 1.0 / 255.0),
-        };
-        let run = run.map_err(js_error)?;
+        let run = r
+            .styled()
+            .submit(&self.ctx, &photo, r.output.max_size)
+            .await
+            .map_err(js_error)?;
         {
             let mut live = self.live.borrow_mut();
             let same = matches!(&*live, Some((c, _)) if js_sys::Object::is(c, &canvas));
@@ -542,13 +518,9 @@ impl Engine {
             }
             let (_, presenter) = live.as_mut().expect("set above");
             let frame = crate::live::Frame {
-                output: &run.output,
-                pixels: &run.pixels,
-                photo: (run.photo.width, run.photo.height),
-                padded: run.padded,
-                to_unit,
-                strength: r.strength,
-                preserve_colors: r.preserve_colors,
+                run: &run,
+                strength: r.output.strength,
+                preserve_colors: r.output.preserve_colors,
             };
             presenter
                 .present(&self.ctx, &frame, canvas_width, canvas_height)

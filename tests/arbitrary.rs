@@ -13,7 +13,7 @@ mod common;
 use common::ctx;
 use webgpu_style_transfer::gpu::Plan;
 use webgpu_style_transfer::image::Rgba8Image;
-use webgpu_style_transfer::models::{ArbitraryNet, ArbitraryOptions, ModelFile, StyleVector};
+use webgpu_style_transfer::models::{ArbitraryNet, ModelFile, OutputOptions, StyleVector};
 use webgpu_style_transfer::ops::{self, PixelMap};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/arbitrary/");
@@ -145,19 +145,19 @@ fn stylize_with_a_painting_strength_and_odd_sizes() {
         let painting = png("starry_night_256.png").crop(200, 150);
         let style = net.style_vector(&ctx, &painting).await.unwrap();
         let photo = png("coffee_blend.png").crop(90, 61); // not multiples of 4
-        let full = ArbitraryOptions::new(style.clone());
-        let a = net.stylize(&ctx, &photo, &full).await.unwrap();
+        let full = OutputOptions::default();
+        let a = net.stylize(&ctx, &photo, &style, &full).await.unwrap();
         assert_eq!((a.width, a.height), (90, 61));
-        let half = ArbitraryOptions {
+        let half = OutputOptions {
             strength: 0.5,
             ..full.clone()
         };
-        let b = net.stylize(&ctx, &photo, &half).await.unwrap();
-        let none = ArbitraryOptions {
+        let b = net.stylize(&ctx, &photo, &style, &half).await.unwrap();
+        let none = OutputOptions {
             strength: 0.0,
             ..full.clone()
         };
-        let c = net.stylize(&ctx, &photo, &none).await.unwrap();
+        let c = net.stylize(&ctx, &photo, &style, &none).await.unwrap();
         let mad = |x: &Rgba8Image, y: &Rgba8Image| {
             x.data
                 .iter()
@@ -178,11 +178,11 @@ fn stylize_with_a_painting_strength_and_odd_sizes() {
             "the full-strength output is too close to the photo"
         );
         // In 32 px tiles (whole-image instance-norm statistics) the picture is the same.
-        let tiled = ArbitraryOptions {
+        let tiled = OutputOptions {
             tile: 32,
             ..full.clone()
         };
-        let t = net.stylize(&ctx, &photo, &tiled).await.unwrap();
+        let t = net.stylize(&ctx, &photo, &style, &tiled).await.unwrap();
         let max = a
             .data
             .iter()
@@ -195,7 +195,7 @@ fn stylize_with_a_painting_strength_and_odd_sizes() {
             "tiled run differs from the untiled one by {max} levels"
         );
         // The same style vector again gives the same pixels (plans and style buffers reused).
-        let again = net.stylize(&ctx, &photo, &full).await.unwrap();
+        let again = net.stylize(&ctx, &photo, &style, &full).await.unwrap();
         assert!(mad(&a, &again) < 0.01);
         // Bad inputs are named errors.
         let e = StyleVector::new(vec![0.0; 99]).unwrap_err().to_string();
@@ -210,12 +210,12 @@ fn stylize_with_a_painting_strength_and_odd_sizes() {
             .unwrap_err()
             .to_string();
         assert!(e.contains("256x256"), "{e}");
-        let bad = ArbitraryOptions {
+        let bad = OutputOptions {
             strength: 1.5,
             ..full
         };
         let e = net
-            .stylize(&ctx, &photo, &bad)
+            .stylize(&ctx, &photo, &style, &bad)
             .await
             .unwrap_err()
             .to_string();

@@ -10,7 +10,7 @@ mod common;
 use common::ctx;
 use webgpu_style_transfer::gpu::Plan;
 use webgpu_style_transfer::image::Rgba8Image;
-use webgpu_style_transfer::models::{JohnsonNet, JohnsonOptions, ModelFile, MultiStyle26};
+use webgpu_style_transfer::models::{JohnsonNet, ModelFile, MultiStyle26, OutputOptions};
 use webgpu_style_transfer::ops::{self, PixelMap};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/johnson/");
@@ -53,7 +53,7 @@ fn matches_onnxruntime_on_seeded_weights() {
         // Through the photo API: any size (reflection padded to multiples of 4, cropped back),
         // and strength 0 gives the photo back.
         let odd = photo.clone().resized(37, 29);
-        let opts = JohnsonOptions {
+        let opts = OutputOptions {
             strength: 1.0,
             preserve_colors: false,
             max_size: 0,
@@ -62,7 +62,7 @@ fn matches_onnxruntime_on_seeded_weights() {
         let out = net.stylize(&ctx, &odd, &opts).await.unwrap();
         assert_eq!((out.width, out.height), (37, 29));
         // In 16 px tiles with whole-image statistics: the same picture.
-        let tiled = JohnsonOptions {
+        let tiled = OutputOptions {
             tile: 16,
             ..opts.clone()
         };
@@ -75,12 +75,12 @@ fn matches_onnxruntime_on_seeded_weights() {
             .max()
             .unwrap();
         assert!(max <= 1, "tiled Johnson run differs by {max} levels");
-        let zero = JohnsonOptions {
+        let zero = OutputOptions {
             strength: 0.0,
             ..opts.clone()
         };
         assert!(net.stylize(&ctx, &odd, &zero).await.unwrap() == odd);
-        let bad = JohnsonOptions {
+        let bad = OutputOptions {
             strength: 1.5,
             ..opts
         };

@@ -136,17 +136,36 @@ fn wrong_model_files_are_clear_errors() {
 fn tiled_runs_match_untiled_runs() {
     pollster::block_on(async {
         use webgpu_style_transfer::image::Rgba8Image;
-        use webgpu_style_transfer::models::StylizeOptions;
+        use webgpu_style_transfer::models::{OutputOptions, Progress, Styled};
         let ctx = ctx().await;
         let net = MultiStyle26::load(&ctx, &model_file()).unwrap();
         let (rgba, w, h, _) = fixture("astronaut_s19");
         let photo = Rgba8Image::new(w, h, rgba).unwrap();
         let odd = photo.crop(150, 98);
+        let style = StyleWeights::parse("3:0.5,19:0.5").unwrap();
         for (img, tile) in [(&photo, 64), (&odd, 48)] {
-            let mut opts = StylizeOptions::new(StyleWeights::parse("3:0.5,19:0.5").unwrap());
-            let whole = net.stylize(&ctx, img, &opts).await.unwrap();
+            let mut opts = OutputOptions::default();
+            let styled = Styled::MultiStyle(&net, &style);
+            let mut events: Vec<Progress> = Vec::new();
+            let whole = styled
+                .stylize(&ctx, img, &opts, &mut |p| events.push(p))
+                .await
+                .unwrap();
+            assert!(events.is_empty(), "a whole-image run reported {events:?}");
             opts.tile = tile;
-            let tiled = net.stylize(&ctx, img, &opts).await.unwrap();
+            let tiled = styled
+                .stylize(&ctx, img, &opts, &mut |p| events.push(p))
+                .await
+                .unwrap();
+            // Progress: in parts, each further than the last, ending at the whole run; the
+            // tiles are the image's grid (sides padded to multiples of 4).
+            let grid = img.width.next_multiple_of(4).div_ceil(tile)
+                * img.height.next_multiple_of(4).div_ceil(tile);
+            let last = *events.last().expect("a tiled run reports progress");
+            assert!(events.len() > 4, "{} progress events", events.len());
+            assert!(events.windows(2).all(|w| w[0].done < w[1].done));
+            assert_eq!((last.done, last.tiles, last.tile), (last.total, grid, tile));
+            events.clear();
             assert_eq!((tiled.width, tiled.height), (img.width, img.height));
             let diffs: Vec<u8> = whole
                 .data
@@ -166,9 +185,9 @@ fn tiled_runs_match_untiled_runs() {
         // Per-tile statistics would not match: check the test can fail by comparing with a
         // run whose tiles are the whole image cut in two without margins (a different picture).
         let left = photo.crop(128, 256);
-        let opts = StylizeOptions::new(StyleWeights::parse("3:0.5,19:0.5").unwrap());
-        let half = net.stylize(&ctx, &left, &opts).await.unwrap();
-        let whole = net.stylize(&ctx, &photo, &opts).await.unwrap();
+        let opts = OutputOptions::default();
+        let half = net.stylize(&ctx, &left, &style, &opts).await.unwrap();
+        let whole = net.stylize(&ctx, &photo, &style, &opts).await.unwrap();
         let mut worst = 0u8;
         for y in 0..256 {
             for x in 0..128 {
@@ -183,5 +202,41 @@ fn tiled_runs_match_untiled_runs() {
             worst > 10,
             "cutting without shared statistics and margins should show: {worst}"
         );
+    });
+}
+
+/// Runs of one net from several threads at once give each caller its own picture: a tiled
+/// run's input, style and buffers stay its own between the parts it is submitted in, while
+/// another thread runs the same net whole with another style.
+#[test]
+fn concurrent_runs_of_one_net_keep_their_own_style() {
+    use webgpu_style_transfer::image::Rgba8Image;
+    use webgpu_style_transfer::models::OutputOptions;
+    let ctx = pollster::block_on(ctx());
+    let net = MultiStyle26::load(&ctx, &model_file()).unwrap();
+    let (rgba, w, h, _) = fixture("astronaut_s19");
+    let photo = Rgba8Image::new(w, h, rgba).unwrap().crop(96, 96);
+    let (a, b) = (
+        StyleWeights::single(3).unwrap(),
+        StyleWeights::single(19).unwrap(),
+    );
+    let tiled = OutputOptions {
+        tile: 32,
+        ..OutputOptions::default()
+    };
+    let whole = OutputOptions::default();
+    let run = |style: &StyleWeights, opts: &OutputOptions| {
+        pollster::block_on(net.stylize(&ctx, &photo, style, opts)).unwrap()
+    };
+    let (want_a, want_b) = (run(&a, &tiled), run(&b, &whole));
+    assert!(want_a != want_b);
+    std::thread::scope(|s| {
+        let t = s.spawn(|| (0..2).map(|_| run(&a, &tiled)).collect::<Vec<_>>());
+        for _ in 0..6 {
+            assert!(run(&b, &whole) == want_b, "a whole run took another style");
+        }
+        for got in t.join().unwrap() {
+            assert!(got == want_a, "a tiled run took another run's style");
+        }
     });
 }

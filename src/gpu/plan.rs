@@ -142,11 +142,16 @@ impl Plan {
     /// Records the plan into an encoder as one compute pass (wgpu orders the dispatches and
     /// inserts the barriers between them).
     pub fn encode(&self, enc: &mut wgpu::CommandEncoder) {
+        self.encode_range(enc, 0..self.dispatches.len());
+    }
+
+    /// Records the dispatches `range` of the plan into an encoder as one compute pass.
+    fn encode_range(&self, enc: &mut wgpu::CommandEncoder, range: std::ops::Range<usize>) {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
             label: Some(&self.label),
             timestamp_writes: None,
         });
-        for d in &self.dispatches {
+        for d in &self.dispatches[range] {
             pass.set_pipeline(&d.pipeline);
             pass.set_bind_group(0, &d.bind_group, &[]);
             let [x, y, z] = d.workgroups;
@@ -157,12 +162,19 @@ impl Plan {
     /// Submits the plan without waiting on an error scope (for callers that cannot await, e.g.
     /// while holding a lock); errors the device reports surface at the next readback.
     pub fn submit(&self, ctx: &GpuContext) {
+        self.submit_range(ctx, 0..self.dispatches.len());
+    }
+
+    /// Submits the dispatches `range` of the plan (as [`Plan::submit`]): a long plan submitted
+    /// in parts can report progress between them, and no single submission runs long enough
+    /// for an operating system's GPU watchdog to reset the device.
+    pub fn submit_range(&self, ctx: &GpuContext, range: std::ops::Range<usize>) {
         let mut enc = ctx
             .device
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some(&self.label),
             });
-        self.encode(&mut enc);
+        self.encode_range(&mut enc, range);
         ctx.queue.submit([enc.finish()]);
     }
 

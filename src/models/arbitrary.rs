@@ -20,9 +20,10 @@
 
 use std::sync::Mutex;
 
-use super::multistyle::{submit_padded, Finish, Submitted};
-use super::tiled::{self, Builder, Direct, Net};
+use super::net::{self, Builder, Net, OutputOptions, Progress};
+use super::runner::{self, Plans};
 use super::weights::ModelFile;
+use super::whole::Submitted;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{self, Activation, Conv2d, Conv2dParams, Padding, PixelMap};
@@ -82,35 +83,6 @@ impl StyleVector {
     }
 }
 
-/// Options of [`ArbitraryNet::stylize`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArbitraryOptions {
-    /// The style.
-    pub style: StyleVector,
-    /// 1 = the painting's style; below 1 the style vector moves toward the photo's own
-    /// (`strength * painting + (1 - strength) * photo`), as Ghiasi et al. do.
-    pub strength: f32,
-    /// Keep the photo's colours.
-    pub preserve_colors: bool,
-    /// Scale the photo down first so its longer side is at most this (0 = never).
-    pub max_size: usize,
-    /// Tile size in pixels (0 = only when the image is too large for the device).
-    pub tile: usize,
-}
-
-impl ArbitraryOptions {
-    /// Full strength, colours from the style, no resizing.
-    pub fn new(style: StyleVector) -> Self {
-        Self {
-            style,
-            strength: 1.0,
-            preserve_colors: false,
-            max_size: 0,
-            tile: 0,
-        }
-    }
-}
-
 /// One predictor conv and the earlier layer whose output is added after it.
 struct PredictorLayer {
     conv: Conv2d,
@@ -167,7 +139,7 @@ pub struct ArbitraryNet {
     predictor_plan: Mutex<Option<PredictorPlan>>,
     contract: Vec<Conv2d>,
     norms: Vec<NormLayer>,
-    plans: tiled::Plans,
+    plans: Plans,
     /// The last photo's own style vector (by a hash of its pixels), so that moving a strength
     /// slider over one photo runs the predictor once.
     own_style: Mutex<Option<(u64, StyleVector)>>,
@@ -294,7 +266,7 @@ impl ArbitraryNet {
             predictor_plan: Mutex::new(None),
             contract,
             norms,
-            plans: tiled::Plans::default(),
+            plans: Plans::default(),
             own_style: Mutex::new(None),
         })
     }
@@ -424,62 +396,57 @@ impl ArbitraryNet {
     }
 
     /// Stylizes a photo of any size with a style vector: below full strength the vector moves
-    /// toward the photo's own (one predictor run more); the photo is scaled to `max_size`,
-    /// reflection padded to multiples of 4 and cropped back.
+    /// toward the photo's own (`strength * style + (1 - strength) * photo's`, one predictor run
+    /// more) rather than blending pixels; the photo is scaled to `opts.max_size`, reflection
+    /// padded to multiples of 4, run whole or in tiles and cropped back.
     pub async fn stylize(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
-        opts: &ArbitraryOptions,
+        style: &StyleVector,
+        opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
-        if !(0.0..=1.0).contains(&opts.strength) {
-            return Err(Error::InvalidArgument {
-                op: "stylize",
-                message: format!("strength must be between 0 and 1, got {}", opts.strength),
-            });
-        }
-        let style = if opts.strength < 1.0 {
-            let own = self.own_style(ctx, photo).await?;
-            StyleVector::blend(&[(&opts.style, opts.strength), (&own, 1.0 - opts.strength)])?
-        } else {
-            opts.style.clone()
-        };
-        let finish = Finish {
-            strength: 1.0,
-            preserve_colors: opts.preserve_colors,
-            max_size: opts.max_size,
-        };
-        tiled::stylize_with(
-            ctx,
-            self,
-            &self.plans,
-            photo,
-            PixelMap::rgb_unit(),
-            finish,
-            opts.tile,
-            || self.set_style(ctx, &style),
-        )
-        .await
+        self.stylize_reporting(ctx, photo, style, opts, &mut |_| {})
+            .await
     }
 
-    /// Runs the transformer with `style` without reading back (live output).
+    /// [`ArbitraryNet::stylize`], reporting the progress of tiled runs.
+    pub(crate) async fn stylize_reporting(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        style: &StyleVector,
+        opts: &OutputOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Rgba8Image> {
+        opts.validate()?;
+        let style = if opts.strength < 1.0 {
+            let own = self.own_style(ctx, photo).await?;
+            StyleVector::blend(&[(style, opts.strength), (&own, 1.0 - opts.strength)])?
+        } else {
+            style.clone()
+        };
+        // Strength went into the style vector: the output is not blended with the photo.
+        let opts = OutputOptions {
+            strength: 1.0,
+            ..opts.clone()
+        };
+        let set_style = || self.set_style(ctx, &style);
+        runner::stylize(ctx, self, &self.plans, photo, &opts, set_style, progress).await
+    }
+
+    /// Runs the transformer with `style` on the whole photo without reading back (live
+    /// output).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn submit(
+    pub(crate) async fn submit(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
         style: &StyleVector,
         max_size: usize,
     ) -> Result<Submitted> {
-        submit_padded(
-            ctx,
-            &self.plans.whole,
-            photo,
-            PixelMap::rgb_unit(),
-            max_size,
-            |plan, x| self.record(ctx, plan, x),
-            || self.set_style(ctx, style),
-        )
+        let set_style = || self.set_style(ctx, style);
+        runner::submit(ctx, self, &self.plans, photo, max_size, set_style).await
     }
 
     fn norm<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
@@ -491,12 +458,15 @@ impl ArbitraryNet {
     /// at least 8) and returns the output ([3, H, W], RGB in [0, 1]); the style is whatever
     /// [`ArbitraryNet::set_style`] last wrote.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        tiled::check_input(x, "arbitrary")?;
-        self.forward(&mut Direct { ctx, plan }, x)
+        net::record(self, ctx, plan, x, "arbitrary")
     }
 }
 
 impl Net for ArbitraryNet {
+    fn pixel_map(&self) -> PixelMap {
+        PixelMap::rgb_unit()
+    }
+
     fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
         let mut t = b.conv(&self.contract[0], x)?;
         for conv in &self.contract[1..] {

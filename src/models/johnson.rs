@@ -8,9 +8,10 @@
 //! conv, IN, ReLU) stages 128->64->32; 9x9 conv 32->3. Input and output are RGB in [0, 255]
 //! (the output is clamped when it becomes pixels).
 
-use super::multistyle::{submit_padded, Finish, Submitted};
-use super::tiled::{self, Builder, Direct, Net};
+use super::net::{self, Builder, Net, OutputOptions, Progress};
+use super::runner::{self, Plans};
 use super::weights::ModelFile;
+use super::whole::Submitted;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
@@ -57,20 +58,7 @@ struct Layer {
 /// A Johnson transform net with its weights on the GPU.
 pub struct JohnsonNet {
     layers: Vec<Layer>,
-    plans: tiled::Plans,
-}
-
-/// Options of [`JohnsonNet::stylize`]: as the 26-style net's, without a style choice.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JohnsonOptions {
-    /// 1 = full style, 0 = the photo.
-    pub strength: f32,
-    /// Keep the photo's colours.
-    pub preserve_colors: bool,
-    /// Scale the photo down first so its longer side is at most this (0 = never).
-    pub max_size: usize,
-    /// Tile size in pixels (0 = only when the image is too large for the device).
-    pub tile: usize,
+    plans: Plans,
 }
 
 impl JohnsonNet {
@@ -99,53 +87,43 @@ impl JohnsonNet {
         }
         Ok(Self {
             layers,
-            plans: tiled::Plans::default(),
+            plans: Plans::default(),
         })
     }
 
-    /// Stylizes a photo of any size (scaled to `max_size`, reflection padded to multiples of 4,
-    /// cropped back), then applies strength and colour preservation.
+    /// Stylizes a photo of any size (scaled to `opts.max_size`, reflection padded to
+    /// multiples of 4, run whole or in tiles, cropped back), then applies strength (a blend
+    /// with the photo) and colour preservation.
     pub async fn stylize(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
-        opts: &JohnsonOptions,
+        opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
-        let finish = Finish {
-            strength: opts.strength,
-            preserve_colors: opts.preserve_colors,
-            max_size: opts.max_size,
-        };
-        tiled::stylize_with(
-            ctx,
-            self,
-            &self.plans,
-            photo,
-            PixelMap::rgb_255(),
-            finish,
-            opts.tile,
-            || Ok(()),
-        )
-        .await
+        self.stylize_reporting(ctx, photo, opts, &mut |_| {}).await
     }
 
-    /// Runs the net without reading back (live output); output planes are in [0, 255].
+    /// [`JohnsonNet::stylize`], reporting the progress of tiled runs.
+    pub(crate) async fn stylize_reporting(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        opts: &OutputOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Rgba8Image> {
+        runner::stylize(ctx, self, &self.plans, photo, opts, || Ok(()), progress).await
+    }
+
+    /// Runs the net on the whole photo without reading back (live output); output planes
+    /// are in [0, 255].
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn submit(
+    pub(crate) async fn submit(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
         max_size: usize,
     ) -> Result<Submitted> {
-        submit_padded(
-            ctx,
-            &self.plans.whole,
-            photo,
-            PixelMap::rgb_255(),
-            max_size,
-            |plan, x| self.record(ctx, plan, x),
-            || Ok(()),
-        )
+        runner::submit(ctx, self, &self.plans, photo, max_size, || Ok(())).await
     }
 
     fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
@@ -159,12 +137,15 @@ impl JohnsonNet {
     /// Records the forward pass for `x` ([3, H, W], RGB in [0, 255], H and W multiples of 4 and
     /// at least 8) and returns the output planes (RGB in [0, 255], not clamped).
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        tiled::check_input(x, "johnson")?;
-        self.forward(&mut Direct { ctx, plan }, x)
+        net::record(self, ctx, plan, x, "johnson")
     }
 }
 
 impl Net for JohnsonNet {
+    fn pixel_map(&self) -> PixelMap {
+        PixelMap::rgb_255()
+    }
+
     fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
         let mut t = self.layer(b, 0, x, Activation::Relu)?;
         for i in 1..3 {

@@ -1,15 +1,28 @@
-//! Models: the project's model file format ([`weights`]) and the transform nets built on the
-//! op library ([`multistyle`], [`arbitrary`], [`johnson`], [`vgg`]).
+//! Models: the project's model file format ([`weights`]), the transform nets built on the op
+//! library ([`multistyle`], [`arbitrary`], [`johnson`]) and the loss net ([`vgg`]).
+//!
+//! The transform nets stand on three layers, each using only those below it:
+//! - [`net`]: what a net is (the layer operations it is written against, the input check,
+//!   [`OutputOptions`]);
+//! - the runners: [`whole`] (one submission per image), [`tiled`] (exact tiles for images too
+//!   large for the device) and [`runner`] (picks one, then strength and colour preservation);
+//! - the nets, and [`Styled`] (a net with its style, whichever net it is).
 
 pub mod arbitrary;
 pub mod johnson;
 pub mod multistyle;
+pub(crate) mod net;
+pub(crate) mod runner;
+pub mod styled;
 pub mod tiled;
 pub mod vgg;
 pub mod weights;
+pub(crate) mod whole;
 
-pub use arbitrary::{ArbitraryNet, ArbitraryOptions, StyleVector};
-pub use johnson::{JohnsonNet, JohnsonOptions};
-pub use multistyle::{MultiStyle26, StyleWeights, StylizeOptions};
+pub use arbitrary::{ArbitraryNet, StyleVector};
+pub use johnson::JohnsonNet;
+pub use multistyle::{MultiStyle26, StyleWeights};
+pub use net::{OutputOptions, Progress};
+pub use styled::Styled;
 pub use vgg::Vgg19;
 pub use weights::ModelFile;

@@ -8,11 +8,13 @@
 //! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
 //! [0, 1]; height and width must be multiples of 4.
 
-use super::tiled::{self, Builder, Direct, Net};
+use super::net::{self, Builder, Net, OutputOptions, Progress};
+use super::runner::{self, Plans};
 use super::weights::ModelFile;
-use crate::gpu::{DType, GpuContext, Plan, Tensor};
-use crate::image::{compose, Rgba8Image};
-use crate::ops::{self, Activation, Conv2d, Conv2dParams, Padding, PixelMap};
+use super::whole::Submitted;
+use crate::gpu::{GpuContext, Plan, Tensor};
+use crate::image::Rgba8Image;
+use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
 use crate::{Error, Result};
 
 /// Number of styles the net was trained on.
@@ -105,162 +107,7 @@ struct Layer {
 /// The 26-style net with its weights on the GPU.
 pub struct MultiStyle26 {
     layers: Vec<Layer>,
-    plans: tiled::Plans,
-}
-
-/// One recorded plan per (padded) input size: pixels in, planes out.
-pub(crate) type PlanCache = crate::gpu::PlanCache<(usize, usize), SizedPlan>;
-
-pub(crate) struct SizedPlan {
-    plan: Plan,
-    pixels: Tensor,
-    output: Tensor,
-}
-
-/// The finishing options every transform net shares.
-pub(crate) struct Finish {
-    pub(crate) strength: f32,
-    pub(crate) preserve_colors: bool,
-    pub(crate) max_size: usize,
-}
-
-/// A transform net's run on the GPU, not yet read back: the (scaled) photo, the padded pixel
-/// buffer the plan read, and its output planes ([3, padded h, padded w], in the net's range).
-pub(crate) struct Submitted {
-    pub(crate) photo: Rgba8Image,
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) pixels: Tensor,
-    pub(crate) output: Tensor,
-    pub(crate) padded: (usize, usize),
-}
-
-/// Runs a fully convolutional net on a photo of any size without reading back: scales the
-/// photo to `max_size`, pads it by reflection to sides that are multiples of 4 (at least 16),
-/// records the net's plan for that size once (`record` gets the planar input made with `map`
-/// and returns output planes in the same range as the input), calls `before_submit` (e.g. to
-/// write style parameters) and submits.
-pub(crate) fn submit_padded(
-    ctx: &GpuContext,
-    plans: &PlanCache,
-    photo: &Rgba8Image,
-    map: PixelMap,
-    max_size: usize,
-    record: impl FnOnce(&mut Plan, &Tensor) -> Result<Tensor>,
-    before_submit: impl FnOnce() -> Result<()>,
-) -> Result<Submitted> {
-    let photo = photo.clone().fit_within(max_size);
-    let padded = photo.reflect_pad_to(4, 16);
-    let key = (padded.width, padded.height);
-    let record_plan = || {
-        let mut plan = Plan::new("transform net");
-        let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
-        let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &map)?;
-        let output = record(&mut plan, &x)?;
-        let bytes = plan.bytes();
-        Ok((
-            SizedPlan {
-                plan,
-                pixels,
-                output,
-            },
-            bytes,
-        ))
-    };
-    let (pixels, output) = plans.with(ctx, key, record_plan, |sized| {
-        ctx.queue()
-            .write_buffer(sized.pixels.buffer(), 0, &padded.data);
-        before_submit()?;
-        sized.plan.submit(ctx);
-        Ok((sized.pixels.clone(), sized.output.clone()))
-    })?;
-    Ok(Submitted {
-        photo,
-        pixels,
-        output,
-        padded: key,
-    })
-}
-
-/// Fails unless `strength` is in [0, 1].
-pub(crate) fn check_strength(strength: f32) -> Result<()> {
-    if (0.0..=1.0).contains(&strength) {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument {
-            op: "stylize",
-            message: format!("strength must be between 0 and 1, got {strength}"),
-        })
-    }
-}
-
-/// Stylizes a photo of any size with a fully convolutional net ([`submit_padded`]), reads the
-/// output back, crops it to the photo, and applies strength and colour preservation.
-pub(crate) async fn run_padded(
-    ctx: &GpuContext,
-    plans: &PlanCache,
-    photo: &Rgba8Image,
-    map: PixelMap,
-    finish: Finish,
-    record: impl FnOnce(&mut Plan, &Tensor) -> Result<Tensor>,
-    before_submit: impl FnOnce() -> Result<()>,
-) -> Result<Rgba8Image> {
-    check_strength(finish.strength)?;
-    let run = submit_padded(
-        ctx,
-        plans,
-        photo,
-        map,
-        finish.max_size,
-        record,
-        before_submit,
-    )?;
-    let planes = ctx.read(&run.output).await?;
-    let (pw, ph) = run.padded;
-    let photo = run.photo;
-    let (w, h) = (photo.width, photo.height);
-    // Planes in [0, 1], whatever range the net works in.
-    let to_unit = 1.0 / (255.0 * map.scale[0]);
-    let mut cropped = Vec::with_capacity(3 * w * h);
-    for c in 0..3 {
-        for y in 0..h {
-            cropped.extend(planes[(c * ph + y) * pw..][..w].iter().map(|v| v * to_unit));
-        }
-    }
-    Ok(compose(
-        &cropped,
-        &photo,
-        finish.strength,
-        finish.preserve_colors,
-    ))
-}
-
-/// Options of [`MultiStyle26::stylize`].
-#[derive(Debug, Clone, PartialEq)]
-pub struct StylizeOptions {
-    /// Which style, or blend.
-    pub style: StyleWeights,
-    /// 1 = full style, 0 = the photo; values between blend the result with the photo.
-    pub strength: f32,
-    /// Keep the photo's colours (stylized luminance, photo chroma).
-    pub preserve_colors: bool,
-    /// Scale the photo down first so its longer side is at most this (0 = never).
-    pub max_size: usize,
-    /// Process the image in tiles of this many pixels (0 = only when the image is too large
-    /// for the device, with the largest tile that fits); the result equals the untiled one.
-    pub tile: usize,
-}
-
-impl StylizeOptions {
-    /// Full strength of one style, colours from the style, no resizing.
-    pub fn new(style: StyleWeights) -> Self {
-        Self {
-            style,
-            strength: 1.0,
-            preserve_colors: false,
-            max_size: 0,
-            tile: 0,
-        }
-    }
+    plans: Plans,
 }
 
 /// (name, in, out, kernel, stride, activation after the norm)
@@ -317,56 +164,50 @@ impl MultiStyle26 {
         }
         Ok(Self {
             layers,
-            plans: tiled::Plans::default(),
+            plans: Plans::default(),
         })
     }
 
-    /// Stylizes a photo of any size: scales it to `max_size`, pads it by reflection to what the
-    /// net needs (sides multiples of 4, at least 16), runs the net in one submission (the plan
-    /// for that size is recorded once and reused) and crops back; then applies strength and
-    /// colour preservation.
+    /// Stylizes a photo of any size in `style`: scales it to `opts.max_size`, pads it by
+    /// reflection to what the net needs (sides multiples of 4, at least 16), runs the net (in
+    /// one submission, or in tiles when the image is too large for the device; the plan for
+    /// each size is recorded once and reused) and crops back; then applies strength (a blend
+    /// with the photo) and colour preservation.
     pub async fn stylize(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
-        opts: &StylizeOptions,
+        style: &StyleWeights,
+        opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
-        let finish = Finish {
-            strength: opts.strength,
-            preserve_colors: opts.preserve_colors,
-            max_size: opts.max_size,
-        };
-        tiled::stylize_with(
-            ctx,
-            self,
-            &self.plans,
-            photo,
-            PixelMap::rgb_unit(),
-            finish,
-            opts.tile,
-            || self.set_style(ctx, &opts.style),
-        )
-        .await
+        self.stylize_reporting(ctx, photo, style, opts, &mut |_| {})
+            .await
     }
 
-    /// Runs the net without reading back (live output): see [`submit_padded`].
+    /// [`MultiStyle26::stylize`], reporting the progress of tiled runs.
+    pub(crate) async fn stylize_reporting(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        style: &StyleWeights,
+        opts: &OutputOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Rgba8Image> {
+        let set_style = || self.set_style(ctx, style);
+        runner::stylize(ctx, self, &self.plans, photo, opts, set_style, progress).await
+    }
+
+    /// Runs the net on the whole photo without reading back (live output).
     #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) fn submit(
+    pub(crate) async fn submit(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
         style: &StyleWeights,
         max_size: usize,
     ) -> Result<Submitted> {
-        submit_padded(
-            ctx,
-            &self.plans.whole,
-            photo,
-            PixelMap::rgb_unit(),
-            max_size,
-            |plan, x| self.record(ctx, plan, x),
-            || self.set_style(ctx, style),
-        )
+        let set_style = || self.set_style(ctx, style);
+        runner::submit(ctx, self, &self.plans, photo, max_size, set_style).await
     }
 
     /// Sets the style for the following runs of every plan of this net (writes each layer's
@@ -394,12 +235,15 @@ impl MultiStyle26 {
     /// a plan and returns the output tensor ([3, H, W], RGB in [0, 1]). Build it once per size
     /// and run it for every frame.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        tiled::check_input(x, "multistyle26")?;
-        self.forward(&mut Direct { ctx, plan }, x)
+        net::record(self, ctx, plan, x, "multistyle26")
     }
 }
 
 impl Net for MultiStyle26 {
+    fn pixel_map(&self) -> PixelMap {
+        PixelMap::rgb_unit()
+    }
+
     fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T> {
         let mut t = self.layer(b, 0, x)?;
         for i in 1..3 {

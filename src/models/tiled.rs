@@ -1,7 +1,7 @@
 //! Large images in tiles, exactly.
 //!
-//! The transform nets are written once against [`Builder`]: [`Direct`] records them on whole
-//! tensors, [`Tiled`] on a grid of tiles. A tiled run keeps every tile in step, layer by layer:
+//! The transform nets are written once against [`Builder`]: [`super::net::Direct`] records
+//! them on whole tensors, [`Tiled`] here on a grid of tiles. A tiled run keeps every tile in step, layer by layer:
 //! each tile is its core (a `tile` x `tile` cell of the image) plus a margin of [`MARGIN`]
 //! pixels of its neighbours (clipped at the image's edges, where the convs' own reflection
 //! padding is the image's). The margin is wider than the nets' receptive radius (62 px for the
@@ -12,12 +12,15 @@
 //! the result equals the untiled run up to float rounding (tested at 256x256 with 64 px tiles).
 //!
 //! No tensor is larger than one tile's region, which is what lets images bigger than the
-//! device's largest storage binding through; the whole run is still one submission.
+//! device's largest storage binding through. The plan is submitted in parts, with progress
+//! reported between them: a large image takes minutes on a slow device.
 
-use super::multistyle::{check_strength, run_padded, Finish, PlanCache};
+use std::sync::Arc;
+
+use super::net::{Builder, Net, Progress};
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
-use crate::image::{compose, Rgba8Image};
-use crate::ops::{self, Activation, Conv2d, PixelMap};
+use crate::image::Rgba8Image;
+use crate::ops::{self, Activation, Conv2d};
 use crate::{Error, Result};
 
 /// Context each tile carries beyond its core, in input pixels (a multiple of 4, at least the
@@ -27,148 +30,6 @@ pub const MARGIN: usize = 64;
 /// Float activations per input pixel at the widest point of the nets (32 channels at full
 /// resolution), for choosing a tile size automatically.
 const BYTES_PER_PIXEL: u64 = 32 * 4;
-
-/// The layer operations the transform nets are made of.
-pub(crate) trait Builder {
-    /// A whole tensor, or a set of tiles.
-    type T: Clone;
-    /// A convolution (with its fused bias and activation).
-    fn conv(&mut self, conv: &Conv2d, x: &Self::T) -> Result<Self::T>;
-    /// Instance norm with statistics over the whole image, then `act`.
-    fn norm(
-        &mut self,
-        x: &Self::T,
-        gamma: &Tensor,
-        beta: &Tensor,
-        eps: f32,
-        act: Activation,
-    ) -> Result<Self::T>;
-    /// `a + b`.
-    fn add(&mut self, a: &Self::T, b: &Self::T) -> Result<Self::T>;
-    /// Nearest upsampling x2.
-    fn upsample2(&mut self, x: &Self::T) -> Result<Self::T>;
-    /// `x` is no longer needed: later outputs may reuse its buffers.
-    fn release(&mut self, x: Self::T);
-
-    /// A convolution followed by instance norm (the conv's output released).
-    fn conv_norm(
-        &mut self,
-        conv: &Conv2d,
-        x: &Self::T,
-        gamma: &Tensor,
-        beta: &Tensor,
-        eps: f32,
-        act: Activation,
-    ) -> Result<Self::T> {
-        let y = self.conv(conv, x)?;
-        let out = self.norm(&y, gamma, beta, eps, act)?;
-        self.release(y);
-        Ok(out)
-    }
-}
-
-/// A fully convolutional transform net, written once against [`Builder`].
-pub(crate) trait Net {
-    /// The layers from planar input to planar output.
-    fn forward<B: Builder>(&self, b: &mut B, x: &B::T) -> Result<B::T>;
-}
-
-/// A net's recorded plans: whole images by padded size, tiled ones by size and tile.
-#[derive(Default)]
-pub(crate) struct Plans {
-    pub(crate) whole: PlanCache,
-    pub(crate) tiled: TiledCache,
-}
-
-/// Fails unless `x` is an RGB input the transform nets take (sides multiples of 4, at least 8).
-pub(crate) fn check_input(x: &Tensor, op: &'static str) -> Result<()> {
-    let (c, h, w) = x.chw(op)?;
-    if c != 3 || h % 4 != 0 || w % 4 != 0 || h < 8 || w < 8 {
-        return Err(Error::Shape {
-            op,
-            message: format!("the net takes an RGB image whose sides are multiples of 4 and at least 8; got [{c}, {h}, {w}]"),
-        });
-    }
-    Ok(())
-}
-
-/// Stylizes a photo of any size with `net`: whole ([`run_padded`]) or, when the image is too
-/// large for the device or `tile` asks for it, in tiles ([`run_tiled`]); `before_submit` writes
-/// the style parameters.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn stylize_with<N: Net>(
-    ctx: &GpuContext,
-    net: &N,
-    plans: &Plans,
-    photo: &Rgba8Image,
-    map: PixelMap,
-    finish: Finish,
-    tile: usize,
-    before_submit: impl FnOnce() -> Result<()>,
-) -> Result<Rgba8Image> {
-    if let Some(t) = tile_for(ctx, photo, finish.max_size, tile)? {
-        let forward = |b: &mut Tiled, x: &Tiles| net.forward(b, x);
-        return run_tiled(
-            ctx,
-            &plans.tiled,
-            photo,
-            map,
-            finish,
-            t,
-            forward,
-            before_submit,
-        )
-        .await;
-    }
-    let forward = |plan: &mut Plan, x: &Tensor| net.forward(&mut Direct { ctx, plan }, x);
-    run_padded(
-        ctx,
-        &plans.whole,
-        photo,
-        map,
-        finish,
-        forward,
-        before_submit,
-    )
-    .await
-}
-
-/// Records on whole tensors.
-pub(crate) struct Direct<'a> {
-    pub(crate) ctx: &'a GpuContext,
-    pub(crate) plan: &'a mut Plan,
-}
-
-impl Builder for Direct<'_> {
-    type T = Tensor;
-
-    fn conv(&mut self, conv: &Conv2d, x: &Tensor) -> Result<Tensor> {
-        conv.record(self.ctx, self.plan, x)
-    }
-
-    fn norm(
-        &mut self,
-        x: &Tensor,
-        gamma: &Tensor,
-        beta: &Tensor,
-        eps: f32,
-        act: Activation,
-    ) -> Result<Tensor> {
-        ops::instance_norm(self.ctx, self.plan, x, gamma, beta, eps, act)
-    }
-
-    fn add(&mut self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        ops::add(self.ctx, self.plan, a, b)
-    }
-
-    fn upsample2(&mut self, x: &Tensor) -> Result<Tensor> {
-        ops::upsample_nearest(self.ctx, self.plan, x, 2)
-    }
-
-    fn release(&mut self, x: Tensor) {
-        self.plan.release(x);
-    }
-}
 
 /// One tile: its region of the (padded) image and its core inside that region, in input
 /// pixels; all multiples of 4.
@@ -315,8 +176,12 @@ pub(crate) struct TiledPlan {
     outputs: Vec<Tensor>,
 }
 
-/// Tiled plans by (padded width, padded height, tile).
-pub(crate) type TiledCache = crate::gpu::PlanCache<(usize, usize, usize), TiledPlan>;
+/// Tiled plans by (padded width, padded height, tile). Shared (`Arc`) so that a run can hold
+/// its plan across the waits between its parts without keeping the cache locked.
+pub(crate) type TiledCache = crate::gpu::PlanCache<(usize, usize, usize), Arc<TiledPlan>>;
+
+/// Parts a tiled run is submitted in (progress is reported after each).
+const PARTS: usize = 32;
 
 /// The tile size a run uses: `requested` (rounded up to a multiple of 4, at least 16), or with
 /// 0 the largest multiple of 64 whose tile (margins included) fits the device's largest storage
@@ -364,106 +229,129 @@ fn choose_tile(width: usize, height: usize, requested: usize, limit: u64) -> Res
     Ok(Some(t))
 }
 
-/// The tile size for stylizing `photo` scaled to `max_size` ([`tile_size`] of its padded size).
+/// The tile size for stylizing a (scaled) photo of `width` x `height` ([`tile_size`] of its
+/// padded size).
 pub(crate) fn tile_for(
     ctx: &GpuContext,
-    photo: &Rgba8Image,
-    max_size: usize,
+    (width, height): (usize, usize),
     requested: usize,
 ) -> Result<Option<usize>> {
-    let (w, h) = photo.fitted_size(max_size);
     let pad = |n: usize| n.max(16).next_multiple_of(4);
-    tile_size(ctx, pad(w), pad(h), requested)
+    tile_size(ctx, pad(width), pad(height), requested)
 }
 
-/// Stylizes a photo in tiles of `tile` px (see the module docs): scales it to `max_size`, pads
-/// it by reflection to multiples of 4, records the tiled plan for that size once (`forward`
-/// gets the planar tiles made with `map` and returns the output tiles), calls `before_submit`,
-/// submits once, reads the tiles back, puts their cores together, crops to the photo and
-/// applies strength and colour preservation.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn run_tiled(
+/// Records `net` on the tiles of a `pw` x `ph` image with `tile` px cores.
+fn record_plan<N: Net>(
     ctx: &GpuContext,
+    net: &N,
+    (pw, ph): (usize, usize),
+    tile: usize,
+) -> Result<(Arc<TiledPlan>, u64)> {
+    let regions = regions(pw, ph, tile);
+    let mut plan = Plan::new("transform net, tiled");
+    let mut pixels = Vec::new();
+    let mut parts = Vec::new();
+    for (i, r) in regions.iter().enumerate() {
+        let px = ctx.tensor(&format!("photo.tile{i}"), &[r.h, r.w], DType::Rgba8)?;
+        parts.push(ops::rgba_to_planar(ctx, &mut plan, &px, &net.pixel_map())?);
+        pixels.push(px);
+    }
+    let input = Tiles { parts, level: 0 };
+    let mut b = Tiled {
+        ctx,
+        plan: &mut plan,
+        regions: regions.clone(),
+    };
+    let out = net.forward(&mut b, &input)?;
+    b.release(input);
+    let bytes = plan.bytes();
+    let tiled = TiledPlan {
+        plan,
+        regions,
+        pixels,
+        outputs: out.parts,
+    };
+    Ok((Arc::new(tiled), bytes))
+}
+
+/// Runs `net` on a photo (already scaled) in tiles of `tile` px (see the module docs): pads it
+/// by reflection to multiples of 4, records the tiled plan for that size once, writes the
+/// tiles, calls `set_style`, submits the plan in [`PARTS`] parts (reporting `progress` after
+/// each), reads the tiles back and puts their cores together: planes [3, h, w] in [0, 1].
+///
+/// The caller keeps other runs of the net (and style changes) out until this returns: they
+/// would write the same buffers between the parts.
+pub(crate) async fn run<N: Net>(
+    ctx: &GpuContext,
+    net: &N,
     cache: &TiledCache,
     photo: &Rgba8Image,
-    map: PixelMap,
-    finish: Finish,
     tile: usize,
-    forward: impl FnOnce(&mut Tiled, &Tiles) -> Result<Tiles>,
-    before_submit: impl FnOnce() -> Result<()>,
-) -> Result<Rgba8Image> {
-    check_strength(finish.strength)?;
-    let photo = photo.clone().fit_within(finish.max_size);
+    set_style: impl FnOnce() -> Result<()>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Vec<f32>> {
     let padded = photo.reflect_pad_to(4, 16);
-    let (pw, ph) = (padded.width, padded.height);
-    let record_plan = || {
-        let regions = regions(pw, ph, tile);
-        let mut plan = Plan::new("transform net, tiled");
-        let mut pixels = Vec::new();
-        let mut parts = Vec::new();
-        for (i, r) in regions.iter().enumerate() {
-            let px = ctx.tensor(&format!("photo.tile{i}"), &[r.h, r.w], DType::Rgba8)?;
-            parts.push(ops::rgba_to_planar(ctx, &mut plan, &px, &map)?);
-            pixels.push(px);
-        }
-        let input = Tiles { parts, level: 0 };
-        let mut b = Tiled {
-            ctx,
-            plan: &mut plan,
-            regions: regions.clone(),
-        };
-        let out = forward(&mut b, &input)?;
-        b.release(input);
-        let bytes = plan.bytes();
-        let tiled = TiledPlan {
-            plan,
-            regions,
-            pixels,
-            outputs: out.parts,
-        };
-        Ok((tiled, bytes))
-    };
-    let (outputs, regions) = cache.with(ctx, (pw, ph, tile), record_plan, |entry| {
-        for (px, r) in entry.pixels.iter().zip(&entry.regions) {
-            let mut data = Vec::with_capacity(r.w * r.h * 4);
-            for y in r.y..r.y + r.h {
-                data.extend_from_slice(&padded.data[(y * pw + r.x) * 4..][..r.w * 4]);
-            }
-            ctx.queue().write_buffer(px.buffer(), 0, &data);
-        }
-        before_submit()?;
-        entry.plan.submit(ctx);
-        Ok((entry.outputs.clone(), entry.regions.clone()))
-    })?;
+    let size = (padded.width, padded.height);
+    let make = || record_plan(ctx, net, size, tile);
+    let entry = cache.with(ctx, (size.0, size.1, tile), make, |e| Ok(e.clone()))?;
+    for (px, r) in entry.pixels.iter().zip(&entry.regions) {
+        ctx.queue()
+            .write_buffer(px.buffer(), 0, &region_pixels(&padded, r));
+    }
+    set_style()?;
+    let total = entry.plan.dispatches().len();
+    let step = total.div_ceil(PARTS).max(1);
+    for start in (0..total).step_by(step) {
+        let end = (start + step).min(total);
+        entry.plan.submit_range(ctx, start..end);
+        ctx.finish().await?;
+        progress(Progress {
+            done: end,
+            total,
+            tiles: entry.regions.len(),
+            tile,
+        });
+    }
+    let tiles = ctx
+        .read_many(&entry.outputs.iter().collect::<Vec<_>>())
+        .await?;
+    let scale = 1.0 / (255.0 * net.pixel_map().scale[0]);
+    Ok(assemble(&tiles, &entry.regions, photo, scale))
+}
+
+/// The RGBA bytes of one tile's region of the padded image.
+fn region_pixels(padded: &Rgba8Image, r: &Region) -> Vec<u8> {
+    let mut data = Vec::with_capacity(r.w * r.h * 4);
+    for y in r.y..r.y + r.h {
+        data.extend_from_slice(&padded.data[(y * padded.width + r.x) * 4..][..r.w * 4]);
+    }
+    data
+}
+
+/// Puts the tiles' cores side by side, cropped to the photo and scaled by `scale`.
+fn assemble(tiles: &[Vec<f32>], regions: &[Region], photo: &Rgba8Image, scale: f32) -> Vec<f32> {
     let (w, h) = (photo.width, photo.height);
-    let to_unit = 1.0 / (255.0 * map.scale[0]);
     let mut planes = vec![0.0f32; 3 * w * h];
-    let tiles = ctx.read_many(&outputs.iter().collect::<Vec<_>>()).await?;
-    for (vals, r) in tiles.iter().zip(&regions) {
+    for (vals, r) in tiles.iter().zip(regions) {
+        let x0 = r.x + r.core_x;
+        if x0 >= w {
+            continue;
+        }
+        let n = r.core_w.min(w - x0);
         for c in 0..3 {
             for yy in 0..r.core_h {
                 let y = r.y + r.core_y + yy;
                 if y >= h {
                     break;
                 }
-                let x0 = r.x + r.core_x;
-                if x0 >= w {
-                    continue;
-                }
-                let n = r.core_w.min(w - x0);
                 let src = &vals[(c * r.h + r.core_y + yy) * r.w + r.core_x..][..n];
                 for (d, v) in planes[(c * h + y) * w + x0..][..n].iter_mut().zip(src) {
-                    *d = v * to_unit;
+                    *d = v * scale;
                 }
             }
         }
     }
-    Ok(compose(
-        &planes,
-        &photo,
-        finish.strength,
-        finish.preserve_colors,
-    ))
+    planes
 }
 
 #[cfg(test)]

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use webgpu_style_transfer::files::{check_dir_writable, check_writable, io_error, parent_dir};
 use webgpu_style_transfer::gpu::GpuContext;
 use webgpu_style_transfer::image::{OutputFormat, Rgba8Image, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::models::{
-    ArbitraryNet, ArbitraryOptions, JohnsonNet, JohnsonOptions, MultiStyle26, StyleVector,
-    StyleWeights, StylizeOptions,
+    ArbitraryNet, JohnsonNet, MultiStyle26, OutputOptions, Progress, StyleVector, StyleWeights,
+    Styled,
 };
 use webgpu_style_transfer::{Error, Result};
 
@@ -66,19 +66,30 @@ pub struct StylizeArgs {
     force: bool,
 }
 
-/// The net a run uses, with its options.
+impl StylizeArgs {
+    fn output_options(&self) -> OutputOptions {
+        OutputOptions {
+            strength: self.strength,
+            preserve_colors: self.preserve_colors,
+            max_size: self.max_size,
+            tile: self.tile,
+        }
+    }
+}
+
+/// The net a run uses, with its style.
 enum Net {
-    Multi(MultiStyle26, StylizeOptions),
-    Johnson(JohnsonNet, JohnsonOptions),
-    Arbitrary(ArbitraryNet, ArbitraryOptions),
+    Multi(MultiStyle26, StyleWeights),
+    Johnson(JohnsonNet),
+    Arbitrary(ArbitraryNet, StyleVector),
 }
 
 impl Net {
-    async fn stylize(&self, ctx: &GpuContext, photo: &Rgba8Image) -> Result<Rgba8Image> {
+    fn styled(&self) -> Styled<'_> {
         match self {
-            Net::Multi(n, o) => n.stylize(ctx, photo, o).await,
-            Net::Johnson(n, o) => n.stylize(ctx, photo, o).await,
-            Net::Arbitrary(n, o) => n.stylize(ctx, photo, o).await,
+            Net::Multi(net, style) => Styled::MultiStyle(net, style),
+            Net::Johnson(net) => Styled::Johnson(net),
+            Net::Arbitrary(net, style) => Styled::Arbitrary(net, style),
         }
     }
 }
@@ -92,10 +103,12 @@ fn invalid(message: impl Into<String>) -> Error {
 
 pub async fn run(ctx: &GpuContext, a: StylizeArgs) -> Result<()> {
     crate::interrupt::install();
+    a.output_options().validate()?;
     let outputs = Outputs::plan(&a.inputs, &a.output, a.force)?;
     let net = load_net(ctx, &a).await?;
     outputs.create_dir()?;
-    let bar = batch_bar(a.inputs.len());
+    let bars = MultiProgress::new();
+    let bar = bars.add(batch_bar(a.inputs.len()));
     let mut failed = Vec::new();
     let mut done = 0;
     for (i, (input, target)) in a.inputs.iter().zip(&outputs.targets).enumerate() {
@@ -104,7 +117,7 @@ pub async fn run(ctx: &GpuContext, a: StylizeArgs) -> Result<()> {
         }
         bar.set_message(input.display().to_string());
         let start = Instant::now();
-        let result = stylize_one(ctx, &net, input, target, &a).await;
+        let result = stylize_one(ctx, &net, input, target, &a, &bars).await;
         let line = match &result {
             Ok(out) => format!(
                 "[{}/{}] {} -> {} ({}x{}, {:.0} ms)",
@@ -169,11 +182,42 @@ async fn stylize_one(
     input: &Path,
     target: &Path,
     a: &StylizeArgs,
+    bars: &MultiProgress,
 ) -> Result<Rgba8Image> {
     let photo = read_image(input, a.max_megapixels)?;
-    let out = net.stylize(ctx, &photo).await?;
+    let mut tiles: Option<ProgressBar> = None;
+    let mut progress = |p: Progress| {
+        let bar = tiles.get_or_insert_with(|| bars.add(tile_bar(input, &p)));
+        bar.set_position(p.done as u64);
+    };
+    let out = net
+        .styled()
+        .stylize(ctx, &photo, &a.output_options(), &mut progress)
+        .await;
+    if let Some(bar) = tiles {
+        bar.finish_and_clear();
+        bars.remove(&bar);
+    }
+    let out = out?;
     out.save_as(target, a.force)?;
     Ok(out)
+}
+
+/// A bar for one photo run in tiles (which can take minutes), drawn only on a terminal.
+fn tile_bar(input: &Path, p: &Progress) -> ProgressBar {
+    let bar = ProgressBar::new(p.total as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {percent:>3}% [{elapsed_precise}, eta {eta}] {msg}")
+            .expect("a valid template"),
+    );
+    let name = input.file_name().unwrap_or(input.as_os_str());
+    bar.set_message(format!(
+        "{}: {} tiles of {} px",
+        name.to_string_lossy(),
+        p.tiles,
+        p.tile
+    ));
+    bar
 }
 
 /// A bar for batches (drawn only on a terminal); one line per photo either way.
@@ -213,36 +257,17 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
         "arbitrary" => {
             let net = ArbitraryNet::load(ctx, &file)?;
             let style = painting_style(ctx, &net, a).await?;
-            let opts = ArbitraryOptions {
-                style,
-                strength: a.strength,
-                preserve_colors: a.preserve_colors,
-                max_size: a.max_size,
-                tile: a.tile,
-            };
-            Net::Arbitrary(net, opts)
+            Net::Arbitrary(net, style)
         }
         "johnson" => {
             if a.style.is_some() {
                 return Err(invalid("this Johnson net has one style of its own; drop --style (it chooses among the 26-style net's styles)"));
             }
-            let opts = JohnsonOptions {
-                strength: a.strength,
-                preserve_colors: a.preserve_colors,
-                max_size: a.max_size,
-                tile: a.tile,
-            };
-            Net::Johnson(JohnsonNet::load(ctx, &file)?, opts)
+            Net::Johnson(JohnsonNet::load(ctx, &file)?)
         }
         _ => {
-            let opts = StylizeOptions {
-                style: StyleWeights::parse(a.style.as_deref().unwrap_or("0"))?,
-                strength: a.strength,
-                preserve_colors: a.preserve_colors,
-                max_size: a.max_size,
-                tile: a.tile,
-            };
-            Net::Multi(MultiStyle26::load(ctx, &file)?, opts)
+            let style = StyleWeights::parse(a.style.as_deref().unwrap_or("0"))?;
+            Net::Multi(MultiStyle26::load(ctx, &file)?, style)
         }
     })
 }

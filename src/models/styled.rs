@@ -1,0 +1,60 @@
+//! A loaded transform net with the style it is to run: what one stylization request names,
+//! whichever net it is. The CLI and the browser facade hold their nets as they like and
+//! describe each request as a [`Styled`].
+
+use super::net::{OutputOptions, Progress};
+use super::whole::Submitted;
+use super::{ArbitraryNet, JohnsonNet, MultiStyle26, StyleVector, StyleWeights};
+use crate::gpu::GpuContext;
+use crate::image::Rgba8Image;
+use crate::Result;
+
+/// A transform net and its style.
+#[derive(Clone, Copy)]
+pub enum Styled<'a> {
+    /// The 26-style net with one of its styles or a blend of them.
+    MultiStyle(&'a MultiStyle26, &'a StyleWeights),
+    /// The arbitrary-style net with a style vector.
+    Arbitrary(&'a ArbitraryNet, &'a StyleVector),
+    /// A Johnson net (its style is in its weights).
+    Johnson(&'a JohnsonNet),
+}
+
+impl Styled<'_> {
+    /// Stylizes a photo (see each net's `stylize`); `progress` hears from runs done in tiles.
+    pub async fn stylize(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        opts: &OutputOptions,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Rgba8Image> {
+        match *self {
+            Self::MultiStyle(net, style) => {
+                net.stylize_reporting(ctx, photo, style, opts, progress)
+                    .await
+            }
+            Self::Arbitrary(net, style) => {
+                net.stylize_reporting(ctx, photo, style, opts, progress)
+                    .await
+            }
+            Self::Johnson(net) => net.stylize_reporting(ctx, photo, opts, progress).await,
+        }
+    }
+
+    /// Runs the net on the whole photo (scaled to `max_size`) without reading back, for live
+    /// output.
+    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+    pub(crate) async fn submit(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        max_size: usize,
+    ) -> Result<Submitted> {
+        match *self {
+            Self::MultiStyle(net, style) => net.submit(ctx, photo, style, max_size).await,
+            Self::Arbitrary(net, style) => net.submit(ctx, photo, style, max_size).await,
+            Self::Johnson(net) => net.submit(ctx, photo, max_size).await,
+        }
+    }
+}
