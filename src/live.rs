@@ -5,22 +5,23 @@
 //! [`PresentPipeline`] draws into any texture view and is tested natively against `stylize()`
 //! (the unit test below); [`Presenter`] adds the canvas surface (browser only).
 
+use crate::gpu::params::params;
 use crate::gpu::GpuContext;
 use crate::models::whole::Submitted;
 #[cfg(target_arch = "wasm32")]
 use crate::{Error, Result};
 
-/// The present shader's uniforms (see `present.wgsl`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    canvas: [u32; 2],
-    photo: [u32; 2],
-    plane: [u32; 2],
-    strength: f32,
-    preserve: u32,
-    to_unit: f32,
-    pad: [u32; 3],
+params! {
+    /// The present shader's uniforms (see `present.wgsl`).
+    pub(crate) struct Params {
+        canvas: [u32; 2],
+        photo: [u32; 2],
+        plane: [u32; 2],
+        strength: f32,
+        preserve: u32,
+        to_unit: f32,
+        pad: [u32; 3],
+    }
 }
 
 /// What to draw: a submitted net's output (with the padded photo it read), and how.
@@ -281,7 +282,8 @@ mod tests {
                     ..OutputOptions::default()
                 };
                 let want = net.stylize(&ctx, &photo, &style, &opts).await.unwrap();
-                let run = net.submit(&ctx, &photo, &style, 0).await.unwrap();
+                let styled = crate::models::Styled::MultiStyle(&net, &style);
+                let run = styled.submit(&ctx, &photo, 0).await.unwrap();
                 let (w, h) = (photo.width as u32, photo.height as u32);
                 let texture = ctx.device().create_texture(&wgpu::TextureDescriptor {
                     label: Some("canvas"),

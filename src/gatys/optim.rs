@@ -11,6 +11,7 @@
 //! `src/shaders/optim.wgsl`), so the recorded plan does not change from one iteration to the
 //! next: positions not yet filled contribute coefficients of zero.
 
+use crate::gpu::params::params;
 use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::ops::kernel;
 use crate::{Error, Result};
@@ -165,21 +166,22 @@ impl Optimizer {
     }
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    m: u32,
-    pos: u32,
-    mode: u32,
-    a_hist: u32,
-    b_hist: u32,
-    dst: u32,
-    parts: u32,
-    lr: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
+params! {
+    #[derive(Default)]
+    pub(crate) struct Params {
+        n: u32,
+        m: u32,
+        pos: u32,
+        mode: u32,
+        a_hist: u32,
+        b_hist: u32,
+        dst: u32,
+        parts: u32,
+        lr: f32,
+        beta1: f32,
+        beta2: f32,
+        eps: f32,
+    }
 }
 
 /// An optimiser bound to one image tensor and its gradient: the recorded update plans and the
@@ -198,14 +200,12 @@ impl OptimizerState {
     pub fn new(ctx: &GpuContext, optimizer: &Optimizer, x: &Tensor, g: &Tensor) -> Result<Self> {
         optimizer.validate()?;
         crate::ops::same_shape("optimizer", x, g)?;
-        let n = x.numel();
         let base = Params {
-            n: n as u32,
+            n: x.numel() as u32,
             m: 1,
             parts: PARTS as u32,
             ..Params::default()
         };
-        let groups = linear_workgroups(n, 256);
         match *optimizer {
             Optimizer::Adam {
                 learning_rate,
@@ -213,10 +213,6 @@ impl OptimizerState {
                 beta2,
                 eps,
             } => {
-                let state = ctx.upload("adam.state", &[STATE_FIXED], &[0.0; STATE_FIXED])?;
-                let zeros = vec![0.0f32; n];
-                let m = ctx.upload("adam.m", x.shape(), &zeros)?;
-                let v = ctx.upload("adam.v", x.shape(), &zeros)?;
                 let p = Params {
                     lr: learning_rate,
                     beta1,
@@ -224,213 +220,38 @@ impl OptimizerState {
                     eps,
                     ..base
                 };
-                let mut plan = Plan::new("adam");
-                plan.push(ctx.dispatch("adam", &ADAM, &[], &p, &[&state, g, &m, &v, x], groups)?);
-                plan.push(ctx.dispatch("adam.tick", &ADAM_TICK, &[], &p, &[&state], [1, 1, 1])?);
-                Ok(Self {
-                    first: None,
-                    later: plan,
-                    started: false,
-                    _state: state,
-                })
+                Self::adam(ctx, p, x, g)
             }
             Optimizer::Lbfgs {
                 learning_rate,
                 history,
             } => {
-                let m = history;
-                ctx.check_storage_size(
-                    "L-BFGS",
-                    &format!("a history of {m} pairs"),
-                    (m * n * 4) as u64,
-                )?;
-                let mut init = vec![0.0f32; STATE_FIXED + 2 * m];
-                init[0] = (m - 1) as f32; // newest: the next pair goes to slot 0
-                init[HDIAG] = 1.0;
-                let state = ctx.upload("lbfgs.state", &[init.len()], &init)?;
-                let shape = x.shape();
-                let d = ctx.tensor("lbfgs.d", shape, DType::F32)?;
-                let g_old = ctx.tensor("lbfgs.g_old", shape, DType::F32)?;
-                let s_new = ctx.tensor("lbfgs.s_new", shape, DType::F32)?;
-                let y_new = ctx.tensor("lbfgs.y_new", shape, DType::F32)?;
-                let hist_s = ctx.tensor("lbfgs.S", &[m, n], DType::F32)?;
-                let hist_y = ctx.tensor("lbfgs.Y", &[m, n], DType::F32)?;
-                let partials = ctx.tensor("lbfgs.partials", &[PARTS], DType::F32)?;
                 let p = Params {
-                    m: m as u32,
+                    m: history as u32,
                     lr: learning_rate,
                     ..base
                 };
-                let dot = |plan: &mut Plan,
-                           label: &str,
-                           a: (&Tensor, bool),
-                           b: (&Tensor, bool),
-                           mode: u32,
-                           finish: u32,
-                           pos: usize|
-                 -> Result<()> {
-                    let q = Params {
-                        mode,
-                        a_hist: a.1 as u32,
-                        b_hist: b.1 as u32,
-                        pos: pos as u32,
-                        ..p
-                    };
-                    plan.push(ctx.dispatch(
-                        label,
-                        &DOT_PARTIAL,
-                        &[],
-                        &q,
-                        &[&state, a.0, b.0, &partials],
-                        [PARTS as u32, 1, 1],
-                    )?);
-                    let f = Params {
-                        mode: finish,
-                        dst: YS as u32,
-                        pos: pos as u32,
-                        ..p
-                    };
-                    plan.push(ctx.dispatch(
-                        label,
-                        &DOT_FINISH,
-                        &[],
-                        &f,
-                        &[&state, &partials],
-                        [1, 1, 1],
-                    )?);
-                    Ok(())
-                };
-                let step = |plan: &mut Plan| -> Result<()> {
-                    let q = Params {
-                        dst: STEP as u32,
-                        ..p
-                    };
-                    plan.push(ctx.dispatch(
-                        "lbfgs.step",
-                        &AXPY,
-                        &[],
-                        &q,
-                        &[&state, &d, x],
-                        groups,
-                    )?);
-                    Ok(())
-                };
-
-                // First iteration: d = -g, t = min(1, 1/|g|_1) * lr.
-                // d = -g and g_old = g, in both plans.
-                let direction = |plan: &mut Plan| -> Result<()> {
-                    plan.push(ctx.dispatch(
-                        "lbfgs.direction",
-                        &DIRECTION,
-                        &[],
-                        &p,
-                        &[g, &d, &g_old],
-                        groups,
-                    )?);
-                    Ok(())
-                };
-                let mut first = Plan::new("lbfgs.first");
-                direction(&mut first)?;
-                dot(
-                    &mut first,
-                    "lbfgs.|g|",
-                    (g, false),
-                    (g, false),
-                    ABS_SUM,
-                    FIRST_STEP,
-                    0,
-                )?;
-                step(&mut first)?;
-
-                // Later iterations.
-                let mut later = Plan::new("lbfgs");
-                later.push(ctx.dispatch(
-                    "lbfgs.candidate",
-                    &CANDIDATE,
-                    &[],
-                    &p,
-                    &[&state, &d, g, &g_old, &s_new, &y_new],
-                    groups,
-                )?);
-                dot(
-                    &mut later,
-                    "lbfgs.y.s",
-                    (&y_new, false),
-                    (&s_new, false),
-                    PRODUCT,
-                    STORE_YS,
-                    0,
-                )?;
-                dot(
-                    &mut later,
-                    "lbfgs.y.y",
-                    (&y_new, false),
-                    (&y_new, false),
-                    PRODUCT,
-                    KEEP_PAIR,
-                    0,
-                )?;
-                later.push(ctx.dispatch(
-                    "lbfgs.commit",
-                    &COMMIT,
-                    &[],
-                    &p,
-                    &[&state, &s_new, &y_new, &hist_s, &hist_y],
-                    groups,
-                )?);
-                direction(&mut later)?;
-                let axpy = |plan: &mut Plan, v: &Tensor, pos: usize| -> Result<()> {
-                    let q = Params {
-                        a_hist: 1,
-                        dst: COEF as u32,
-                        pos: pos as u32,
-                        ..p
-                    };
-                    plan.push(ctx.dispatch(
-                        "lbfgs.axpy",
-                        &AXPY,
-                        &[],
-                        &q,
-                        &[&state, v, &d],
-                        groups,
-                    )?);
-                    Ok(())
-                };
-                // Two-loop recursion on q = d: newest to oldest, then back.
-                for pos in 0..m {
-                    dot(
-                        &mut later,
-                        "lbfgs.alpha",
-                        (&hist_s, true),
-                        (&d, false),
-                        PRODUCT,
-                        ALPHA,
-                        pos,
-                    )?;
-                    axpy(&mut later, &hist_y, pos)?;
-                }
-                later.push(ctx.dispatch("lbfgs.scale", &SCALE, &[], &p, &[&state, &d], groups)?);
-                for pos in (0..m).rev() {
-                    dot(
-                        &mut later,
-                        "lbfgs.beta",
-                        (&hist_y, true),
-                        (&d, false),
-                        PRODUCT,
-                        BETA,
-                        pos,
-                    )?;
-                    axpy(&mut later, &hist_s, pos)?;
-                }
-                step(&mut later)?;
-                Ok(Self {
-                    first: Some(first),
-                    later,
-                    started: false,
-                    _state: state,
-                })
+                Lbfgs::new(ctx, p, x, g)?.record()
             }
         }
+    }
+
+    /// Adam: one update plan, the same at every step (the step count lives on the GPU).
+    fn adam(ctx: &GpuContext, p: Params, x: &Tensor, g: &Tensor) -> Result<Self> {
+        let state = ctx.upload("adam.state", &[STATE_FIXED], &[0.0; STATE_FIXED])?;
+        let zeros = vec![0.0f32; x.numel()];
+        let m = ctx.upload("adam.m", x.shape(), &zeros)?;
+        let v = ctx.upload("adam.v", x.shape(), &zeros)?;
+        let groups = linear_workgroups(x.numel(), 256);
+        let mut plan = Plan::new("adam");
+        plan.push(ctx.dispatch("adam", &ADAM, &[], &p, &[&state, g, &m, &v, x], groups)?);
+        plan.push(ctx.dispatch("adam.tick", &ADAM_TICK, &[], &p, &[&state], [1, 1, 1])?);
+        Ok(Self {
+            first: None,
+            later: plan,
+            started: false,
+            _state: state,
+        })
     }
 
     /// The plan that performs the next update (to be submitted after the gradient of the current
@@ -441,5 +262,221 @@ impl OptimizerState {
             (Some(f), true) => f,
             _ => &self.later,
         }
+    }
+}
+
+/// Records L-BFGS's plans: its GPU state and vectors, and one method per kind of dispatch.
+struct Lbfgs<'a> {
+    ctx: &'a GpuContext,
+    p: Params,
+    groups: [u32; 3],
+    x: &'a Tensor,
+    g: &'a Tensor,
+    state: Tensor,
+    d: Tensor,
+    g_old: Tensor,
+    s_new: Tensor,
+    y_new: Tensor,
+    hist_s: Tensor,
+    hist_y: Tensor,
+    partials: Tensor,
+}
+
+impl<'a> Lbfgs<'a> {
+    /// Allocates the state for a history of `p.m` pairs (checked against the device's limit).
+    fn new(ctx: &'a GpuContext, p: Params, x: &'a Tensor, g: &'a Tensor) -> Result<Self> {
+        let (m, n) = (p.m as usize, x.numel());
+        ctx.check_storage_size(
+            "L-BFGS",
+            &format!("a history of {m} pairs"),
+            (m * n * 4) as u64,
+        )?;
+        let mut init = vec![0.0f32; STATE_FIXED + 2 * m];
+        init[0] = (m - 1) as f32; // newest: the next pair goes to slot 0
+        init[HDIAG] = 1.0;
+        let vector = |label: &str| ctx.tensor(label, x.shape(), DType::F32);
+        Ok(Self {
+            ctx,
+            p,
+            groups: linear_workgroups(n, 256),
+            x,
+            g,
+            state: ctx.upload("lbfgs.state", &[init.len()], &init)?,
+            d: vector("lbfgs.d")?,
+            g_old: vector("lbfgs.g_old")?,
+            s_new: vector("lbfgs.s_new")?,
+            y_new: vector("lbfgs.y_new")?,
+            hist_s: ctx.tensor("lbfgs.S", &[m, n], DType::F32)?,
+            hist_y: ctx.tensor("lbfgs.Y", &[m, n], DType::F32)?,
+            partials: ctx.tensor("lbfgs.partials", &[PARTS], DType::F32)?,
+        })
+    }
+
+    /// The first step's plan (d = -g, t = min(1, 1/|g|_1) * lr) and the later steps' plan
+    /// (a new pair, the two-loop recursion, the step).
+    fn record(self) -> Result<OptimizerState> {
+        let (g, m) = (self.g, self.p.m as usize);
+        let mut first = Plan::new("lbfgs.first");
+        self.direction(&mut first)?;
+        self.dot(
+            &mut first,
+            "lbfgs.|g|",
+            (g, false),
+            (g, false),
+            (ABS_SUM, FIRST_STEP),
+            0,
+        )?;
+        self.step(&mut first)?;
+
+        let mut later = Plan::new("lbfgs");
+        self.new_pair(&mut later)?;
+        self.direction(&mut later)?;
+        // Two-loop recursion on q = d: newest to oldest, then back.
+        let (hs, hy, d) = (&self.hist_s, &self.hist_y, &self.d);
+        for pos in 0..m {
+            self.dot(
+                &mut later,
+                "lbfgs.alpha",
+                (hs, true),
+                (d, false),
+                (PRODUCT, ALPHA),
+                pos,
+            )?;
+            self.axpy(&mut later, hy, pos)?;
+        }
+        let scale = self.ctx.dispatch(
+            "lbfgs.scale",
+            &SCALE,
+            &[],
+            &self.p,
+            &[&self.state, d],
+            self.groups,
+        )?;
+        later.push(scale);
+        for pos in (0..m).rev() {
+            self.dot(
+                &mut later,
+                "lbfgs.beta",
+                (hy, true),
+                (d, false),
+                (PRODUCT, BETA),
+                pos,
+            )?;
+            self.axpy(&mut later, hs, pos)?;
+        }
+        self.step(&mut later)?;
+        Ok(OptimizerState {
+            first: Some(first),
+            later,
+            started: false,
+            _state: self.state,
+        })
+    }
+
+    /// The candidate pair (s, y) from the last step, its y.s and y.y, and its entry into the
+    /// history when y.s is large enough.
+    fn new_pair(&self, plan: &mut Plan) -> Result<()> {
+        let (ctx, p, groups) = (self.ctx, &self.p, self.groups);
+        let (s, y) = (&self.s_new, &self.y_new);
+        let candidate = [&self.state, &self.d, self.g, &self.g_old, s, y];
+        plan.push(ctx.dispatch("lbfgs.candidate", &CANDIDATE, &[], p, &candidate, groups)?);
+        self.dot(
+            plan,
+            "lbfgs.y.s",
+            (y, false),
+            (s, false),
+            (PRODUCT, STORE_YS),
+            0,
+        )?;
+        self.dot(
+            plan,
+            "lbfgs.y.y",
+            (y, false),
+            (y, false),
+            (PRODUCT, KEEP_PAIR),
+            0,
+        )?;
+        let commit = [&self.state, s, y, &self.hist_s, &self.hist_y];
+        plan.push(ctx.dispatch("lbfgs.commit", &COMMIT, &[], p, &commit, groups)?);
+        Ok(())
+    }
+
+    /// A dot product (or |a|_1) in two stages, its sum used as `finish` says; `a` and `b`
+    /// are (tensor, is a history row at `pos`).
+    fn dot(
+        &self,
+        plan: &mut Plan,
+        label: &str,
+        a: (&Tensor, bool),
+        b: (&Tensor, bool),
+        (mode, finish): (u32, u32),
+        pos: usize,
+    ) -> Result<()> {
+        let q = Params {
+            mode,
+            a_hist: a.1 as u32,
+            b_hist: b.1 as u32,
+            pos: pos as u32,
+            ..self.p
+        };
+        let bind = [&self.state, a.0, b.0, &self.partials];
+        let groups = [PARTS as u32, 1, 1];
+        plan.push(
+            self.ctx
+                .dispatch(label, &DOT_PARTIAL, &[], &q, &bind, groups)?,
+        );
+        let f = Params {
+            mode: finish,
+            dst: YS as u32,
+            pos: pos as u32,
+            ..self.p
+        };
+        let bind = [&self.state, &self.partials];
+        plan.push(
+            self.ctx
+                .dispatch(label, &DOT_FINISH, &[], &f, &bind, [1, 1, 1])?,
+        );
+        Ok(())
+    }
+
+    /// d = -g and g_old = g.
+    fn direction(&self, plan: &mut Plan) -> Result<()> {
+        let bind = [self.g, &self.d, &self.g_old];
+        let label = "lbfgs.direction";
+        plan.push(
+            self.ctx
+                .dispatch(label, &DIRECTION, &[], &self.p, &bind, self.groups)?,
+        );
+        Ok(())
+    }
+
+    /// d += coef[pos] * v[pos] (a history row).
+    fn axpy(&self, plan: &mut Plan, v: &Tensor, pos: usize) -> Result<()> {
+        let q = Params {
+            a_hist: 1,
+            dst: COEF as u32,
+            pos: pos as u32,
+            ..self.p
+        };
+        let bind = [&self.state, v, &self.d];
+        plan.push(
+            self.ctx
+                .dispatch("lbfgs.axpy", &AXPY, &[], &q, &bind, self.groups)?,
+        );
+        Ok(())
+    }
+
+    /// x += t * d, with the step length t from the state.
+    fn step(&self, plan: &mut Plan) -> Result<()> {
+        let q = Params {
+            dst: STEP as u32,
+            ..self.p
+        };
+        let bind = [&self.state, &self.d, self.x];
+        plan.push(
+            self.ctx
+                .dispatch("lbfgs.step", &AXPY, &[], &q, &bind, self.groups)?,
+        );
+        Ok(())
     }
 }

@@ -379,94 +379,25 @@ impl Gatys {
             self.check_fits(ctx, content, styles, opts, side)?;
         }
         let start = now_ms();
-        let blend: Vec<f32> = if opts.style_blend.is_empty() {
-            vec![1.0; styles.len()]
-        } else {
-            opts.style_blend.clone()
-        };
         let mut previous: Option<Rgba8Image> = None;
-        let mut total_iterations = 0;
-        let mut last_losses = None;
+        let mut iterations = 0;
+        let mut losses = None;
         for (si, &side) in stages.iter().enumerate() {
-            let (w, h) = content.size_with_long_side(side);
-            let photo = content.clone().resized(w, h);
-            let style_side = (opts.style_scale * side as f32).round().max(1.0) as usize;
-            let c = to_vgg(ctx, &photo).await?;
-            let mut style_tensors = Vec::new();
-            for s in styles {
-                let (sw, sh) = s.size_with_long_side(style_side);
-                style_tensors.push(to_vgg(ctx, &s.clone().resized(sw, sh)).await?);
-            }
-            let pairs: Vec<(&Tensor, f32)> = style_tensors
-                .iter()
-                .zip(&blend)
-                .map(|(t, &b)| (t, b))
-                .collect();
-            let tg = targets(ctx, &self.vgg, &c, &pairs, &opts.weights).await?;
-            drop(pairs);
-            drop(style_tensors);
-            // The style images' activations went back to the pool at sizes the run will not
-            // reuse: free them before the run allocates its own.
-            ctx.trim_pool();
-            // x is updated in place, so it always gets its own buffer (for `Init::Content` a
-            // second conversion of the photo, not the content target's tensor).
-            let x = match (&previous, &opts.init) {
-                (Some(prev), _) => to_vgg(ctx, &prev.clone().resized(w, h)).await?,
-                (None, Init::Content) => to_vgg(ctx, &photo).await?,
-                (None, Init::Image(img)) => to_vgg(ctx, &img.clone().resized(w, h)).await?,
-                (None, Init::Noise { seed }) => {
-                    ctx.upload("gatys.x", &[3, h, w], &noise(3 * w * h, *seed, 0.001))?
-                }
+            let stage = self
+                .prepare(ctx, content, styles, opts, side, previous.as_ref())
+                .await?;
+            let info = StageInfo {
+                index: (si, stages.len()),
+                start,
             };
-            let mut grad_plan = Plan::new("gatys.gradient");
-            let rec =
-                record_gradient(ctx, &mut grad_plan, &self.vgg, &x, &tg, &opts.weights, true)?;
-            let grad = rec.grad.clone().expect("asked for the gradient");
-            let mut optim = OptimizerState::new(ctx, &opts.optimizer, &x, &grad)?;
-            let stage_label = if stages.len() > 1 {
-                format!(" (stage {} of {}, {side} px)", si + 1, stages.len())
-            } else {
-                String::new()
-            };
-            let mut cancelled = false;
-            for it in 0..=opts.iterations {
-                if it == 0 {
-                    Plan::run_all(ctx, &[&grad_plan]).await?;
-                } else {
-                    let step = optim.next_step();
-                    Plan::run_all(ctx, &[step, &grad_plan]).await?;
-                }
-                let report = it % opts.report_every == 0 || it == opts.iterations;
-                if !report {
-                    continue;
-                }
-                let losses = read_losses(ctx, &rec, it, &stage_label).await?;
-                last_losses = Some(losses);
-                let preview = if opts.preview_every > 0 && it % opts.preview_every == 0 {
-                    Some(from_vgg(ctx, &x).await?)
-                } else {
-                    None
-                };
-                let keep_going = on_progress(&Progress {
-                    stage: (si, stages.len()),
-                    size: (w, h),
-                    iteration: it,
-                    iterations: opts.iterations,
-                    losses,
-                    elapsed_ms: now_ms() - start,
-                    preview: preview.as_ref(),
-                });
-                if !keep_going {
-                    cancelled = true;
-                    total_iterations += it;
-                    break;
-                }
-            }
-            if !cancelled {
-                total_iterations += opts.iterations;
-            }
-            let image = from_vgg(ctx, &x).await?;
-            drop((grad_plan, optim, rec, x, grad, tg, c));
+            let mut stage = stage;
+            let (done, cancelled) = stage
+                .iterate(ctx, opts, &info, &mut losses, on_progress)
+                .await?;
+            iterations += done;
+            let image = from_vgg(ctx, &stage.x).await?;
+            let photo = stage.photo.clone();
+            drop(stage);
             if cancelled || si + 1 == stages.len() {
                 let image = if opts.preserve_colors {
                     keep_colors(&image, &photo)
@@ -475,15 +406,143 @@ impl Gatys {
                 };
                 return Ok(GatysOutput {
                     image,
-                    losses: last_losses,
+                    losses,
                     cancelled,
-                    iterations: total_iterations,
+                    iterations,
                 });
             }
             ctx.trim_pool();
             previous = Some(image);
         }
         unreachable!("at least one stage, and the last returns")
+    }
+
+    /// One stage at `side` px: the targets from the photo and the style images, the starting
+    /// image (the previous stage's result scaled up, or the run's `init`), and the recorded
+    /// gradient and optimiser plans.
+    async fn prepare(
+        &self,
+        ctx: &GpuContext,
+        content: &Rgba8Image,
+        styles: &[Rgba8Image],
+        opts: &GatysOptions,
+        side: usize,
+        previous: Option<&Rgba8Image>,
+    ) -> Result<Stage> {
+        let (w, h) = content.size_with_long_side(side);
+        let photo = content.clone().resized(w, h);
+        let style_side = (opts.style_scale * side as f32).round().max(1.0) as usize;
+        let c = to_vgg(ctx, &photo).await?;
+        let mut style_tensors = Vec::new();
+        for s in styles {
+            let (sw, sh) = s.size_with_long_side(style_side);
+            style_tensors.push(to_vgg(ctx, &s.clone().resized(sw, sh)).await?);
+        }
+        let blend = opts
+            .style_blend
+            .iter()
+            .copied()
+            .chain(std::iter::repeat(1.0));
+        let pairs: Vec<(&Tensor, f32)> = style_tensors.iter().zip(blend).collect();
+        let tg = targets(ctx, &self.vgg, &c, &pairs, &opts.weights).await?;
+        drop(pairs);
+        drop((style_tensors, c));
+        // The style images' activations went back to the pool at sizes the run will not
+        // reuse: free them before the run allocates its own.
+        ctx.trim_pool();
+        // x is updated in place, so it always gets its own buffer (for `Init::Content` a
+        // second conversion of the photo, not the content target's tensor).
+        let x = match (previous, &opts.init) {
+            (Some(prev), _) => to_vgg(ctx, &prev.clone().resized(w, h)).await?,
+            (None, Init::Content) => to_vgg(ctx, &photo).await?,
+            (None, Init::Image(img)) => to_vgg(ctx, &img.clone().resized(w, h)).await?,
+            (None, Init::Noise { seed }) => {
+                ctx.upload("gatys.x", &[3, h, w], &noise(3 * w * h, *seed, 0.001))?
+            }
+        };
+        let mut grad_plan = Plan::new("gatys.gradient");
+        let rec = record_gradient(ctx, &mut grad_plan, &self.vgg, &x, &tg, &opts.weights, true)?;
+        let grad = rec.grad.as_ref().expect("asked for the gradient");
+        let optim = OptimizerState::new(ctx, &opts.optimizer, &x, grad)?;
+        Ok(Stage {
+            photo,
+            size: (w, h),
+            x,
+            grad_plan,
+            rec,
+            optim,
+        })
+    }
+}
+
+/// Where a stage stands in its run.
+struct StageInfo {
+    /// Stage index (0-based) and the number of stages.
+    index: (usize, usize),
+    /// When the run started ([`now_ms`]).
+    start: f64,
+}
+
+/// One stage of a run, recorded: the plans keep the targets and activations they bind.
+struct Stage {
+    photo: Rgba8Image,
+    size: (usize, usize),
+    x: Tensor,
+    grad_plan: Plan,
+    rec: Recorded,
+    optim: OptimizerState,
+}
+
+impl Stage {
+    /// Runs the stage's iterations (one submission each: the optimiser's step, then the
+    /// gradient of the new image), reporting every `report_every` (losses into `last`) until
+    /// done or `on_progress` says stop; returns the iterations done and whether it stopped.
+    async fn iterate(
+        &mut self,
+        ctx: &GpuContext,
+        opts: &GatysOptions,
+        info: &StageInfo,
+        last: &mut Option<LossValues>,
+        on_progress: &mut dyn FnMut(&Progress) -> bool,
+    ) -> Result<(usize, bool)> {
+        let (si, stages) = info.index;
+        let side = self.size.0.max(self.size.1);
+        let label = if stages > 1 {
+            format!(" (stage {} of {stages}, {side} px)", si + 1)
+        } else {
+            String::new()
+        };
+        for it in 0..=opts.iterations {
+            if it == 0 {
+                Plan::run_all(ctx, &[&self.grad_plan]).await?;
+            } else {
+                let step = self.optim.next_step();
+                Plan::run_all(ctx, &[step, &self.grad_plan]).await?;
+            }
+            if it % opts.report_every != 0 && it != opts.iterations {
+                continue;
+            }
+            let losses = read_losses(ctx, &self.rec, it, &label).await?;
+            *last = Some(losses);
+            let preview = if opts.preview_every > 0 && it % opts.preview_every == 0 {
+                Some(from_vgg(ctx, &self.x).await?)
+            } else {
+                None
+            };
+            let keep_going = on_progress(&Progress {
+                stage: info.index,
+                size: self.size,
+                iteration: it,
+                iterations: opts.iterations,
+                losses,
+                elapsed_ms: now_ms() - info.start,
+                preview: preview.as_ref(),
+            });
+            if !keep_going {
+                return Ok((it, true));
+            }
+        }
+        Ok((opts.iterations, false))
     }
 }
 

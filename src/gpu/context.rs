@@ -22,6 +22,40 @@ pub struct AdapterSummary {
     pub limits: LimitsSummary,
 }
 
+impl AdapterSummary {
+    fn new(
+        name: String,
+        info: &wgpu::AdapterInfo,
+        features: &wgpu::Features,
+        limits: &wgpu::Limits,
+    ) -> Self {
+        Self {
+            name,
+            backend: info.backend.to_str().to_string(),
+            driver: format!("{} {}", info.driver, info.driver_info)
+                .trim()
+                .to_string(),
+            device_type: match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => "discrete",
+                wgpu::DeviceType::IntegratedGpu => "integrated",
+                wgpu::DeviceType::VirtualGpu => "virtual",
+                wgpu::DeviceType::Cpu => "cpu",
+                wgpu::DeviceType::Other => "other",
+            }
+            .to_string(),
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            limits: LimitsSummary {
+                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+                max_buffer_size: limits.max_buffer_size,
+                max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
+                max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+                max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+                max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            },
+        }
+    }
+}
+
 /// The device limits that decide what sizes the engine can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitsSummary {
@@ -159,30 +193,7 @@ impl GpuContext {
         };
         #[cfg(not(target_arch = "wasm32"))]
         let name = info.name.clone();
-        let summary = AdapterSummary {
-            name,
-            backend: info.backend.to_str().to_string(),
-            driver: format!("{} {}", info.driver, info.driver_info)
-                .trim()
-                .to_string(),
-            device_type: match info.device_type {
-                wgpu::DeviceType::DiscreteGpu => "discrete",
-                wgpu::DeviceType::IntegratedGpu => "integrated",
-                wgpu::DeviceType::VirtualGpu => "virtual",
-                wgpu::DeviceType::Cpu => "cpu",
-                wgpu::DeviceType::Other => "other",
-            }
-            .to_string(),
-            shader_f16: features.contains(wgpu::Features::SHADER_F16),
-            limits: LimitsSummary {
-                max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
-                max_buffer_size: limits.max_buffer_size,
-                max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
-                max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
-                max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
-                max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
-            },
-        };
+        let summary = AdapterSummary::new(name, &info, &features, &limits);
         log::info!("GPU: {} ({})", summary.name, summary.backend);
         Ok(Self {
             instance,

@@ -4,6 +4,7 @@
 //! that works natively and in the browser.
 
 mod context;
+pub(crate) mod params;
 mod plan;
 mod plan_cache;
 mod pool;

@@ -20,10 +20,9 @@
 
 use std::sync::Mutex;
 
-use super::net::{self, Builder, Net, OutputOptions, Progress};
-use super::runner::{self, Plans};
+use super::net::{self, Builder, Net, OutputOptions};
+use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
-use super::whole::Submitted;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{self, Activation, Conv2d, Conv2dParams, Padding, PixelMap};
@@ -406,19 +405,19 @@ impl ArbitraryNet {
         style: &StyleVector,
         opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
-        self.stylize_reporting(ctx, photo, style, opts, &mut |_| {})
-            .await
+        let (style, opts) = self.with_strength(ctx, photo, style, opts).await?;
+        runner::stylize(ctx, self, photo, &style, &opts, &mut |_| {}).await
     }
 
-    /// [`ArbitraryNet::stylize`], reporting the progress of tiled runs.
-    pub(crate) async fn stylize_reporting(
+    /// The style vector and output options a run uses: strength below 1 moves the vector
+    /// toward the photo's own, and the output is then not blended with the photo.
+    pub(crate) async fn with_strength(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
         style: &StyleVector,
         opts: &OutputOptions,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Rgba8Image> {
+    ) -> Result<(StyleVector, OutputOptions)> {
         opts.validate()?;
         let style = if opts.strength < 1.0 {
             let own = self.own_style(ctx, photo).await?;
@@ -426,27 +425,11 @@ impl ArbitraryNet {
         } else {
             style.clone()
         };
-        // Strength went into the style vector: the output is not blended with the photo.
         let opts = OutputOptions {
             strength: 1.0,
             ..opts.clone()
         };
-        let set_style = || self.set_style(ctx, &style);
-        runner::stylize(ctx, self, &self.plans, photo, &opts, set_style, progress).await
-    }
-
-    /// Runs the transformer with `style` on the whole photo without reading back (live
-    /// output).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) async fn submit(
-        &self,
-        ctx: &GpuContext,
-        photo: &Rgba8Image,
-        style: &StyleVector,
-        max_size: usize,
-    ) -> Result<Submitted> {
-        let set_style = || self.set_style(ctx, style);
-        runner::submit(ctx, self, &self.plans, photo, max_size, set_style).await
+        Ok((style, opts))
     }
 
     fn norm<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
@@ -459,6 +442,18 @@ impl ArbitraryNet {
     /// [`ArbitraryNet::set_style`] last wrote.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
         net::record(self, ctx, plan, x, "arbitrary")
+    }
+}
+
+impl Runnable for ArbitraryNet {
+    type Style = StyleVector;
+
+    fn plans(&self) -> &Plans {
+        &self.plans
+    }
+
+    fn set_style(&self, ctx: &GpuContext, style: &StyleVector) -> Result<()> {
+        ArbitraryNet::set_style(self, ctx, style)
     }
 }
 

@@ -8,10 +8,9 @@
 //! conv, IN, ReLU) stages 128->64->32; 9x9 conv 32->3. Input and output are RGB in [0, 255]
 //! (the output is clamped when it becomes pixels).
 
-use super::net::{self, Builder, Net, OutputOptions, Progress};
-use super::runner::{self, Plans};
+use super::net::{self, Builder, Net, OutputOptions};
+use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
-use super::whole::Submitted;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
@@ -100,30 +99,7 @@ impl JohnsonNet {
         photo: &Rgba8Image,
         opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
-        self.stylize_reporting(ctx, photo, opts, &mut |_| {}).await
-    }
-
-    /// [`JohnsonNet::stylize`], reporting the progress of tiled runs.
-    pub(crate) async fn stylize_reporting(
-        &self,
-        ctx: &GpuContext,
-        photo: &Rgba8Image,
-        opts: &OutputOptions,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Rgba8Image> {
-        runner::stylize(ctx, self, &self.plans, photo, opts, || Ok(()), progress).await
-    }
-
-    /// Runs the net on the whole photo without reading back (live output); output planes
-    /// are in [0, 255].
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) async fn submit(
-        &self,
-        ctx: &GpuContext,
-        photo: &Rgba8Image,
-        max_size: usize,
-    ) -> Result<Submitted> {
-        runner::submit(ctx, self, &self.plans, photo, max_size, || Ok(())).await
+        runner::stylize(ctx, self, photo, &(), opts, &mut |_| {}).await
     }
 
     fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T, act: Activation) -> Result<B::T> {
@@ -138,6 +114,19 @@ impl JohnsonNet {
     /// at least 8) and returns the output planes (RGB in [0, 255], not clamped).
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
         net::record(self, ctx, plan, x, "johnson")
+    }
+}
+
+impl Runnable for JohnsonNet {
+    /// The style is in the weights.
+    type Style = ();
+
+    fn plans(&self) -> &Plans {
+        &self.plans
+    }
+
+    fn set_style(&self, _: &GpuContext, _: &()) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -8,10 +8,9 @@
 //! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
 //! [0, 1]; height and width must be multiples of 4.
 
-use super::net::{self, Builder, Net, OutputOptions, Progress};
-use super::runner::{self, Plans};
+use super::net::{self, Builder, Net, OutputOptions};
+use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
-use super::whole::Submitted;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
@@ -180,34 +179,7 @@ impl MultiStyle26 {
         style: &StyleWeights,
         opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
-        self.stylize_reporting(ctx, photo, style, opts, &mut |_| {})
-            .await
-    }
-
-    /// [`MultiStyle26::stylize`], reporting the progress of tiled runs.
-    pub(crate) async fn stylize_reporting(
-        &self,
-        ctx: &GpuContext,
-        photo: &Rgba8Image,
-        style: &StyleWeights,
-        opts: &OutputOptions,
-        progress: &mut dyn FnMut(Progress),
-    ) -> Result<Rgba8Image> {
-        let set_style = || self.set_style(ctx, style);
-        runner::stylize(ctx, self, &self.plans, photo, opts, set_style, progress).await
-    }
-
-    /// Runs the net on the whole photo without reading back (live output).
-    #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-    pub(crate) async fn submit(
-        &self,
-        ctx: &GpuContext,
-        photo: &Rgba8Image,
-        style: &StyleWeights,
-        max_size: usize,
-    ) -> Result<Submitted> {
-        let set_style = || self.set_style(ctx, style);
-        runner::submit(ctx, self, &self.plans, photo, max_size, set_style).await
+        runner::stylize(ctx, self, photo, style, opts, &mut |_| {}).await
     }
 
     /// Sets the style for the following runs of every plan of this net (writes each layer's
@@ -236,6 +208,18 @@ impl MultiStyle26 {
     /// and run it for every frame.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
         net::record(self, ctx, plan, x, "multistyle26")
+    }
+}
+
+impl Runnable for MultiStyle26 {
+    type Style = StyleWeights;
+
+    fn plans(&self) -> &Plans {
+        &self.plans
+    }
+
+    fn set_style(&self, ctx: &GpuContext, style: &StyleWeights) -> Result<()> {
+        MultiStyle26::set_style(self, ctx, style)
     }
 }
 

@@ -23,19 +23,30 @@ pub(crate) struct Plans {
     turn: Mutex<()>,
 }
 
-/// Stylizes a photo of any size with `net`: scales it to `opts.max_size`, runs the net whole
-/// or in tiles (`set_style` writes the style parameters once the net's turn has come;
-/// `progress` hears from tiled runs), crops back and applies strength and colour preservation.
-pub(crate) async fn stylize<N: Net>(
+/// A net that runs here: its recorded plans, and how a style reaches its parameters.
+pub(crate) trait Runnable: Net {
+    /// What picks the net's style (`()` for a net with one style).
+    type Style: ?Sized;
+    /// The net's recorded plans and turn.
+    fn plans(&self) -> &Plans;
+    /// Writes the style's parameters for the following runs (ordered after work submitted).
+    fn set_style(&self, ctx: &GpuContext, style: &Self::Style) -> Result<()>;
+}
+
+/// Stylizes a photo of any size with `net` in `style`: scales it to `opts.max_size`, runs the
+/// net whole or in tiles (`progress` hears from tiled runs), crops back and applies strength
+/// and colour preservation.
+pub(crate) async fn stylize<N: Runnable>(
     ctx: &GpuContext,
     net: &N,
-    plans: &Plans,
     photo: &Rgba8Image,
+    style: &N::Style,
     opts: &OutputOptions,
-    set_style: impl FnOnce() -> Result<()>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Rgba8Image> {
     opts.validate()?;
+    let plans = net.plans();
+    let set_style = || net.set_style(ctx, style);
     let photo = photo.clone().fit_within(opts.max_size);
     let tile = tiled::tile_for(ctx, (photo.width, photo.height), opts.tile)?;
     let _turn = plans.turn.lock().await;
@@ -58,15 +69,15 @@ pub(crate) async fn stylize<N: Net>(
 /// The caller must use the output before anything else runs the net (in the browser: before
 /// its next await).
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-pub(crate) async fn submit<N: Net>(
+pub(crate) async fn submit<N: Runnable>(
     ctx: &GpuContext,
     net: &N,
-    plans: &Plans,
     photo: &Rgba8Image,
+    style: &N::Style,
     max_size: usize,
-    set_style: impl FnOnce() -> Result<()>,
 ) -> Result<Submitted> {
     let photo = photo.clone().fit_within(max_size);
+    let plans = net.plans();
     let _turn = plans.turn.lock().await;
-    whole::submit(ctx, net, &plans.whole, &photo, set_style)
+    whole::submit(ctx, net, &plans.whole, &photo, || net.set_style(ctx, style))
 }

@@ -3,6 +3,7 @@
 //! describe each request as a [`Styled`].
 
 use super::net::{OutputOptions, Progress};
+use super::runner;
 use super::whole::Submitted;
 use super::{ArbitraryNet, JohnsonNet, MultiStyle26, StyleVector, StyleWeights};
 use crate::gpu::GpuContext;
@@ -31,14 +32,13 @@ impl Styled<'_> {
     ) -> Result<Rgba8Image> {
         match *self {
             Self::MultiStyle(net, style) => {
-                net.stylize_reporting(ctx, photo, style, opts, progress)
-                    .await
+                runner::stylize(ctx, net, photo, style, opts, progress).await
             }
             Self::Arbitrary(net, style) => {
-                net.stylize_reporting(ctx, photo, style, opts, progress)
-                    .await
+                let (style, opts) = net.with_strength(ctx, photo, style, opts).await?;
+                runner::stylize(ctx, net, photo, &style, &opts, progress).await
             }
-            Self::Johnson(net) => net.stylize_reporting(ctx, photo, opts, progress).await,
+            Self::Johnson(net) => runner::stylize(ctx, net, photo, &(), opts, progress).await,
         }
     }
 
@@ -52,9 +52,9 @@ impl Styled<'_> {
         max_size: usize,
     ) -> Result<Submitted> {
         match *self {
-            Self::MultiStyle(net, style) => net.submit(ctx, photo, style, max_size).await,
-            Self::Arbitrary(net, style) => net.submit(ctx, photo, style, max_size).await,
-            Self::Johnson(net) => net.submit(ctx, photo, max_size).await,
+            Self::MultiStyle(net, style) => runner::submit(ctx, net, photo, style, max_size).await,
+            Self::Arbitrary(net, style) => runner::submit(ctx, net, photo, style, max_size).await,
+            Self::Johnson(net) => runner::submit(ctx, net, photo, &(), max_size).await,
         }
     }
 }

@@ -6,17 +6,25 @@
 //! one output per invocation, which covers every case and is the GPU reference.
 
 use super::{grid, kernel, shape_err, Activation};
+use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::{Error, Result};
 
 const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
 const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
 
-/// What the tiled kernel holds (`MAX_PX`, `MAX_CO4`, `MAX_K`, `STRIDES`, `MAX_WIN` in
-/// `tools/gen_conv2d_tiled.py`, which writes it).
+// What the tiled kernel holds. `tools/gen_conv2d_tiled.py` reads these lines to write the
+// shader (keep their form), and its `--check` in the test suite fails when they change
+// without the shader being written again.
+/// Output pixels per invocation, at most.
 const MAX_PX: usize = 16;
+/// vec4 groups of output channels per invocation, at most.
 const MAX_CO4: usize = 4;
+/// Kernel width, at most.
 const MAX_K: usize = 9;
+/// Strides the tiled kernel has code for.
+const STRIDES: [usize; 2] = [1, 2];
+/// Input values one tile row reads, `(tile_px - 1) * stride + k_w`, at most.
 const MAX_WIN: usize = 24;
 
 /// How the border is padded.
@@ -152,7 +160,7 @@ impl Tiling {
 
     /// Whether the tiled kernel handles a kernel width and stride at all.
     pub fn supports(k_w: usize, stride: usize) -> bool {
-        k_w <= MAX_K && (stride == 1 || stride == 2) && k_w + stride <= MAX_WIN + 1
+        k_w <= MAX_K && STRIDES.contains(&stride) && k_w + stride <= MAX_WIN + 1
     }
 
     fn validate(&self, k_w: usize, stride: usize) -> Result<()> {
@@ -186,25 +194,25 @@ pub enum ConvKernel {
     Tiled(Tiling),
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    in_c: u32,
-    in_h: u32,
-    in_w: u32,
-    out_c: u32,
-    out_h: u32,
-    out_w: u32,
-    pad_t: u32,
-    pad_l: u32,
-    reflect: u32,
-    groups: u32,
-    act: u32,
-    has_bias: u32,
-    out_c4: u32,
-    stride: u32,
-    k_h: u32,
-    k_w: u32,
+params! {
+    pub(crate) struct Params {
+        in_c: u32,
+        in_h: u32,
+        in_w: u32,
+        out_c: u32,
+        out_h: u32,
+        out_w: u32,
+        pad_t: u32,
+        pad_l: u32,
+        reflect: u32,
+        groups: u32,
+        act: u32,
+        has_bias: u32,
+        out_c4: u32,
+        stride: u32,
+        k_h: u32,
+        k_w: u32,
+    }
 }
 
 /// A convolution layer with its weights on the GPU in the layout its kernel reads.

@@ -2,6 +2,7 @@
 //! scale-add with an optional activation (two inputs).
 
 use super::{kernel, same_shape, Activation};
+use crate::gpu::params::params;
 use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -46,16 +47,16 @@ impl Unary {
     }
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    op: u32,
-    alpha: f32,
-    beta: f32,
-    lo: f32,
-    hi: f32,
-    _pad: [u32; 2],
+params! {
+    pub(crate) struct Params {
+        n: u32,
+        op: u32,
+        alpha: f32,
+        beta: f32,
+        lo: f32,
+        hi: f32,
+        _pad: [u32; 2],
+    }
 }
 
 /// Appends `y = op(x)` to `plan`.

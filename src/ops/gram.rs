@@ -2,18 +2,19 @@
 //! Gatys' style loss uses `scale = 1 / (C * H * W)`.
 
 use super::{grid, kernel, shape_err, Conv2d, Unary};
+use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const GRAM: Kernel = kernel!("gram.wgsl", "main");
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    channels: u32,
-    n: u32,
-    scale: f32,
-    _pad: u32,
+params! {
+    pub(crate) struct Params {
+        channels: u32,
+        n: u32,
+        scale: f32,
+        _pad: u32,
+    }
 }
 
 /// Appends the [C, C] Gram matrix of `x` [C, H, W], multiplied by `scale`.

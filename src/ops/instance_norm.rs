@@ -4,19 +4,20 @@
 //! gamma and beta are always tensors.
 
 use super::{kernel, shape_err, Activation};
+use crate::gpu::params::params;
 use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const STATS: Kernel = kernel!("instance_norm.wgsl", "stats_main");
 const APPLY: Kernel = kernel!("instance_norm_apply.wgsl", "main");
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    channels: u32,
-    plane: u32,
-    act: u32,
-    eps: f32,
+params! {
+    pub(crate) struct Params {
+        channels: u32,
+        plane: u32,
+        act: u32,
+        eps: f32,
+    }
 }
 
 /// Appends the per-channel statistics of `x` [C, H, W] to `plan`: a [C, 2] tensor of

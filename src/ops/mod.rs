@@ -102,7 +102,11 @@ macro_rules! kernel {
     ($file:literal, $entry:literal) => {
         $crate::gpu::Kernel {
             name: $file,
-            source: include_str!(concat!("../shaders/", $file)),
+            // Every compute shader is compiled with the shared helpers in front of it.
+            source: concat!(
+                include_str!("../shaders/common.wgsl"),
+                include_str!(concat!("../shaders/", $file))
+            ),
             entry: $entry,
         }
     };

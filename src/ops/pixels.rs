@@ -2,6 +2,7 @@
 //! order, scale and bias (each net's input convention is one [`PixelMap`]).
 
 use super::{grid, kernel, shape_err};
+use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -84,16 +85,16 @@ impl PixelMap {
     }
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    width: u32,
-    height: u32,
-    channels: u32,
-    _pad: u32,
-    order: [u32; 4],
-    scale: [f32; 4],
-    bias: [f32; 4],
+params! {
+    pub(crate) struct Params {
+        width: u32,
+        height: u32,
+        channels: u32,
+        _pad: u32,
+        order: [u32; 4],
+        scale: [f32; 4],
+        bias: [f32; 4],
+    }
 }
 
 impl Params {

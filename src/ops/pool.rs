@@ -2,6 +2,7 @@
 //! output size.
 
 use super::{grid, kernel, shape_err};
+use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -18,17 +19,17 @@ pub enum PoolMode {
     Avg,
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    in_h: u32,
-    in_w: u32,
-    out_h: u32,
-    out_w: u32,
-    channels: u32,
-    k: u32,
-    stride: u32,
-    mode: u32,
+params! {
+    pub(crate) struct Params {
+        in_h: u32,
+        in_w: u32,
+        out_h: u32,
+        out_w: u32,
+        channels: u32,
+        k: u32,
+        stride: u32,
+        mode: u32,
+    }
 }
 
 impl Params {

@@ -2,6 +2,7 @@
 //! differences. Two dispatches: per-workgroup partial sums, then one workgroup adds them.
 
 use super::{kernel, same_shape, shape_err};
+use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
@@ -26,17 +27,17 @@ pub enum Reduction {
     TotalVariation,
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    chunk: u32,
-    mode: u32,
-    parts: u32,
-    scale: f32,
-    width: u32,
-    height: u32,
-    _pad: u32,
+params! {
+    pub(crate) struct Params {
+        n: u32,
+        chunk: u32,
+        mode: u32,
+        parts: u32,
+        scale: f32,
+        width: u32,
+        height: u32,
+        _pad: u32,
+    }
 }
 
 /// Appends `scale * reduction(a[, b])` to `plan`; the result is a one-element tensor.
@@ -156,15 +157,15 @@ pub fn total_variation(
     reduce(ctx, plan, a, None, Reduction::TotalVariation, scale)
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct TvParams {
-    n: u32,
-    width: u32,
-    height: u32,
-    _pad: u32,
-    scale: f32,
-    _pad1: [u32; 3],
+params! {
+    pub(crate) struct TvParams {
+        n: u32,
+        width: u32,
+        height: u32,
+        _pad: u32,
+        scale: f32,
+        _pad1: [u32; 3],
+    }
 }
 
 /// Appends the gradient of [`total_variation`]`(a, scale)` with respect to `a` [C, H, W].

@@ -2,23 +2,24 @@
 //! statistics into whole-image ones.
 
 use super::{grid, kernel, shape_err};
+use crate::gpu::params::params;
 use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const CROP: Kernel = kernel!("crop.wgsl", "main");
 const COMBINE: Kernel = kernel!("stats_combine.wgsl", "main");
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct CropParams {
-    in_h: u32,
-    in_w: u32,
-    out_h: u32,
-    out_w: u32,
-    channels: u32,
-    y0: u32,
-    x0: u32,
-    _pad: u32,
+params! {
+    pub(crate) struct CropParams {
+        in_h: u32,
+        in_w: u32,
+        out_h: u32,
+        out_w: u32,
+        channels: u32,
+        y0: u32,
+        x0: u32,
+        _pad: u32,
+    }
 }
 
 /// Appends a crop of `x` [C, H, W]: the `h` x `w` region whose top-left corner is (`y0`, `x0`).
@@ -56,13 +57,13 @@ pub fn crop(
     Ok(y)
 }
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct CombineParams {
-    channels: u32,
-    mode: u32,
-    weight: f32,
-    _pad: u32,
+params! {
+    pub(crate) struct CombineParams {
+        channels: u32,
+        mode: u32,
+        weight: f32,
+        _pad: u32,
+    }
 }
 
 /// Appends the combination of per-tile statistics (`parts`: ([C, 2] mean / variance, pixel

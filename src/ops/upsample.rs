@@ -1,21 +1,22 @@
 //! Nearest-neighbour upsampling by an integer factor (x2 in the transform nets).
 
 use super::{grid, kernel, shape_err};
+use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const UPSAMPLE: Kernel = kernel!("upsample.wgsl", "main");
 
-#[repr(C)]
-#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    in_h: u32,
-    in_w: u32,
-    out_h: u32,
-    out_w: u32,
-    channels: u32,
-    factor: u32,
-    _pad: [u32; 2],
+params! {
+    pub(crate) struct Params {
+        in_h: u32,
+        in_w: u32,
+        out_h: u32,
+        out_w: u32,
+        channels: u32,
+        factor: u32,
+        _pad: [u32; 2],
+    }
 }
 
 /// Appends nearest upsampling of `x` [C, H, W] to [C, factor * H, factor * W].

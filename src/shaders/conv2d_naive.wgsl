@@ -19,29 +19,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-// Source index along one axis for a padded coordinate i, or -1 where zero padding applies.
-fn src_index(i: i32, n: i32, reflect: bool) -> i32 {
-    var j = i;
-    if (j < 0) {
-        if (!reflect) { return -1; }
-        j = -j;
-    }
-    if (j >= n) {
-        if (!reflect) { return -1; }
-        j = 2 * (n - 1) - j;
-    }
-    return clamp(j, 0, n - 1);
-}
-
-fn activate(v: f32, act: u32) -> f32 {
-    switch act {
-        case 1u: { return max(v, 0.0); }
-        case 2u: { return clamp(v, 0.0, 6.0); }
-        case 3u: { return 1.0 / (1.0 + exp(-v)); }
-        default: { return v; }
-    }
-}
-
 @compute @workgroup_size(8, 8, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ox = gid.x;

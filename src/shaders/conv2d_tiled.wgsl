@@ -9,7 +9,7 @@
 // kernel column TILE_CO4 vec4 weights and TILE_PX * TILE_CO4 vec4 FMAs. The window's columns
 // and zero-padding masks depend only on the tile, so they are computed once.
 // Tile shape, kernel width (<= 9), stride (1 or 2) and workgroup size are
-// override constants (one cached pipeline per choice); shapes and padding come from the uniform.
+// override constants (one cached pipeline per choice); shapes and padding come from the parameters.
 // Layouts: x [in_c][in_h][in_w]; w [k_h][k_w][in_c][out_c4] vec4 over output channels,
 // zero-padded to out_c4 = TILE_CO4 * (number of channel blocks); b [out_c4] vec4, zero-padded;
 // y [out_c][out_h][out_w].
@@ -42,29 +42,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-
-// Source index along one axis for a padded coordinate i, or -1 where zero padding applies.
-fn src_index(i: i32, n: i32, reflect: bool) -> i32 {
-    var j = i;
-    if (j < 0) {
-        if (!reflect) { return -1; }
-        j = -j;
-    }
-    if (j >= n) {
-        if (!reflect) { return -1; }
-        j = 2 * (n - 1) - j;
-    }
-    return clamp(j, 0, n - 1);
-}
-
-fn activate4(v: vec4<f32>, act: u32) -> vec4<f32> {
-    switch act {
-        case 1u: { return max(v, vec4(0.0)); }
-        case 2u: { return clamp(v, vec4(0.0), vec4(6.0)); }
-        case 3u: { return 1.0 / (1.0 + exp(-v)); }
-        default: { return v; }
-    }
-}
 
 // Writes the 4 channels of output vec4 group c4 at pixel (ox, oy), skipping padded channels
 // and pixels past the right edge.

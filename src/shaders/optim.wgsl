@@ -40,10 +40,6 @@ const WG: u32 = 256u;
 
 @group(0) @binding(0) var<storage, read> p: Params;
 
-fn index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return gid.x + gid.y * nwg.x * WG;
-}
-
 // ---- dot products: partials[w] = sum over i = w*WG + lid (stride parts*WG) of a[i] * b[i]
 // (mode 1: |a[i]|), a and b optionally read at history position `pos`.
 
@@ -163,7 +159,7 @@ fn dot_finish(@builtin(local_invocation_index) lid: u32) {
 
 @compute @workgroup_size(256, 1, 1)
 fn lbfgs_candidate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = linear_index(gid, nwg);
     if (i >= p.n) {
         return;
     }
@@ -181,7 +177,7 @@ fn lbfgs_candidate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 
 @compute @workgroup_size(256, 1, 1)
 fn lbfgs_commit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = linear_index(gid, nwg);
     if (i >= p.n || co_state[VALID] != 1.0) {
         return;
     }
@@ -198,7 +194,7 @@ fn lbfgs_commit(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(256, 1, 1)
 fn lbfgs_direction(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = linear_index(gid, nwg);
     if (i >= p.n) {
         return;
     }
@@ -216,7 +212,7 @@ fn lbfgs_direction(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
 
 @compute @workgroup_size(256, 1, 1)
 fn lbfgs_axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = linear_index(gid, nwg);
     if (i >= p.n) {
         return;
     }
@@ -229,7 +225,7 @@ fn lbfgs_axpy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 
 @compute @workgroup_size(256, 1, 1)
 fn lbfgs_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = linear_index(gid, nwg);
     if (i >= p.n) {
         return;
     }
@@ -247,7 +243,7 @@ fn lbfgs_scale(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 @compute @workgroup_size(256, 1, 1)
 fn adam(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let i = index(gid, nwg);
+    let i = linear_index(gid, nwg);
     if (i >= p.n) {
         return;
     }

@@ -22,7 +22,7 @@ struct Params {
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let k = gid.x + gid.y * nwg.x * 256u;
+    let k = linear_index(gid, nwg);
     if (k >= p.n) {
         return;
     }

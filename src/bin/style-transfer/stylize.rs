@@ -30,7 +30,7 @@ pub struct StylizeArgs {
     #[arg(short, long)]
     output: PathBuf,
     /// A style index (0-25) or a blend such as 3:0.5,12:0.5 (26-style net; default 0).
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "style_image")]
     style: Option<String>,
     /// Any painting as the style (arbitrary-style net, models/arbitrary.safetensors).
     /// Repeat it to blend several paintings' style vectors.
@@ -236,9 +236,6 @@ fn batch_bar(photos: usize) -> ProgressBar {
 
 /// Loads the net the arguments ask for and checks the style options against it.
 async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
-    if !a.style_image.is_empty() && a.style.is_some() {
-        return Err(invalid("--style picks one of the 26 built-in styles and --style-image takes the style of a painting; give one of them"));
-    }
     if a.style_blend.is_some() && a.style_image.len() < 2 {
         return Err(invalid(
             "--style-blend weighs several --style-image paintings; give at least two",

@@ -1,0 +1,45 @@
+// common.wgsl: helpers every kernel may use. The `kernel!` macro (src/ops/mod.rs) compiles
+// each compute shader with this file in front of it; nothing here binds resources.
+
+// The activation fused into a kernel's end (ops::Activation: 0 none, 1 ReLU, 2 ReLU6,
+// 3 sigmoid).
+fn activate(v: f32, act: u32) -> f32 {
+    switch act {
+        case 1u: { return max(v, 0.0); }
+        case 2u: { return clamp(v, 0.0, 6.0); }
+        case 3u: { return 1.0 / (1.0 + exp(-v)); }
+        default: { return v; }
+    }
+}
+
+// `activate` on four values at once.
+fn activate4(v: vec4<f32>, act: u32) -> vec4<f32> {
+    switch act {
+        case 1u: { return max(v, vec4(0.0)); }
+        case 2u: { return clamp(v, vec4(0.0), vec4(6.0)); }
+        case 3u: { return 1.0 / (1.0 + exp(-v)); }
+        default: { return v; }
+    }
+}
+
+// Source index along one axis for a padded coordinate i of an axis of n values: mirrored
+// (reflection padding, without repeating the edge) or -1 where zero padding applies.
+fn src_index(i: i32, n: i32, reflect: bool) -> i32 {
+    var j = i;
+    if (j < 0) {
+        if (!reflect) { return -1; }
+        j = -j;
+    }
+    if (j >= n) {
+        if (!reflect) { return -1; }
+        j = 2 * (n - 1) - j;
+    }
+    return clamp(j, 0, n - 1);
+}
+
+// The element index of a one-dimensional launch of 256-thread workgroups spread over x and y
+// (gpu::linear_workgroups), so that large tensors stay within the per-dimension limit.
+fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * 256u;
+}
+
