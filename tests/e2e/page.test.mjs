@@ -71,7 +71,7 @@ test("the photo filter matches onnxruntime and its controls change the picture",
     const blend = await run({ style: { 3: 0.5, 12: 0.5 }, maxSize: 256 });
     assert.equal(blend.w, 256);
     const { mean, max } = compare(blend.data, reference("chelsea_s3_s12"), 256, 256);
-    // Bounds: the issue's 0.5/255 mean and 2/255 max, plus 0.5/255 for rounding to 8 bits.
+    // Bounds: the native tests' 0.5/255 mean and 2/255 max, plus 0.5/255 for rounding to 8 bits.
     // SwiftShader measured: see the README.
     console.log(`browser parity: mean ${mean.toFixed(3)}/255, max ${max.toFixed(3)}/255`);
     assert.ok(mean <= 1.0, `mean |diff| ${mean}/255`);
