@@ -48,17 +48,41 @@ fn set(obj: &js_sys::Object, key: &str, value: JsValue) {
     let _ = js_sys::Reflect::set(obj, &key.into(), &value);
 }
 
-/// `{ width, height, data: Uint8ClampedArray }`.
-fn image_object(img: &Rgba8Image) -> JsValue {
+/// A plain JS object with these fields: every result object the engine returns is built here.
+fn object<const N: usize>(fields: [(&str, JsValue); N]) -> js_sys::Object {
     let obj = js_sys::Object::new();
-    set(&obj, "width", (img.width as u32).into());
-    set(&obj, "height", (img.height as u32).into());
-    set(
-        &obj,
-        "data",
-        js_sys::Uint8ClampedArray::from(img.data.as_slice()).into(),
-    );
-    obj.into()
+    for (key, value) in fields {
+        set(&obj, key, value);
+    }
+    obj
+}
+
+/// `{ width, height, data: Uint8ClampedArray }`.
+fn image_object(img: &Rgba8Image) -> js_sys::Object {
+    object([
+        ("width", (img.width as u32).into()),
+        ("height", (img.height as u32).into()),
+        (
+            "data",
+            js_sys::Uint8ClampedArray::from(img.data.as_slice()).into(),
+        ),
+    ])
+}
+
+/// `{ total, content, style, tv }`.
+fn losses_fields(l: &crate::gatys::LossValues) -> [(&'static str, JsValue); 4] {
+    [
+        ("total", l.total.into()),
+        ("content", l.content.into()),
+        ("style", l.style.into()),
+        ("tv", l.tv.into()),
+    ]
+}
+
+/// A loaded model, or a `bad-model` error saying which is not loaded.
+fn loaded<T>(cell: &RefCell<Option<Rc<T>>>, what: &str) -> Result<Rc<T>, JsValue> {
+    let model = cell.borrow().clone();
+    model.ok_or_else(|| js_error(Error::Model(format!("{what} is not loaded"))))
 }
 
 /// A field of a request object.
@@ -239,10 +263,6 @@ pub struct Engine {
 }
 
 impl Engine {
-    fn model_error(what: &str) -> JsValue {
-        js_error(Error::Model(format!("{what} is not loaded")))
-    }
-
     /// Reads a request object (see [`Request`]) and picks its net.
     fn request(&self, op: &'static str, r: &JsValue) -> Result<Request, JsValue> {
         let style = field(r, "style");
@@ -260,22 +280,14 @@ impl Engine {
                 .zip(weights.iter().map(|&w| w as f32))
                 .collect();
             let blend = StyleWeights::blend(&parts).map_err(js_error)?;
-            let net = self.multistyle.borrow().clone();
-            Net::MultiStyle(
-                net.ok_or_else(|| Self::model_error("the 26-style net"))?,
-                blend,
-            )
+            Net::MultiStyle(loaded(&self.multistyle, "the 26-style net")?, blend)
         } else if !vector.is_undefined() {
             use wasm_bindgen::JsCast;
             let v = vector
                 .dyn_ref::<js_sys::Float32Array>()
                 .ok_or_else(|| bad_request(op, "styleVector", "a Float32Array"))?;
             let v = StyleVector::new(v.to_vec()).map_err(js_error)?;
-            let net = self.arbitrary.borrow().clone();
-            Net::Arbitrary(
-                net.ok_or_else(|| Self::model_error("the arbitrary-style net"))?,
-                v,
-            )
+            Net::Arbitrary(loaded(&self.arbitrary, "the arbitrary-style net")?, v)
         } else if !model.is_undefined() {
             let id = whole(op, r, "model")?;
             let net = self.johnson.borrow().get(id).cloned();
@@ -347,10 +359,7 @@ impl Engine {
         let lost = self.lost.lock().ok().and_then(|l| l.clone());
         match lost {
             Some((reason, message)) => {
-                let obj = js_sys::Object::new();
-                set(&obj, "reason", reason.into());
-                set(&obj, "message", message.into());
-                obj.into()
+                object([("reason", reason.into()), ("message", message.into())]).into()
             }
             None => JsValue::UNDEFINED,
         }
@@ -360,51 +369,47 @@ impl Engine {
     #[wasm_bindgen(getter)]
     pub fn adapter(&self) -> JsValue {
         let a = self.ctx.adapter();
-        let obj = js_sys::Object::new();
-        set(&obj, "name", a.name.as_str().into());
-        set(&obj, "backend", a.backend.as_str().into());
-        set(&obj, "driver", a.driver.as_str().into());
-        set(&obj, "deviceType", a.device_type.as_str().into());
-        set(&obj, "shaderF16", a.shader_f16.into());
-        let l = js_sys::Object::new();
-        set(
-            &l,
-            "maxStorageBufferBindingSize",
-            (a.limits.max_storage_buffer_binding_size as f64).into(),
-        );
-        set(
-            &l,
-            "maxBufferSize",
-            (a.limits.max_buffer_size as f64).into(),
-        );
-        set(
-            &l,
-            "maxComputeWorkgroupStorageSize",
-            a.limits.max_compute_workgroup_storage_size.into(),
-        );
-        set(
-            &l,
-            "maxComputeInvocationsPerWorkgroup",
-            a.limits.max_compute_invocations_per_workgroup.into(),
-        );
-        set(
-            &l,
-            "maxComputeWorkgroupsPerDimension",
-            a.limits.max_compute_workgroups_per_dimension.into(),
-        );
-        set(&obj, "limits", l.into());
-        obj.into()
+        let l = &a.limits;
+        let limits = object([
+            (
+                "maxStorageBufferBindingSize",
+                (l.max_storage_buffer_binding_size as f64).into(),
+            ),
+            ("maxBufferSize", (l.max_buffer_size as f64).into()),
+            (
+                "maxComputeWorkgroupStorageSize",
+                l.max_compute_workgroup_storage_size.into(),
+            ),
+            (
+                "maxComputeInvocationsPerWorkgroup",
+                l.max_compute_invocations_per_workgroup.into(),
+            ),
+            (
+                "maxComputeWorkgroupsPerDimension",
+                l.max_compute_workgroups_per_dimension.into(),
+            ),
+        ]);
+        object([
+            ("name", a.name.as_str().into()),
+            ("backend", a.backend.as_str().into()),
+            ("driver", a.driver.as_str().into()),
+            ("deviceType", a.device_type.as_str().into()),
+            ("shaderF16", a.shader_f16.into()),
+            ("limits", limits.into()),
+        ])
+        .into()
     }
 
     /// GPU memory the engine holds: `{ allocatedBytes, peakBytes, freeBytes }` (buffer pool).
     #[wasm_bindgen(getter)]
     pub fn memory(&self) -> JsValue {
         let s = self.ctx.pool_stats();
-        let obj = js_sys::Object::new();
-        set(&obj, "allocatedBytes", (s.allocated_bytes as f64).into());
-        set(&obj, "peakBytes", (s.peak_bytes as f64).into());
-        set(&obj, "freeBytes", (s.free_bytes as f64).into());
-        obj.into()
+        object([
+            ("allocatedBytes", (s.allocated_bytes as f64).into()),
+            ("peakBytes", (s.peak_bytes as f64).into()),
+            ("freeBytes", (s.free_bytes as f64).into()),
+        ])
+        .into()
     }
 
     /// Loads the 26-style net from a converted model file's bytes.
@@ -459,14 +464,13 @@ impl Engine {
             .stylize(&self.ctx, &photo, &r.output, &mut |_| {})
             .await
             .map_err(js_error)?;
-        Ok(image_object(&out))
+        Ok(image_object(&out).into())
     }
 
     /// The 100-d style vector of a painting (`{ data, width, height }`, any size).
     #[wasm_bindgen(js_name = styleVector)]
     pub async fn style_vector(&self, painting: JsValue) -> Result<Vec<f32>, JsValue> {
-        let net = self.arbitrary.borrow().clone();
-        let net = net.ok_or_else(|| Self::model_error("the arbitrary-style net"))?;
+        let net = loaded(&self.arbitrary, "the arbitrary-style net")?;
         let painting = pixels("styleVector", &painting)?;
         let v = net
             .style_vector(&self.ctx, &painting)
@@ -575,8 +579,7 @@ impl Engine {
         options: JsValue,
         on_progress: js_sys::Function,
     ) -> Result<JsValue, JsValue> {
-        let gatys = self.gatys.borrow().clone();
-        let gatys = gatys.ok_or_else(|| Self::model_error("VGG19"))?;
+        let gatys = loaded(&self.gatys, "VGG19")?;
         let content = pixels("gatys", &content)?;
         let style_imgs = styles
             .iter()
@@ -586,20 +589,20 @@ impl Engine {
         let mut callback_error: Option<JsValue> = None;
         let out = gatys
             .run(&self.ctx, &content, &style_imgs, &opts, &mut |p| {
-                let e = js_sys::Object::new();
-                set(&e, "stage", (p.stage.0 as u32).into());
-                set(&e, "stages", (p.stage.1 as u32).into());
-                set(&e, "width", (p.size.0 as u32).into());
-                set(&e, "height", (p.size.1 as u32).into());
-                set(&e, "iteration", (p.iteration as u32).into());
-                set(&e, "iterations", (p.iterations as u32).into());
-                set(&e, "total", p.losses.total.into());
-                set(&e, "content", p.losses.content.into());
-                set(&e, "style", p.losses.style.into());
-                set(&e, "tv", p.losses.tv.into());
-                set(&e, "elapsedMs", p.elapsed_ms.into());
+                let e = object([
+                    ("stage", (p.stage.0 as u32).into()),
+                    ("stages", (p.stage.1 as u32).into()),
+                    ("width", (p.size.0 as u32).into()),
+                    ("height", (p.size.1 as u32).into()),
+                    ("iteration", (p.iteration as u32).into()),
+                    ("iterations", (p.iterations as u32).into()),
+                    ("elapsedMs", p.elapsed_ms.into()),
+                ]);
+                for (key, value) in losses_fields(&p.losses) {
+                    set(&e, key, value);
+                }
                 if let Some(img) = p.preview {
-                    set(&e, "preview", image_object(img));
+                    set(&e, "preview", image_object(img).into());
                 }
                 match on_progress.call1(&JsValue::NULL, &e) {
                     Ok(v) => v != JsValue::FALSE,
@@ -615,16 +618,10 @@ impl Engine {
         }
         let out = out.map_err(js_error)?;
         let obj = image_object(&out.image);
-        let obj: js_sys::Object = obj.into();
         set(&obj, "cancelled", out.cancelled.into());
         set(&obj, "iterations", (out.iterations as u32).into());
         if let Some(l) = out.losses {
-            let o = js_sys::Object::new();
-            set(&o, "total", l.total.into());
-            set(&o, "content", l.content.into());
-            set(&o, "style", l.style.into());
-            set(&o, "tv", l.tv.into());
-            set(&obj, "losses", o.into());
+            set(&obj, "losses", object(losses_fields(&l)).into());
         }
         Ok(obj.into())
     }
@@ -638,12 +635,12 @@ impl Engine {
             .map_err(js_error)?;
         let out = js_sys::Array::new();
         for r in rows {
-            let o = js_sys::Object::new();
-            set(&o, "case", r.case.into());
-            set(&o, "kernel", r.kernel.as_str().into());
-            set(&o, "ms", r.ms.into());
-            set(&o, "gflops", r.gflops.into());
-            out.push(&o);
+            out.push(&object([
+                ("case", r.case.into()),
+                ("kernel", r.kernel.as_str().into()),
+                ("ms", r.ms.into()),
+                ("gflops", r.gflops.into()),
+            ]));
         }
         Ok(out)
     }

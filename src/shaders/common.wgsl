@@ -43,3 +43,21 @@ fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * 256u;
 }
 
+// The sum of `v` over the 256 invocations of a workgroup (`lid`: the local index), returned to
+// every invocation; the reductions run 256-wide workgroups. Call it in uniform control flow.
+var<workgroup> sum_scratch: array<f32, 256>;
+
+fn workgroup_sum(lid: u32, v: f32) -> f32 {
+    sum_scratch[lid] = v;
+    workgroupBarrier();
+    for (var s = 128u; s > 0u; s = s / 2u) {
+        if (lid < s) {
+            sum_scratch[lid] += sum_scratch[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let total = sum_scratch[0];
+    // Nobody writes the scratch again before everyone has read the total.
+    workgroupBarrier();
+    return total;
+}

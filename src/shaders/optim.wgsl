@@ -48,22 +48,9 @@ const WG: u32 = 256u;
 @group(0) @binding(3) var<storage, read> dp_b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dp_partials: array<f32>;
 
-var<workgroup> scratch: array<f32, WG>;
 
 fn slot_of(newest: f32, pos: u32) -> u32 {
     return (u32(newest) + p.m - pos) % p.m;
-}
-
-fn tree(lid: u32, v: f32) -> f32 {
-    scratch[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s >>= 1u) {
-        if (lid < s) {
-            scratch[lid] += scratch[lid + s];
-        }
-        workgroupBarrier();
-    }
-    return scratch[0];
 }
 
 @compute @workgroup_size(256, 1, 1)
@@ -79,7 +66,7 @@ fn dot_partial(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_
             acc += dp_a[ao + i] * dp_b[bo + i];
         }
     }
-    let total = tree(lid, acc);
+    let total = workgroup_sum(lid, acc);
     if (lid == 0u) {
         dp_partials[wid.x] = total;
     }
@@ -100,7 +87,7 @@ fn dot_finish(@builtin(local_invocation_index) lid: u32) {
     for (var i = lid; i < p.parts; i += WG) {
         acc += df_partials[i];
     }
-    let s = tree(lid, acc);
+    let s = workgroup_sum(lid, acc);
     if (lid != 0u) {
         return;
     }

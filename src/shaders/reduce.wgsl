@@ -25,19 +25,6 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> partials: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> scratch: array<f32, WG>;
-
-fn tree(lid: u32, v: f32) -> f32 {
-    scratch[lid] = v;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            scratch[lid] += scratch[lid + s];
-        }
-        workgroupBarrier();
-    }
-    return scratch[0];
-}
 
 @compute @workgroup_size(256, 1, 1)
 fn partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -65,7 +52,7 @@ fn partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) l
             default: { s += v; }
         }
     }
-    let total = tree(lid, s);
+    let total = workgroup_sum(lid, s);
     if (lid == 0u) {
         partials[wg.x] = total;
     }

@@ -17,7 +17,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
 const WG: u32 = 256u;
-var<workgroup> scratch: array<f32, WG>;
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -26,15 +25,8 @@ fn main(@builtin(local_invocation_id) lid3: vec3<u32>) {
     for (var i = lid; i < p.parts; i += WG) {
         s += partials[i];
     }
-    scratch[lid] = s;
-    workgroupBarrier();
-    for (var k = WG / 2u; k > 0u; k = k / 2u) {
-        if (lid < k) {
-            scratch[lid] += scratch[lid + k];
-        }
-        workgroupBarrier();
-    }
+    let total = workgroup_sum(lid, s);
     if (lid == 0u) {
-        out[0] = scratch[0] * p.scale;
+        out[0] = total * p.scale;
     }
 }
