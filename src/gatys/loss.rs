@@ -2,7 +2,7 @@
 //! exactly as jcjohnson/neural-style defines them (see the module index for the formulas).
 
 use crate::gpu::{GpuContext, Plan, Tensor};
-use crate::models::vgg::{tap_indices, Vgg19};
+use crate::models::vgg::{Vgg, VggArch};
 use crate::ops;
 use crate::{Error, Result};
 
@@ -80,8 +80,8 @@ impl LossWeights {
         if self.content_layers.is_empty() && self.style_layers.is_empty() {
             return bad("choose at least one content or style layer".into());
         }
-        tap_indices(&self.content_refs())?;
-        tap_indices(&self.style_refs())?;
+        VggArch::Vgg19.tap_indices(&self.content_refs())?;
+        VggArch::Vgg19.tap_indices(&self.style_refs())?;
         Ok(())
     }
 
@@ -117,7 +117,7 @@ pub struct LossValues {
 /// space) with blend weights that are normalised to sum to 1.
 pub async fn targets(
     ctx: &GpuContext,
-    vgg: &Vgg19,
+    vgg: &Vgg,
     content: &Tensor,
     styles: &[(&Tensor, f32)],
     weights: &LossWeights,
@@ -220,15 +220,15 @@ struct StyleTerm<'a> {
 pub fn record_gradient(
     ctx: &GpuContext,
     plan: &mut Plan,
-    vgg: &Vgg19,
+    vgg: &Vgg,
     x: &Tensor,
     targets: &Targets,
     weights: &LossWeights,
     gradient: bool,
 ) -> Result<Recorded> {
     weights.validate()?;
-    let content_idx = tap_indices(&weights.content_refs())?;
-    let style_idx = tap_indices(&weights.style_refs())?;
+    let content_idx = vgg.arch().tap_indices(&weights.content_refs())?;
+    let style_idx = vgg.arch().tap_indices(&weights.style_refs())?;
     if targets.content.len() != content_idx.len() || targets.grams.len() != style_idx.len() {
         return Err(Error::InvalidArgument {
             op: "gatys",
@@ -353,7 +353,7 @@ fn scaled_diff(
 /// Records the losses of `x` (no gradient), runs them once and reads the values back.
 pub async fn losses(
     ctx: &GpuContext,
-    vgg: &Vgg19,
+    vgg: &Vgg,
     x: &Tensor,
     targets: &Targets,
     weights: &LossWeights,

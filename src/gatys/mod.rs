@@ -10,7 +10,7 @@
 //!
 //! The gradient with respect to `x` is computed on the GPU in the same plan as the losses
 //! ([`record_gradient`]): the forward pass keeps every layer's activation, each loss term adds
-//! its gradient at its layer, and [`crate::models::Vgg19::record_backward`] carries the sum down to the image.
+//! its gradient at its layer, and [`crate::models::Vgg::record_backward`] carries the sum down to the image.
 //! [`optim`] updates the image (L-BFGS or Adam, state on the GPU); [`run`] is the whole run with
 //! its options, progress events, cancellation and memory estimate.
 

@@ -10,8 +10,8 @@ use super::{OptimizerState, Recorded};
 use crate::clock::now_ms;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
-use crate::models::vgg::{tap_indices, TAPS};
-use crate::models::{ModelFile, Vgg19};
+use crate::models::vgg::VggArch;
+use crate::models::{ModelFile, Vgg};
 use crate::ops::{self, PixelMap, PoolMode};
 use crate::{Error, Result};
 
@@ -173,13 +173,9 @@ pub struct MemoryEstimate {
     pub largest_buffer: (u64, String),
 }
 
-/// Channels and the downscaling of each VGG layer (index into [`TAPS`]).
+/// Channels and the downscaling of each VGG19 layer (index into its taps).
 fn layer_geometry(i: usize) -> (usize, usize) {
-    const CHANNELS: [usize; 13] = [
-        64, 64, 128, 128, 256, 256, 256, 256, 512, 512, 512, 512, 512,
-    ];
-    const POOLS: [usize; 13] = [0, 0, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4];
-    (CHANNELS[i], POOLS[i])
+    VggArch::Vgg19.geometry(i)
 }
 
 /// Estimates the GPU memory of a run at `width` x `height` with style images of the given
@@ -191,8 +187,12 @@ pub fn estimate_memory(
     opts: &GatysOptions,
     weight_bytes: u64,
 ) -> MemoryEstimate {
-    let content = tap_indices(&opts.weights.content_refs()).unwrap_or_default();
-    let style = tap_indices(&opts.weights.style_refs()).unwrap_or_default();
+    let content = VggArch::Vgg19
+        .tap_indices(&opts.weights.content_refs())
+        .unwrap_or_default();
+    let style = VggArch::Vgg19
+        .tap_indices(&opts.weights.style_refs())
+        .unwrap_or_default();
     let last = content.iter().chain(&style).copied().max().unwrap_or(0);
     // Forward activations of every layer to `last`, with the pooled maps before each block.
     let forward = |w: usize, h: usize| -> (u64, u64) {
@@ -271,19 +271,19 @@ fn largest_fitting(lo: usize, hi: usize, fits: &dyn Fn(usize) -> bool) -> usize 
 /// Gatys optimisation on one GPU: VGG19 (with its gradient convolutions) loaded once, any
 /// number of runs.
 pub struct Gatys {
-    vgg: Vgg19,
+    vgg: Vgg,
 }
 
 impl Gatys {
     /// Loads VGG19 from a converted `vgg19` model file with the given pooling.
     pub fn new(ctx: &GpuContext, file: &ModelFile, pooling: PoolMode) -> Result<Self> {
         Ok(Self {
-            vgg: Vgg19::load_with_gradients(ctx, file, pooling)?,
+            vgg: Vgg::load_with_gradients(ctx, file, pooling)?,
         })
     }
 
     /// The loss network.
-    pub fn vgg(&self) -> &Vgg19 {
+    pub fn vgg(&self) -> &Vgg {
         &self.vgg
     }
 
@@ -622,5 +622,5 @@ fn noise(n: usize, seed: u64, std: f32) -> Vec<f32> {
 
 /// Names of the layers a run can use, for error messages and help text.
 pub fn layer_names() -> &'static [&'static str] {
-    &TAPS
+    VggArch::Vgg19.taps()
 }

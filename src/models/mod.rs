@@ -24,5 +24,5 @@ pub use johnson::JohnsonNet;
 pub use multistyle::{MultiStyle26, StyleWeights};
 pub use net::{OutputOptions, Progress};
 pub use styled::Styled;
-pub use vgg::Vgg19;
+pub use vgg::{Vgg, VggArch};
 pub use weights::ModelFile;
