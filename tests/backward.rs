@@ -7,7 +7,7 @@ mod common;
 
 use common::{assert_close, ctx, random};
 use webgpu_style_transfer::gpu::Plan;
-use webgpu_style_transfer::ops::{self, Conv2dParams, Padding, PoolMode};
+use webgpu_style_transfer::ops::{self, Activation, Conv2dParams, Padding, PoolMode};
 use webgpu_style_transfer::reference;
 
 fn loss(r: &[f32], y: &[f32]) -> f64 {
@@ -177,5 +177,124 @@ fn total_variation_gradient() {
             0.25 * reference::total_variation(x, c, h, w)
         });
         check("total variation gradient", &analytic, &numeric, 1e-3);
+    });
+}
+
+/// Instance norm (the transform nets' conditional norm) to x, gamma and beta: finite
+/// differences of the CPU forward, and the CPU oracle's closed form, at a plane of 35 (not a
+/// multiple of the workgroup) and at one of 600 (several values per thread).
+#[test]
+fn instance_norm_gradients() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        for (c, h, w) in [(3, 5, 7), (2, 20, 30)] {
+            let (plane, eps) = (h * w, 1e-5);
+            let x = random(c * plane, 240 + c as u32);
+            let gamma: Vec<f32> = random(c, 241).iter().map(|v| 1.0 + v).collect();
+            let beta = random(c, 242);
+            let r = random(c * plane, 243);
+            let forward = |x: &[f32], g: &[f32], b: &[f32]| {
+                let y = reference::instance_norm(x, c, plane, g, b, eps, Activation::None);
+                loss(&r, &y)
+            };
+            let (xt, gt) = (
+                ctx.upload("x", &[c, h, w], &x).unwrap(),
+                ctx.upload("gamma", &[c], &gamma).unwrap(),
+            );
+            let rt = ctx.upload("r", &[c, h, w], &r).unwrap();
+            let mut plan = Plan::new("instance norm backward");
+            let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
+            let grads =
+                ops::instance_norm_backward(&ctx, &mut plan, &xt, &stats, &gt, &rt, eps).unwrap();
+            plan.run(&ctx).await.unwrap();
+            let gx = ctx.read(&grads.x).await.unwrap();
+            let params = ctx.read(&grads.params).await.unwrap();
+            let (dgamma, dbeta): (Vec<f32>, Vec<f32>) =
+                params.chunks(2).map(|p| (p[0], p[1])).unzip();
+            // The closed form of the oracle, everywhere.
+            let (want_x, want_g, want_b) =
+                reference::instance_norm_backward(&x, c, plane, &gamma, &r, eps);
+            assert_close("instance norm dx (oracle)", &gx, &want_x, 1e-4, 1e-4);
+            assert_close(
+                "instance norm dgamma (oracle)",
+                &dgamma,
+                &want_g,
+                1e-4,
+                1e-4,
+            );
+            assert_close("instance norm dbeta (oracle)", &dbeta, &want_b, 1e-4, 1e-4);
+            // Finite differences: an independent check of the formulas themselves.
+            let numeric = finite_differences(&x, 1e-2, 7, |x| forward(x, &gamma, &beta));
+            check("instance norm dx", &gx, &numeric, 2e-3);
+            let numeric = finite_differences(&gamma, 1e-2, 1, |g| forward(&x, g, &beta));
+            check("instance norm dgamma", &dgamma, &numeric, 2e-3);
+            let numeric = finite_differences(&beta, 1e-2, 1, |b| forward(&x, &gamma, b));
+            check("instance norm dbeta", &dbeta, &numeric, 2e-3);
+        }
+    });
+}
+
+/// Nearest upsampling x2 (and x3) backward: each input's gradient sums its block.
+#[test]
+fn upsample_gradient() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        for f in [2, 3] {
+            let (c, h, w) = (3, 5, 7);
+            let x = random(c * h * w, 250);
+            let r = random(c * h * w * f * f, 251);
+            let rt = ctx.upload("r", &[c, h * f, w * f], &r).unwrap();
+            let mut plan = Plan::new("upsample backward");
+            let g = ops::upsample_nearest_backward(&ctx, &mut plan, &rt, f).unwrap();
+            plan.run(&ctx).await.unwrap();
+            assert_eq!(g.shape(), &[c, h, w]);
+            let analytic = ctx.read(&g).await.unwrap();
+            let numeric = finite_differences(&x, 1e-2, 1, |x| {
+                loss(&r, &reference::upsample_nearest(x, c, h, w, f))
+            });
+            check(
+                &format!("upsample x{f} gradient"),
+                &analytic,
+                &numeric,
+                1e-3,
+            );
+        }
+        let odd = ctx.upload("odd", &[1, 5, 4], &[0.0; 20]).unwrap();
+        let mut plan = Plan::new("bad");
+        assert!(ops::upsample_nearest_backward(&ctx, &mut plan, &odd, 2).is_err());
+    });
+}
+
+/// Sigmoid, ReLU6 and identity backward from the activation's output.
+#[test]
+fn activation_gradients() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        // Away from ReLU6's kinks at 0 and 6.
+        let x: Vec<f32> = random(257, 260).iter().map(|v| 3.0 + 4.0 * v).collect();
+        let x: Vec<f32> = x
+            .iter()
+            .map(|&v| {
+                if v.abs() < 0.05 || (v - 6.0).abs() < 0.05 {
+                    1.0
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let r = random(257, 261);
+        let rt = ctx.upload("r", &[257], &r).unwrap();
+        for act in [Activation::Sigmoid, Activation::Relu6, Activation::None] {
+            let y: Vec<f32> = x.iter().map(|&v| act.apply(v)).collect();
+            let yt = ctx.upload("y", &[257], &y).unwrap();
+            let mut plan = Plan::new("activation backward");
+            let g = ops::activation_backward(&ctx, &mut plan, &rt, &yt, act).unwrap();
+            plan.run(&ctx).await.unwrap();
+            let analytic = ctx.read(&g).await.unwrap();
+            let numeric = finite_differences(&x, 1e-3, 1, |x| {
+                loss(&r, &x.iter().map(|&v| act.apply(v)).collect::<Vec<_>>())
+            });
+            check(&format!("{act:?} gradient"), &analytic, &numeric, 1e-3);
+        }
     });
 }

@@ -115,7 +115,11 @@ mod tests {
             (gram::Params::layout(), &["gram.wgsl"]),
             (
                 instance_norm::Params::layout(),
-                &["instance_norm.wgsl", "instance_norm_apply.wgsl"],
+                &[
+                    "instance_norm.wgsl",
+                    "instance_norm_apply.wgsl",
+                    "instance_norm_backward.wgsl",
+                ],
             ),
             (
                 pixels::Params::layout(),

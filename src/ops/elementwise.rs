@@ -159,20 +159,40 @@ pub fn relu_backward(
     grad_out: &Tensor,
     y: &Tensor,
 ) -> Result<Tensor> {
-    same_shape("relu_backward", grad_out, y)?;
+    activation_backward(ctx, plan, grad_out, y, Activation::Relu)
+}
+
+/// Appends the backward of a fused activation from its output `y`: ReLU and ReLU6 pass
+/// `grad_out` where `y` is inside their linear part, sigmoid multiplies it by `y (1 - y)`;
+/// `Activation::None` is a copy.
+pub fn activation_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    grad_out: &Tensor,
+    y: &Tensor,
+    act: Activation,
+) -> Result<Tensor> {
+    same_shape("activation_backward", grad_out, y)?;
+    let (op, alpha) = match act {
+        Activation::Relu => (5, 1.0),
+        Activation::Relu6 => (6, 1.0),
+        Activation::Sigmoid => (7, 1.0),
+        // The identity: y = 1 * grad_out + 0 * y.
+        Activation::None => (0, 1.0),
+    };
     let n = y.numel();
     let g = plan.alloc(ctx, &format!("{}.grad", y.label()), y.shape(), DType::F32)?;
     let p = Params {
         n: n as u32,
-        op: 5,
-        alpha: 1.0,
+        op,
+        alpha,
         beta: 0.0,
         lo: 0.0,
         hi: 0.0,
         _pad: [0; 2],
     };
     plan.push(ctx.dispatch(
-        "relu_backward",
+        "activation_backward",
         &BINARY,
         &[],
         &p,

@@ -10,6 +10,7 @@ use crate::Result;
 
 const STATS: Kernel = kernel!("instance_norm.wgsl", "stats_main");
 const APPLY: Kernel = kernel!("instance_norm_apply.wgsl", "main");
+const BACKWARD: Kernel = kernel!("instance_norm_backward.wgsl", "main");
 
 params! {
     pub(crate) struct Params {
@@ -111,4 +112,61 @@ pub fn instance_norm(
 ) -> Result<Tensor> {
     let stats = instance_norm_stats(ctx, plan, x)?;
     instance_norm_apply(ctx, plan, x, &stats, gamma, beta, eps, act)
+}
+
+/// The gradients of an instance norm ([`instance_norm`] without its activation).
+pub struct InstanceNormGrads {
+    /// dL/dx, [C, H, W].
+    pub x: Tensor,
+    /// [C, 2]: (dL/dgamma, dL/dbeta) of each channel.
+    pub params: Tensor,
+}
+
+/// Appends the backward of `y = gamma * (x - mean) / sqrt(var + eps) + beta` with the
+/// statistics of `x` itself (`stats` from [`instance_norm_stats`] of `x`), from `grad_out`
+/// = dL/dy (apply an activation's backward first): the gradients with respect to `x`, `gamma`
+/// and `beta`.
+pub fn instance_norm_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    stats: &Tensor,
+    gamma: &Tensor,
+    grad_out: &Tensor,
+    eps: f32,
+) -> Result<InstanceNormGrads> {
+    let (c, h, w) = x.chw("instance_norm_backward")?;
+    super::same_shape("instance_norm_backward", x, grad_out)?;
+    for (name, t, want) in [("stats", stats, c * 2), ("gamma", gamma, c)] {
+        if t.numel() != want {
+            return Err(shape_err(
+                "instance_norm_backward",
+                format!(
+                    "{name} '{}' has {} values but '{}' {:?} needs {want}",
+                    t.label(),
+                    t.numel(),
+                    x.label(),
+                    x.shape()
+                ),
+            ));
+        }
+    }
+    let gx = plan.alloc(ctx, &format!("{}.grad", x.label()), x.shape(), DType::F32)?;
+    let label = format!("{}.norm_grad", x.label());
+    let params = plan.alloc(ctx, &label, &[c, 2], DType::F32)?;
+    let p = Params {
+        channels: c as u32,
+        plane: (h * w) as u32,
+        act: 0,
+        eps,
+    };
+    plan.push(ctx.dispatch(
+        "instance_norm_backward",
+        &BACKWARD,
+        &[],
+        &p,
+        &[x, stats, gamma, grad_out, &gx, &params],
+        [c as u32, 1, 1],
+    )?);
+    Ok(InstanceNormGrads { x: gx, params })
 }

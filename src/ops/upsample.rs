@@ -1,4 +1,5 @@
-//! Nearest-neighbour upsampling by an integer factor (x2 in the transform nets).
+//! Nearest-neighbour upsampling by an integer factor (x2 in the transform nets), and its
+//! backward (each input's gradient is the sum over the block it was copied to).
 
 use super::{grid, kernel, shape_err};
 use crate::gpu::params::params;
@@ -6,6 +7,7 @@ use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const UPSAMPLE: Kernel = kernel!("upsample.wgsl", "main");
+const BACKWARD: Kernel = kernel!("upsample.wgsl", "backward");
 
 params! {
     pub(crate) struct Params {
@@ -35,15 +37,7 @@ pub fn upsample_nearest(
     }
     let (oh, ow) = (h * factor, w * factor);
     let y = plan.alloc(ctx, &format!("{}.up", x.label()), &[c, oh, ow], DType::F32)?;
-    let p = Params {
-        in_h: h as u32,
-        in_w: w as u32,
-        out_h: oh as u32,
-        out_w: ow as u32,
-        channels: c as u32,
-        factor: factor as u32,
-        _pad: [0; 2],
-    };
+    let p = Params::new(c, (h, w), factor);
     plan.push(ctx.dispatch(
         "upsample_nearest",
         &UPSAMPLE,
@@ -53,4 +47,48 @@ pub fn upsample_nearest(
         grid(ow, oh, c, [8, 8]),
     )?);
     Ok(y)
+}
+
+impl Params {
+    fn new(c: usize, (h, w): (usize, usize), factor: usize) -> Self {
+        Self {
+            in_h: h as u32,
+            in_w: w as u32,
+            out_h: (h * factor) as u32,
+            out_w: (w * factor) as u32,
+            channels: c as u32,
+            factor: factor as u32,
+            _pad: [0; 2],
+        }
+    }
+}
+
+/// Appends the backward of [`upsample_nearest`]: the gradient with respect to its input
+/// [C, H, W] from `grad_out` [C, factor * H, factor * W] (each input's block summed).
+pub fn upsample_nearest_backward(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    grad_out: &Tensor,
+    factor: usize,
+) -> Result<Tensor> {
+    let (c, oh, ow) = grad_out.chw("upsample_nearest_backward")?;
+    if factor == 0 || oh % factor != 0 || ow % factor != 0 {
+        return Err(shape_err(
+            "upsample_nearest_backward",
+            format!("a gradient of {oh}x{ow} is not an upsampling by {factor}"),
+        ));
+    }
+    let (h, w) = (oh / factor, ow / factor);
+    let label = format!("{}.up_grad", grad_out.label());
+    let g = plan.alloc(ctx, &label, &[c, h, w], DType::F32)?;
+    let p = Params::new(c, (h, w), factor);
+    plan.push(ctx.dispatch(
+        "upsample_nearest_backward",
+        &BACKWARD,
+        &[],
+        &p,
+        &[grad_out, &g],
+        grid(w, h, c, [8, 8]),
+    )?);
+    Ok(g)
 }

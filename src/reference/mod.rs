@@ -104,6 +104,39 @@ pub fn instance_norm(
     y
 }
 
+/// The gradients of instance norm without activation (`y = gamma xhat + beta`) from
+/// `gy` = dL/dy, by the textbook formulas in f64: (dL/dx, dL/dgamma, dL/dbeta).
+pub fn instance_norm_backward(
+    x: &[f32],
+    c: usize,
+    plane: usize,
+    gamma: &[f32],
+    gy: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let stats = channel_stats(x, c, plane);
+    let (mut gx, mut dgamma, mut dbeta) = (vec![0.0; x.len()], vec![0.0; c], vec![0.0; c]);
+    for ch in 0..c {
+        let (mean, var) = stats[ch];
+        let inv = 1.0 / (var + eps as f64).sqrt();
+        let range = ch * plane..(ch + 1) * plane;
+        let xhat: Vec<f64> = x[range.clone()]
+            .iter()
+            .map(|&v| (v as f64 - mean) * inv)
+            .collect();
+        let g: Vec<f64> = gy[range.clone()].iter().map(|&v| v as f64).collect();
+        let sg: f64 = g.iter().sum();
+        let sgx: f64 = g.iter().zip(&xhat).map(|(a, b)| a * b).sum();
+        let n = plane as f64;
+        for (i, o) in range.enumerate() {
+            gx[o] = (gamma[ch] as f64 * inv * (g[i] - sg / n - xhat[i] * sgx / n)) as f32;
+        }
+        dgamma[ch] = sgx as f32;
+        dbeta[ch] = sg as f32;
+    }
+    (gx, dgamma, dbeta)
+}
+
 /// Nearest upsampling of `x` [c, h, w] by `f`.
 pub fn upsample_nearest(x: &[f32], c: usize, h: usize, w: usize, f: usize) -> Vec<f32> {
     let (oh, ow) = (h * f, w * f);

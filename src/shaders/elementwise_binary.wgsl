@@ -1,6 +1,7 @@
 // elementwise_binary: y = f(alpha * a + beta * b), one thread per element, f as in
-// elementwise.wgsl (0 identity, 1 ReLU, 2 ReLU6, 3 sigmoid, 4 clamp to [lo, hi]); and op 5,
-// the ReLU backward: y = a where b > 0, else 0 (a the output gradient, b the ReLU's output).
+// elementwise.wgsl (0 identity, 1 ReLU, 2 ReLU6, 3 sigmoid, 4 clamp to [lo, hi]); and the
+// activations' backward, a the output gradient and b the activation's output: op 5 ReLU
+// (a where b > 0), op 6 ReLU6 (a where 0 < b < 6), op 7 sigmoid (a * b * (1 - b)).
 
 struct Params {
     n: u32,
@@ -34,9 +35,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if (i >= p.n) {
         return;
     }
-    if (p.op == 5u) {
-        y[i] = select(0.0, a[i], b[i] > 0.0);
-        return;
+    switch p.op {
+        case 5u: { y[i] = select(0.0, a[i], b[i] > 0.0); return; }
+        case 6u: { y[i] = select(0.0, a[i], b[i] > 0.0 && b[i] < 6.0); return; }
+        case 7u: { y[i] = a[i] * b[i] * (1.0 - b[i]); return; }
+        default: {}
     }
     y[i] = apply(p.alpha * a[i] + p.beta * b[i]);
 }

@@ -1,5 +1,7 @@
 // upsample_nearest: y[c][oy][ox] = x[c][oy / factor][ox / factor], one thread per output
-// element (x = output column, y = output row, z = channel).
+// element (x = output column, y = output row, z = channel). `backward`: the gradient with
+// respect to x, gx[c][iy][ix] = the sum of gy over the factor x factor block x[c][iy][ix] was
+// copied to, one thread per input element (bindings: x = gy, y = gx).
 
 struct Params {
     in_h: u32,
@@ -26,4 +28,22 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let v = x[(c * p.in_h + oy / p.factor) * p.in_w + ox / p.factor];
     y[(c * p.out_h + oy) * p.out_w + ox] = v;
+}
+
+@compute @workgroup_size(8, 8, 1)
+fn backward(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let ix = gid.x;
+    let iy = gid.y;
+    let c = gid.z;
+    if (ix >= p.in_w || iy >= p.in_h || c >= p.channels) {
+        return;
+    }
+    var s = 0.0;
+    for (var dy = 0u; dy < p.factor; dy++) {
+        let row = (c * p.out_h + iy * p.factor + dy) * p.out_w + ix * p.factor;
+        for (var dx = 0u; dx < p.factor; dx++) {
+            s += x[row + dx];
+        }
+    }
+    y[(c * p.in_h + iy) * p.in_w + ix] = s;
 }
