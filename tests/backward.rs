@@ -39,32 +39,51 @@ fn check(what: &str, analytic: &[f32], numeric: &[(usize, f32)], tol: f32) {
     assert_close(what, &got, &want, tol, tol);
 }
 
+/// The input gradient of every conv the nets have: stride 1 and 2, zero and reflection padding,
+/// 3x3 and 9x9 kernels, sizes the stride does not divide (the forward never reads the last row).
 #[test]
 fn conv2d_input_gradient() {
     pollster::block_on(async {
         let ctx = ctx().await;
-        let (c, h, w, oc, k) = (3, 7, 6, 5, 3);
-        let x = random(c * h * w, 200);
-        let wt = random(oc * c * k * k, 201);
-        let p = Conv2dParams::padded(1, Padding::Zero);
-        let (_, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, [oc, c, k, k], None, &p);
-        let r = random(oc * oh * ow, 202);
-        let grad_conv = ops::input_gradient(&ctx, "conv", &wt, [oc, c, k, k], &p).unwrap();
-        let rt = ctx.upload("r", &[oc, oh, ow], &r).unwrap();
-        let mut plan = Plan::new("conv backward");
-        let g = grad_conv.record(&ctx, &mut plan, &rt).unwrap();
-        plan.run(&ctx).await.unwrap();
-        assert_eq!(g.shape(), &[c, h, w]);
-        let analytic = ctx.read(&g).await.unwrap();
-        let numeric = finite_differences(&x, 1e-2, 1, |x| {
-            loss(
-                &r,
-                &reference::conv2d(x, [c, h, w], &wt, [oc, c, k, k], None, &p).0,
-            )
-        });
-        check("conv2d input gradient", &analytic, &numeric, 1e-3);
-        // Unsupported forward layers are refused.
-        assert!(ops::input_gradient(&ctx, "s2", &wt, [oc, c, k, k], &p.stride(2)).is_err());
+        let cases = [
+            // (in c, h, w, out c, k, stride, padding): VGG's layer, the nets' stride-2 and
+            // 9x9 reflection-padded layers, and a stride-2 zero-padded one.
+            (3, 7, 6, 5, 3, 1, Padding::Zero),
+            (3, 7, 6, 5, 3, 2, Padding::Reflect),
+            (4, 8, 9, 3, 3, 2, Padding::Zero),
+            (2, 11, 10, 3, 9, 1, Padding::Reflect),
+            (5, 6, 5, 4, 3, 1, Padding::Reflect),
+        ];
+        for (i, &(c, h, w, oc, k, stride, padding)) in cases.iter().enumerate() {
+            let seed = 200 + 10 * i as u32;
+            let x = random(c * h * w, seed);
+            let wt = random(oc * c * k * k, seed + 1);
+            let p = Conv2dParams::padded(k / 2, padding).stride(stride);
+            let (_, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, [oc, c, k, k], None, &p);
+            let r = random(oc * oh * ow, seed + 2);
+            let grad = ops::InputGradient::new(&ctx, "conv", &wt, [oc, c, k, k], &p).unwrap();
+            let rt = ctx.upload("r", &[oc, oh, ow], &r).unwrap();
+            let mut plan = Plan::new("conv backward");
+            let g = grad.record(&ctx, &mut plan, &rt, (h, w)).unwrap();
+            plan.run(&ctx).await.unwrap();
+            assert_eq!(g.shape(), &[c, h, w]);
+            let analytic = ctx.read(&g).await.unwrap();
+            let numeric = finite_differences(&x, 1e-2, 1, |x| {
+                loss(
+                    &r,
+                    &reference::conv2d(x, [c, h, w], &wt, [oc, c, k, k], None, &p).0,
+                )
+            });
+            let what = format!("conv {k}x{k}/{stride} {padding:?} input gradient");
+            check(&what, &analytic, &numeric, 2e-3);
+        }
+        // Grouped (depthwise) layers are refused.
+        let wt = random(3 * 3 * 3, 1);
+        let dw = Conv2dParams {
+            groups: 3,
+            ..Conv2dParams::padded(1, Padding::Zero)
+        };
+        assert!(ops::InputGradient::new(&ctx, "dw", &wt, [3, 1, 3, 3], &dw).is_err());
     });
 }
 

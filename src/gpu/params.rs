@@ -125,6 +125,7 @@ mod tests {
                 pixels::Params::layout(),
                 &["pixels.wgsl", "pixels_pack.wgsl"],
             ),
+            (crate::ops::pad::Params::layout(), &["pad_backward.wgsl"]),
             (pool::Params::layout(), &["pool.wgsl", "pool_backward.wgsl"]),
             (
                 reduce::Params::layout(),

@@ -137,7 +137,7 @@ pub struct Vgg {
     arch: VggArch,
     convs: Vec<Conv2d>,
     /// The input-gradient convolutions (transposed, flipped weights), when loaded for Gatys.
-    input_grads: Vec<Conv2d>,
+    input_grads: Vec<ops::InputGradient>,
     pooling: PoolMode,
 }
 
@@ -172,7 +172,7 @@ impl Vgg {
             let bias = file.tensor(&format!("{name}.bias"), &[cout])?;
             let params = Conv2dParams::padded(1, Padding::Zero).activation(Activation::Relu);
             if gradients {
-                input_grads.push(ops::input_gradient(
+                input_grads.push(ops::InputGradient::new(
                     ctx,
                     &name,
                     &w,
@@ -299,7 +299,8 @@ impl Vgg {
             };
             let gz = ops::relu_backward(ctx, plan, &gi, &acts[i])?;
             plan.release(gi);
-            let gx = self.input_grads[i].record(ctx, plan, &gz)?;
+            let (_, h, w) = gz.chw(self.arch.family())?;
+            let gx = self.input_grads[i].record(ctx, plan, &gz, (h, w))?;
             plan.release(gz);
             if i == 0 {
                 return Ok(gx);

@@ -5,6 +5,7 @@
 //! output pixels x output channels per invocation, for groups = 1), and `conv2d_naive.wgsl`,
 //! one output per invocation, which covers every case and is the GPU reference.
 
+use super::upsample::dilate;
 use super::{grid, kernel, shape_err, Activation};
 use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
@@ -506,65 +507,119 @@ fn fit_workgroup(threads: usize, extent: [usize; 3]) -> [usize; 3] {
     [x, y, z]
 }
 
-/// The convolution that computes the gradient of a conv with respect to its input (for
-/// Gatys' backward pass through VGG): the weights with input and output channels swapped and
-/// the kernel flipped, padded by `k - 1 - pad` on each side. Supports what VGG uses: stride 1,
-/// groups 1, zero padding; `weights` and `shape` are the forward layer's OIHW weights.
-pub fn input_gradient(
-    ctx: &GpuContext,
-    label: &str,
-    weights: &[f32],
+/// The gradient of a convolution with respect to its input: a convolution with the weights'
+/// input and output channels swapped and the kernel flipped, over the output gradient
+/// (dilated by the stride), giving the gradient of the padded input, then the padding's
+/// backward ([`super::pad_backward`]: a crop, or for reflection padding the mirrored border
+/// folded back). Stride 1 with zero padding smaller than the kernel (VGG) is one convolution.
+pub struct InputGradient {
+    conv: Conv2d,
+    /// The forward layer's [out_c, in_c, k_h, k_w] and parameters.
     shape: [usize; 4],
-    params: &Conv2dParams,
-) -> Result<Conv2d> {
-    let [out_c, in_c, k_h, k_w] = shape;
-    if params.stride != 1
-        || params.groups != 1
-        || params.padding != Padding::Zero
-        || params.pad[0] >= k_h
-        || params.pad[2] >= k_h
-        || params.pad[1] >= k_w
-        || params.pad[3] >= k_w
-    {
-        return Err(Error::InvalidArgument {
-            op: "conv2d input gradient",
-            message: format!("'{label}': only stride 1, groups 1 and zero padding smaller than the kernel are supported, got {params:?}"),
-        });
-    }
-    if weights.len() != out_c * in_c * k_h * k_w {
-        return Err(shape_err(
-            "conv2d input gradient",
-            format!(
-                "'{label}': weights hold {} values but shape {shape:?} needs {}",
-                weights.len(),
-                out_c * in_c * k_h * k_w
-            ),
-        ));
-    }
-    let mut t = vec![0.0f32; weights.len()];
-    for co in 0..out_c {
-        for ci in 0..in_c {
-            for ky in 0..k_h {
-                for kx in 0..k_w {
-                    t[((ci * out_c + co) * k_h + (k_h - 1 - ky)) * k_w + (k_w - 1 - kx)] =
-                        weights[((co * in_c + ci) * k_h + ky) * k_w + kx];
+    params: Conv2dParams,
+}
+
+impl InputGradient {
+    /// Builds the input gradient of a forward layer with OIHW `weights` of `shape` and
+    /// `params` (groups 1).
+    pub fn new(
+        ctx: &GpuContext,
+        label: &str,
+        weights: &[f32],
+        shape: [usize; 4],
+        params: &Conv2dParams,
+    ) -> Result<Self> {
+        let [out_c, in_c, k_h, k_w] = shape;
+        let op = "conv2d input gradient";
+        if params.groups != 1 || params.stride == 0 {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!("'{label}': only groups 1 is supported, got {params:?}"),
+            });
+        }
+        if weights.len() != out_c * in_c * k_h * k_w {
+            return Err(shape_err(
+                op,
+                format!(
+                    "'{label}': weights hold {} values but shape {shape:?} needs {}",
+                    weights.len(),
+                    out_c * in_c * k_h * k_w
+                ),
+            ));
+        }
+        let mut t = vec![0.0f32; weights.len()];
+        for co in 0..out_c {
+            for ci in 0..in_c {
+                for ky in 0..k_h {
+                    for kx in 0..k_w {
+                        t[((ci * out_c + co) * k_h + (k_h - 1 - ky)) * k_w + (k_w - 1 - kx)] =
+                            weights[((co * in_c + ci) * k_h + ky) * k_w + kx];
+                    }
                 }
             }
         }
+        let pad = if Self::direct(params, shape) {
+            let [pt, pl, pb, pr] = params.pad;
+            [k_h - 1 - pt, k_w - 1 - pl, k_h - 1 - pb, k_w - 1 - pr]
+        } else {
+            [k_h - 1, k_w - 1, k_h - 1, k_w - 1]
+        };
+        let grad_params = Conv2dParams {
+            pad,
+            ..Conv2dParams::default()
+        };
+        let label = format!("{label}.input_grad");
+        let conv = Conv2d::new(ctx, &label, &t, [in_c, out_c, k_h, k_w], None, grad_params)?;
+        Ok(Self {
+            conv,
+            shape,
+            params: *params,
+        })
     }
-    let [pt, pl, pb, pr] = params.pad;
-    let grad_params = Conv2dParams {
-        pad: [k_h - 1 - pt, k_w - 1 - pl, k_h - 1 - pb, k_w - 1 - pr],
-        ..Conv2dParams::default()
-    };
-    Conv2d::new(
-        ctx,
-        &format!("{label}.input_grad"),
-        &t,
-        [in_c, out_c, k_h, k_w],
-        None,
-        grad_params,
-    )
+
+    /// Whether the gradient is one convolution: stride 1, zero padding smaller than the kernel.
+    fn direct(params: &Conv2dParams, [_, _, k_h, k_w]: [usize; 4]) -> bool {
+        let [pt, pl, pb, pr] = params.pad;
+        params.stride == 1
+            && params.padding == Padding::Zero
+            && pt.max(pb) < k_h
+            && pl.max(pr) < k_w
+    }
+
+    /// Records the gradient with respect to the forward layer's input [in_c, h, w] from
+    /// `grad_out`, the gradient with respect to its output (before its activation).
+    pub fn record(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        grad_out: &Tensor,
+        (h, w): (usize, usize),
+    ) -> Result<Tensor> {
+        if Self::direct(&self.params, self.shape) {
+            return self.conv.record(ctx, plan, grad_out);
+        }
+        let [_, _, k_h, k_w] = self.shape;
+        let [pt, pl, pb, pr] = self.params.pad;
+        let (ph, pw) = (h + pt + pb, w + pl + pr);
+        if ph < k_h || pw < k_w {
+            return Err(shape_err(
+                "conv2d input gradient",
+                format!(
+                    "a {h}x{w} input padded by {:?} is smaller than the kernel",
+                    self.params.pad
+                ),
+            ));
+        }
+        // The dilated gradient, zero-filled to the size whose full convolution is the padded
+        // input's (the rows and columns the strided forward never read get zero gradient).
+        let s = self.params.stride;
+        let dilated = dilate(ctx, plan, grad_out, s, (ph - k_h + 1, pw - k_w + 1))?;
+        let padded = self.conv.record(ctx, plan, &dilated)?;
+        plan.release(dilated);
+        let g = super::pad_backward(ctx, plan, &padded, self.params.pad, self.params.padding)?;
+        plan.release(padded);
+        Ok(g)
+    }
 }
 
 #[cfg(test)]

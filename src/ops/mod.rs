@@ -7,13 +7,14 @@ pub mod conv2d;
 pub mod elementwise;
 pub mod gram;
 pub mod instance_norm;
+pub mod pad;
 pub mod pixels;
 pub mod pool;
 pub mod reduce;
 pub mod tile;
 pub mod upsample;
 
-pub use conv2d::{input_gradient, Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
+pub use conv2d::{Conv2d, Conv2dParams, ConvKernel, InputGradient, Padding, Tiling};
 pub use elementwise::{
     accumulate, activation_backward, add, relu_backward, scale_add, unary, Unary,
 };
@@ -22,13 +23,14 @@ pub use instance_norm::{
     instance_norm, instance_norm_apply, instance_norm_backward, instance_norm_stats,
     InstanceNormGrads,
 };
+pub use pad::pad_backward;
 pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};
 pub use pool::{pool2d, pool2d_backward, PoolMode};
 pub use reduce::{
     mean, reduce, sum, sum_squared_diff, total_variation, total_variation_backward, Reduction,
 };
 pub use tile::{combine_stats, crop};
-pub use upsample::{upsample_nearest, upsample_nearest_backward};
+pub use upsample::{dilate, upsample_nearest, upsample_nearest_backward};
 
 /// An activation fused into the end of a kernel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -8,6 +8,7 @@ use crate::Result;
 
 const UPSAMPLE: Kernel = kernel!("upsample.wgsl", "main");
 const BACKWARD: Kernel = kernel!("upsample.wgsl", "backward");
+const DILATE: Kernel = kernel!("upsample.wgsl", "dilate");
 
 params! {
     pub(crate) struct Params {
@@ -91,4 +92,43 @@ pub fn upsample_nearest_backward(
         grid(w, h, c, [8, 8]),
     )?);
     Ok(g)
+}
+
+/// Appends the dilation of `x` [C, H, W] by `factor` into [C, out_h, out_w]: `factor - 1`
+/// zeros inserted between neighbouring values, and zeros after the last row and column up to
+/// the output size (at least `(H - 1) * factor + 1` by `(W - 1) * factor + 1`).
+pub fn dilate(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    factor: usize,
+    (oh, ow): (usize, usize),
+) -> Result<Tensor> {
+    let (c, h, w) = x.chw("dilate")?;
+    if factor == 0 || oh < (h - 1) * factor + 1 || ow < (w - 1) * factor + 1 {
+        return Err(shape_err(
+            "dilate",
+            format!("[{c}, {h}, {w}] dilated by {factor} does not fit {oh}x{ow}"),
+        ));
+    }
+    let y = plan.alloc(
+        ctx,
+        &format!("{}.dilated", x.label()),
+        &[c, oh, ow],
+        DType::F32,
+    )?;
+    let p = Params {
+        out_h: oh as u32,
+        out_w: ow as u32,
+        ..Params::new(c, (h, w), factor)
+    };
+    plan.push(ctx.dispatch(
+        "dilate",
+        &DILATE,
+        &[],
+        &p,
+        &[x, &y],
+        grid(ow, oh, c, [8, 8]),
+    )?);
+    Ok(y)
 }
