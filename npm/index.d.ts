@@ -94,10 +94,28 @@ export interface StylizeOptions extends LoadOptions {
    * device, with the largest tile that fits). Not accepted by `stylizeTo`.
    */
   tileSize?: number;
+  /**
+   * Called as a run in tiles goes (it is submitted in 32 parts; a large image can take minutes
+   * on a slow GPU). A run of the whole image is one submission and reports nothing. Not
+   * accepted by `stylizeTo`.
+   */
+  onProgress?: (event: StylizeProgress) => void;
 }
 
-/** Options of `stylizeTo`: those of `stylize` but `tileSize`. */
-export type LiveOptions = Omit<StylizeOptions, "tileSize">;
+/** Progress of a `stylize` run in tiles. */
+export interface StylizeProgress {
+  /** GPU passes (one layer over one tile) done so far. */
+  done: number;
+  /** GPU passes in the run. */
+  total: number;
+  /** How many tiles the image is processed in. */
+  tiles: number;
+  /** Their side in pixels (before the margins they share). */
+  tile: number;
+}
+
+/** Options of `stylizeTo`: those of `stylize` but `tileSize` and `onProgress`. */
+export type LiveOptions = Omit<StylizeOptions, "tileSize" | "onProgress">;
 
 export type ImageSource =
   | ImageData

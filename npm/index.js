@@ -463,7 +463,7 @@ export class StyleTransfer {
         const request = await this.#prepare(op, r, false);
         const pixels = await readImage(op, "image", image);
         this.#alive(op);
-        const out = await this.#engine.stylize(pixelsOf(pixels), request);
+        const out = await this.#engine.stylize(pixelsOf(pixels), request, r.onProgress);
         return new ImageData(out.data, out.width, out.height);
       },
     );

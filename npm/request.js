@@ -192,13 +192,13 @@ function loadOptions(op, o) {
   return { signal: signalOption(op, o.signal), onDownloadProgress: callbackOption(op, "onDownloadProgress", o.onDownloadProgress) };
 }
 
-const STYLIZE_OPTIONS = ["style", "styleImage", "styleVector", "model", "strength", "preserveColors", "maxSize", "tileSize", "signal", "onDownloadProgress"];
-const LIVE_OPTIONS = STYLIZE_OPTIONS.filter((k) => k !== "tileSize");
+const STYLIZE_OPTIONS = ["style", "styleImage", "styleVector", "model", "strength", "preserveColors", "maxSize", "tileSize", "onProgress", "signal", "onDownloadProgress"];
+const LIVE_OPTIONS = STYLIZE_OPTIONS.filter((k) => k !== "tileSize" && k !== "onProgress");
 
 /**
  * `stylize` / `stylizeTo` options -> a validated request:
  * `{ net: "multistyle" | "arbitrary" | "johnson", style?, styleImage?, styleVector?, model?,
- *    strength, preserveColors, maxSize, tileSize, signal, onDownloadProgress }`.
+ *    strength, preserveColors, maxSize, tileSize, onProgress, signal, onDownloadProgress }`.
  * `isModel(m)` says whether `m` is a net this StyleTransfer loaded.
  */
 export function stylizeRequest(op, options, { live = false, isModel }) {
@@ -210,6 +210,7 @@ export function stylizeRequest(op, options, { live = false, isModel }) {
     preserveColors: o.preserveColors === undefined ? false : boolean(op, "preserveColors", o.preserveColors),
     maxSize: o.maxSize === undefined ? (live ? 512 : 1024) : whole(op, "maxSize", o.maxSize, { what: " (pixels; 0 = no limit)" }),
     tileSize: o.tileSize === undefined ? 0 : whole(op, "tileSize", o.tileSize, { what: " (pixels; 0 = automatic)" }),
+    onProgress: callbackOption(op, "onProgress", o.onProgress),
     ...loadOptions(op, o),
   };
   if (o.styleImage !== undefined) {

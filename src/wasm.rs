@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
 use crate::gpu::{GpuContext, PowerPreference};
@@ -153,7 +154,6 @@ fn numbers(op: &'static str, obj: &JsValue, key: &str) -> Result<Vec<f64>, JsVal
 
 /// `{ data: Uint8ClampedArray | Uint8Array, width, height }` (an ImageData) -> an image.
 fn pixels(op: &'static str, image: &JsValue) -> Result<Rgba8Image, JsValue> {
-    use wasm_bindgen::JsCast;
     let data = field(image, "data");
     let bytes = if let Some(d) = data.dyn_ref::<js_sys::Uint8ClampedArray>() {
         d.to_vec()
@@ -282,7 +282,6 @@ impl Engine {
             let blend = StyleWeights::blend(&parts).map_err(js_error)?;
             Net::MultiStyle(loaded(&self.multistyle, "the 26-style net")?, blend)
         } else if !vector.is_undefined() {
-            use wasm_bindgen::JsCast;
             let v = vector
                 .dyn_ref::<js_sys::Float32Array>()
                 .ok_or_else(|| bad_request(op, "styleVector", "a Float32Array"))?;
@@ -453,18 +452,41 @@ impl Engine {
         Ok(nets.len() as u32 - 1)
     }
 
-    /// Stylizes `image` (`{ data, width, height }`) as `request` says (see [`Request`]).
-    /// Resolves to `{ width, height, data: Uint8ClampedArray }`.
-    pub async fn stylize(&self, image: JsValue, request: JsValue) -> Result<JsValue, JsValue> {
+    /// Stylizes `image` (`{ data, width, height }`) as `request` says (see [`Request`]);
+    /// `on_progress` (a function, or undefined) hears `{ done, total, tiles, tile }` from a run
+    /// in tiles. Resolves to `{ width, height, data: Uint8ClampedArray }`.
+    pub async fn stylize(
+        &self,
+        image: JsValue,
+        request: JsValue,
+        on_progress: JsValue,
+    ) -> Result<JsValue, JsValue> {
         const OP: &str = "stylize";
         let r = self.request(OP, &request)?;
         let photo = pixels(OP, &image)?;
+        let callback: Option<js_sys::Function> = on_progress.dyn_into().ok();
+        let mut callback_error: Option<JsValue> = None;
+        let mut report = |p: crate::models::Progress| {
+            let Some(f) = &callback else { return };
+            let event = object([
+                ("done", (p.done as u32).into()),
+                ("total", (p.total as u32).into()),
+                ("tiles", (p.tiles as u32).into()),
+                ("tile", (p.tile as u32).into()),
+            ]);
+            if let Err(e) = f.call1(&JsValue::NULL, &event) {
+                callback_error.get_or_insert(e);
+            }
+        };
         let out = r
             .styled()
-            .stylize(&self.ctx, &photo, &r.output, &mut |_| {})
-            .await
-            .map_err(js_error)?;
-        Ok(image_object(&out).into())
+            .stylize(&self.ctx, &photo, &r.output, &mut report)
+            .await;
+        // A throwing callback does not stop the GPU work; its error is the call's.
+        if let Some(e) = callback_error {
+            return Err(e);
+        }
+        Ok(image_object(&out.map_err(js_error)?).into())
     }
 
     /// The 100-d style vector of a painting (`{ data, width, height }`, any size).
@@ -493,7 +515,6 @@ impl Engine {
         image: JsValue,
         request: JsValue,
     ) -> Result<(), JsValue> {
-        use wasm_bindgen::JsCast;
         const OP: &str = "stylizeTo";
         let r = self.request(OP, &request)?;
         let photo = pixels(OP, &image)?;

@@ -88,6 +88,8 @@ test("every error has a code, and bad options are named as written, not coerced"
       "model {}": () => st.stylize(photo, { model: {} }),
       "signal {}": () => st.stylize(photo, { signal: {} }),
       "stylizeTo tileSize": () => st.stylizeTo(document.createElement("canvas"), photo, { tileSize: 8 }),
+      "onProgress 3": () => st.stylize(photo, { onProgress: 3 }),
+      "stylizeTo onProgress": () => st.stylizeTo(document.createElement("canvas"), photo, { onProgress: () => {} }),
       "stylizeTo({})": () => st.stylizeTo({}, photo),
       "gatys size \"64\"": () => st.gatys(photo, photo, { size: "64" }).result,
       "gatys weights [1, NaN]": () => st.gatys(photo, [photo, photo], { styleBlendWeights: [1, NaN] }).result,
@@ -117,10 +119,17 @@ test("every error has a code, and bad options are named as written, not coerced"
     const huge = await st.stylize(photo, { style: { 3: 3e38, 12: 3e38 } });
     const half = await st.stylize(photo, { style: { 3: 0.5, 12: 0.5 } });
     const hugeSame = huge.data.every((v, i) => v === half.data[i]);
+    // Progress of a run in tiles: in parts, each further on, ending at the whole run; a
+    // throwing callback's error is the call's. A whole-image run reports nothing.
+    const events = [];
+    const tiled = await st.stylize(big, { tileSize: 32, onProgress: (e) => events.push(e) });
+    const untiled = await st.stylize(big, { onProgress: (e) => events.push(["whole", e]) });
+    const sameTiled = tiled.data.every((v, i) => Math.abs(v - untiled.data[i]) <= 1);
+    const thrown = await outcome(st.stylize(big, { tileSize: 32, onProgress: () => { throw new Error("from the callback"); } }));
     const a = new Float32Array(100).fill(1);
     const b = new Float32Array(100).fill(3);
     const blend = blendStyleVectors([[a, 1e308], [b, 1e308]]);
-    return { out, hugeSame, blend: [blend[0], blend[99]], codes: ERROR_CODES };
+    return { out, hugeSame, blend: [blend[0], blend[99]], codes: ERROR_CODES, events, sameTiled, thrown };
   });
   for (const [name, o] of Object.entries(r.out)) {
     assert.ok(!o.threw, `${name} threw synchronously: ${JSON.stringify(o)}`);
@@ -158,6 +167,8 @@ test("every error has a code, and bad options are named as written, not coerced"
   expect("model {}", "invalid-argument", /model must be a net from this StyleTransfer's loadModel/);
   expect("signal {}", "invalid-argument", /signal must be an AbortSignal/);
   expect("stylizeTo tileSize", "invalid-argument", /unknown option "tileSize"/);
+  expect("onProgress 3", "invalid-argument", /onProgress must be a function, got 3/);
+  expect("stylizeTo onProgress", "invalid-argument", /unknown option "onProgress"/);
   expect("stylizeTo({})", "invalid-argument", /canvas must be an HTMLCanvasElement/);
   expect("gatys size \"64\"", "invalid-argument", /size must be a whole number >= 1, got "64"/);
   expect("gatys weights [1, NaN]", "invalid-argument", /style blend weight 1 is NaN/);
@@ -172,6 +183,13 @@ test("every error has a code, and bad options are named as written, not coerced"
   expect("loadModel bytes", "bad-model");
   expect("stylize bad bytes", "bad-image");
   assert.ok(r.hugeSame, "{3: 3e38, 12: 3e38} stylizes as {3: 0.5, 12: 0.5}");
+  // 128x96 in 32 px tiles: a 4 x 3 grid, reported in parts up to the whole run.
+  assert.ok(r.events.length > 4 && r.events.every((e) => !Array.isArray(e)), JSON.stringify(r.events));
+  assert.ok(r.events.every((e, i) => i === 0 || e.done > r.events[i - 1].done));
+  const last = r.events.at(-1);
+  assert.deepEqual([last.done, last.tiles, last.tile], [last.total, 12, 32]);
+  assert.ok(r.sameTiled, "the tiled run equals the untiled one within one level");
+  assert.match(r.thrown.message ?? "", /from the callback/);
   assert.deepEqual(r.blend, [2, 2], "blendStyleVectors with weights 1e308 + 1e308 is the mean");
 });
 
