@@ -57,24 +57,12 @@ pub fn instance_norm_apply(
     act: Activation,
 ) -> Result<Tensor> {
     let (c, h, w) = x.chw("instance_norm")?;
-    for (name, t, want) in [
+    let per_channel = [
         ("stats", stats, c * 2),
         ("gamma", gamma, c),
         ("beta", beta, c),
-    ] {
-        if t.numel() != want {
-            return Err(shape_err(
-                "instance_norm",
-                format!(
-                    "{name} '{}' has {} values but '{}' {:?} needs {want}",
-                    t.label(),
-                    t.numel(),
-                    x.label(),
-                    x.shape()
-                ),
-            ));
-        }
-    }
+    ];
+    check_sizes("instance_norm", x, &per_channel)?;
     if eps.is_nan() || eps < 0.0 {
         return Err(crate::Error::InvalidArgument {
             op: "instance_norm",
@@ -137,20 +125,8 @@ pub fn instance_norm_backward(
 ) -> Result<InstanceNormGrads> {
     let (c, h, w) = x.chw("instance_norm_backward")?;
     super::same_shape("instance_norm_backward", x, grad_out)?;
-    for (name, t, want) in [("stats", stats, c * 2), ("gamma", gamma, c)] {
-        if t.numel() != want {
-            return Err(shape_err(
-                "instance_norm_backward",
-                format!(
-                    "{name} '{}' has {} values but '{}' {:?} needs {want}",
-                    t.label(),
-                    t.numel(),
-                    x.label(),
-                    x.shape()
-                ),
-            ));
-        }
-    }
+    let per_channel = [("stats", stats, c * 2), ("gamma", gamma, c)];
+    check_sizes("instance_norm_backward", x, &per_channel)?;
     let gx = plan.alloc(ctx, &format!("{}.grad", x.label()), x.shape(), DType::F32)?;
     let label = format!("{}.norm_grad", x.label());
     let params = plan.alloc(ctx, &label, &[c, 2], DType::F32)?;
@@ -169,4 +145,24 @@ pub fn instance_norm_backward(
         [c as u32, 1, 1],
     )?);
     Ok(InstanceNormGrads { x: gx, params })
+}
+
+/// Fails unless each (name, tensor, values) holds that many values (the per-channel tensors
+/// that go with `x`).
+fn check_sizes(op: &'static str, x: &Tensor, tensors: &[(&str, &Tensor, usize)]) -> Result<()> {
+    for &(name, t, want) in tensors {
+        if t.numel() != want {
+            return Err(shape_err(
+                op,
+                format!(
+                    "{name} '{}' has {} values but '{}' {:?} needs {want}",
+                    t.label(),
+                    t.numel(),
+                    x.label(),
+                    x.shape()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

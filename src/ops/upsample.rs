@@ -39,14 +39,14 @@ pub fn upsample_nearest(
     let (oh, ow) = (h * factor, w * factor);
     let y = plan.alloc(ctx, &format!("{}.up", x.label()), &[c, oh, ow], DType::F32)?;
     let p = Params::new(c, (h, w), factor);
-    plan.push(ctx.dispatch(
-        "upsample_nearest",
-        &UPSAMPLE,
-        &[],
+    push(
+        ctx,
+        plan,
+        ("upsample_nearest", &UPSAMPLE),
         &p,
-        &[x, &y],
-        grid(ow, oh, c, [8, 8]),
-    )?);
+        [x, &y],
+        (ow, oh, c),
+    )?;
     Ok(y)
 }
 
@@ -83,14 +83,8 @@ pub fn upsample_nearest_backward(
     let label = format!("{}.up_grad", grad_out.label());
     let g = plan.alloc(ctx, &label, &[c, h, w], DType::F32)?;
     let p = Params::new(c, (h, w), factor);
-    plan.push(ctx.dispatch(
-        "upsample_nearest_backward",
-        &BACKWARD,
-        &[],
-        &p,
-        &[grad_out, &g],
-        grid(w, h, c, [8, 8]),
-    )?);
+    let kernel = ("upsample_nearest_backward", &BACKWARD);
+    push(ctx, plan, kernel, &p, [grad_out, &g], (w, h, c))?;
     Ok(g)
 }
 
@@ -122,13 +116,20 @@ pub fn dilate(
         out_w: ow as u32,
         ..Params::new(c, (h, w), factor)
     };
-    plan.push(ctx.dispatch(
-        "dilate",
-        &DILATE,
-        &[],
-        &p,
-        &[x, &y],
-        grid(ow, oh, c, [8, 8]),
-    )?);
+    push(ctx, plan, ("dilate", &DILATE), &p, [x, &y], (ow, oh, c))?;
     Ok(y)
+}
+
+/// Pushes one of this file's kernels: one thread per element of the (w, h, c) grid it writes,
+/// reading `io[0]` and writing `io[1]`.
+fn push(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    (label, kernel): (&str, &Kernel),
+    p: &Params,
+    io: [&Tensor; 2],
+    (w, h, c): (usize, usize, usize),
+) -> Result<()> {
+    plan.push(ctx.dispatch(label, kernel, &[], p, &io, grid(w, h, c, [8, 8]))?);
+    Ok(())
 }
