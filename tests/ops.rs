@@ -784,3 +784,116 @@ gpu_test!(buffer_pool_reuses_freed_buffers, {
     assert!(after.reused > before.reused, "{before:?} -> {after:?}");
     drop(b);
 });
+
+gpu_test!(channel_map_changes_pixel_conventions, {
+    let ctx = ctx().await;
+    let (h, w) = (7, 5);
+    // Planes of RGB in [0, 1] become VGG's planes of the same pixels, exactly as if the bytes
+    // had been converted with VGG's own map; the gradient map is the transpose.
+    let bytes: Vec<u8> = (0..h * w * 4).map(|i| (i * 37 % 256) as u8).collect();
+    let unit = reference::rgba_to_planar(&bytes, w, h, &PixelMap::rgb_unit());
+    let vgg = reference::rgba_to_planar(&bytes, w, h, &PixelMap::vgg_bgr());
+    let m = ops::ChannelMap::between(&PixelMap::rgb_unit(), &PixelMap::vgg_bgr());
+    assert_close(
+        "oracle",
+        &reference::channel_map(&unit, h * w, &m),
+        &vgg,
+        1e-3,
+        1e-6,
+    );
+    let xt = ctx.upload("x", &[3, h, w], &unit).unwrap();
+    let mut plan = Plan::new("channel_map");
+    let y = ops::channel_map(&ctx, &mut plan, &xt, &m).unwrap();
+    plan.run(&ctx).await.unwrap();
+    assert_close(
+        "channel_map",
+        &ctx.read(&y).await.unwrap(),
+        &vgg,
+        1e-3,
+        1e-6,
+    );
+    // <m(x) - bias, g> = <x, m^T(g)> for any g.
+    let g = random(3 * h * w, 95);
+    let back = reference::channel_map(&g, h * w, &m.gradient().unwrap());
+    let lin: f64 = reference::channel_map(&unit, h * w, &m)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v - m.bias[i / (h * w)]) as f64 * g[i] as f64)
+        .sum();
+    let dual: f64 = unit.iter().zip(&back).map(|(a, b)| (*a * *b) as f64).sum();
+    assert!(
+        (lin - dual).abs() < 1e-3 * lin.abs().max(1.0),
+        "{lin} vs {dual}"
+    );
+    let mut bad = m;
+    bad.order = [0, 0, 1, 3];
+    assert!(bad.gradient().is_err());
+    let four = ctx
+        .upload("four", &[4, h, w], &random(4 * h * w, 96))
+        .unwrap();
+    let e = ops::channel_map(&ctx, &mut plan, &four, &m).unwrap_err();
+    assert!(e.to_string().contains("4 planes"), "{e}");
+});
+
+gpu_test!(copy_strided_sets_and_adds_slices, {
+    use ops::{Strided, Write};
+    let ctx = ctx().await;
+    let src = random(300, 97);
+    let dst = random(517, 98);
+    let st = ctx.upload("src", &[300], &src).unwrap();
+    let dt = ctx.upload("dst", &[517], &dst).unwrap();
+    let from = Strided {
+        offset: 3,
+        stride: 2,
+    };
+    let to = Strided {
+        offset: 10,
+        stride: 3,
+    };
+    let mut plan = Plan::new("copy_strided");
+    ops::copy_strided(
+        &ctx,
+        &mut plan,
+        140,
+        (&st, from),
+        (&dt, to),
+        0.5,
+        Write::Set,
+    )
+    .unwrap();
+    let add = Strided::contiguous(400);
+    ops::copy_strided(
+        &ctx,
+        &mut plan,
+        117,
+        (&st, Strided::contiguous(0)),
+        (&dt, add),
+        -2.0,
+        Write::Add,
+    )
+    .unwrap();
+    plan.run(&ctx).await.unwrap();
+    let want = reference::copy_strided(140, (&src, from), (&dst, to), 0.5, Write::Set);
+    let want = reference::copy_strided(
+        117,
+        (&src, Strided::contiguous(0)),
+        (&want, add),
+        -2.0,
+        Write::Add,
+    );
+    assert_close(
+        "copy_strided",
+        &ctx.read(&dt).await.unwrap(),
+        &want,
+        1e-6,
+        1e-6,
+    );
+    // A slice that runs past the end is refused before anything is recorded.
+    let past = Strided {
+        offset: 200,
+        stride: 2,
+    };
+    let e = ops::copy_strided(&ctx, &mut plan, 60, (&st, past), (&dt, to), 1.0, Write::Set)
+        .unwrap_err();
+    assert!(e.to_string().contains("do not fit 'src'"), "{e}");
+});

@@ -46,7 +46,9 @@ pub(crate) struct Layout {
 mod tests {
     use super::Layout;
     use crate::gatys::optim;
-    use crate::ops::{conv2d, elementwise, gram, instance_norm, pixels, pool, reduce, tile};
+    use crate::ops::{
+        channels, conv2d, elementwise, gram, instance_norm, pixels, pool, reduce, tile,
+    };
 
     /// Padding members (named `pad...` or `_...`) need not match by name.
     fn is_padding(name: &str) -> bool {
@@ -126,6 +128,8 @@ mod tests {
                 &["pixels.wgsl", "pixels_pack.wgsl"],
             ),
             (crate::ops::pad::Params::layout(), &["pad_backward.wgsl"]),
+            (channels::MapParams::layout(), &["channel_map.wgsl"]),
+            (channels::CopyParams::layout(), &["copy_strided.wgsl"]),
             (pool::Params::layout(), &["pool.wgsl", "pool_backward.wgsl"]),
             (
                 reduce::Params::layout(),

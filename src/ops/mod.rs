@@ -1,8 +1,9 @@
 //! The op library: one file per op, each with its typed `Params` (binding 0), its kernel(s) from
 //! `src/shaders/` and a launcher that appends dispatches to a [`crate::gpu::Plan`] and returns the output
 //! tensor. Every op has a plain-loop CPU oracle in [`crate::reference`] and tests against it.
-//! Backward kernels (for Gatys) live beside their forward op.
+//! Backward kernels (for Gatys and training) live beside their forward op.
 
+pub mod channels;
 pub mod conv2d;
 pub mod elementwise;
 pub mod gram;
@@ -14,6 +15,7 @@ pub mod reduce;
 pub mod tile;
 pub mod upsample;
 
+pub use channels::{channel_map, copy_strided, ChannelMap, Strided, Write};
 pub use conv2d::{Conv2d, Conv2dParams, ConvKernel, InputGradient, Padding, Tiling};
 pub use elementwise::{
     accumulate, activation_backward, add, relu_backward, scale_add, unary, Unary,

@@ -2,7 +2,9 @@
 //! every GPU kernel against these; they also document exactly what each op computes.
 //! Tensors are planar `[C, H, W]` slices, as on the GPU.
 
-use crate::ops::{Activation, Conv2dParams, Padding, PixelMap, PoolMode};
+use crate::ops::{
+    Activation, ChannelMap, Conv2dParams, Padding, PixelMap, PoolMode, Strided, Write,
+};
 
 /// Index along one axis for padded coordinate `i`, or `None` where zero padding applies.
 fn source_index(i: isize, n: usize, padding: Padding) -> Option<usize> {
@@ -242,6 +244,34 @@ pub fn planar_to_rgba(x: &[f32], w: usize, h: usize, m: &PixelMap) -> Vec<u8> {
             let v = x[inv.order[b] as usize * w * h + i] * inv.scale[b] + inv.bias[b];
             out[i * 4 + b] = v.round_ties_even().clamp(0.0, 255.0) as u8;
         }
+    }
+    out
+}
+
+/// Planar f32 through a [`ChannelMap`] (`x` is [m.channels, plane]).
+pub fn channel_map(x: &[f32], plane: usize, m: &ChannelMap) -> Vec<f32> {
+    let mut y = vec![0.0; m.channels * plane];
+    for c in 0..m.channels {
+        for i in 0..plane {
+            y[c * plane + i] = m.scale[c] * x[m.order[c] as usize * plane + i] + m.bias[c];
+        }
+    }
+    y
+}
+
+/// [`crate::ops::copy_strided`] on the CPU: `dst` after the copy.
+pub fn copy_strided(
+    n: usize,
+    (src, from): (&[f32], Strided),
+    (dst, to): (&[f32], Strided),
+    scale: f32,
+    write: Write,
+) -> Vec<f32> {
+    let mut out = dst.to_vec();
+    for i in 0..n {
+        let v = scale * src[from.offset + i * from.stride];
+        let d = &mut out[to.offset + i * to.stride];
+        *d = if write == Write::Add { *d + v } else { v };
     }
     out
 }
