@@ -64,6 +64,20 @@ pub enum Error {
         stage: String,
     },
 
+    /// A training run produced a loss that is not a finite number.
+    #[error(
+        "the {what} loss became {value} at step {step}; lower the learning rate or the style \
+         weight (the last checkpoint, if any, is kept)"
+    )]
+    TrainingDiverged {
+        /// Which term ("total", "style", ...).
+        what: &'static str,
+        /// The value (NaN or infinite).
+        value: f32,
+        /// The step at which it was read.
+        step: usize,
+    },
+
     /// A buffer or dispatch that exceeds what the device allows.
     #[error(
         "{op}: {what} needs {needed} but this device allows at most {limit} ({limit_name}); \

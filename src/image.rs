@@ -204,13 +204,32 @@ impl Rgba8Image {
 
     /// The top-left `width` x `height` region.
     pub fn crop(&self, width: usize, height: usize) -> Self {
+        self.region(0, 0, width, height)
+    }
+
+    /// The `width` x `height` region whose top-left pixel is (`x0`, `y0`) (it must lie inside).
+    pub fn region(&self, x0: usize, y0: usize, width: usize, height: usize) -> Self {
+        assert!(x0 + width <= self.width && y0 + height <= self.height);
         let mut data = Vec::with_capacity(width * height * 4);
-        for y in 0..height {
-            data.extend_from_slice(&self.data[y * self.width * 4..][..width * 4]);
+        for y in y0..y0 + height {
+            data.extend_from_slice(&self.data[(y * self.width + x0) * 4..][..width * 4]);
         }
         Self {
             width,
             height,
+            data,
+        }
+    }
+
+    /// The image mirrored left to right.
+    pub fn mirrored(&self) -> Self {
+        let mut data = Vec::with_capacity(self.data.len());
+        for row in self.data.chunks_exact(self.width * 4) {
+            data.extend(row.chunks_exact(4).rev().flatten());
+        }
+        Self {
+            width: self.width,
+            height: self.height,
             data,
         }
     }

@@ -38,9 +38,12 @@ pub mod files;
 pub mod gatys;
 pub mod gpu;
 pub mod image;
+pub mod loss;
 pub mod models;
 pub mod ops;
+pub mod optim;
 pub mod reference;
+pub mod train;
 
 mod live;
 #[cfg(target_arch = "wasm32")]

@@ -33,7 +33,7 @@ fn code(e: &Error) -> &'static str {
         Error::Gpu { .. } | Error::Readback { .. } => "gpu-error",
         Error::Image(_) => "bad-image",
         Error::Model(_) | Error::Weights { .. } => "bad-model",
-        Error::Diverged { .. } => "diverged",
+        Error::Diverged { .. } | Error::TrainingDiverged { .. } => "diverged",
         Error::Io { .. } => "io-error",
     }
 }

@@ -45,10 +45,10 @@ pub(crate) struct Layout {
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::Layout;
-    use crate::gatys::optim;
     use crate::ops::{
         channels, conv2d, elementwise, gram, instance_norm, pixels, pool, reduce, tile,
     };
+    use crate::optim;
 
     /// Padding members (named `pad...` or `_...`) need not match by name.
     fn is_padding(name: &str) -> bool {

@@ -10,6 +10,7 @@
 
 pub mod arbitrary;
 pub mod johnson;
+pub mod learned;
 pub mod multistyle;
 pub(crate) mod net;
 pub(crate) mod runner;
@@ -21,6 +22,7 @@ pub(crate) mod whole;
 
 pub use arbitrary::{ArbitraryNet, StyleVector};
 pub use johnson::JohnsonNet;
+pub use learned::LearnedStyle;
 pub use multistyle::{MultiStyle26, StyleWeights};
 pub use net::{OutputOptions, Progress};
 pub use styled::Styled;

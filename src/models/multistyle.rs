@@ -8,12 +8,13 @@
 //! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
 //! [0, 1]; height and width must be multiples of 4.
 
+use super::learned::LearnedStyle;
 use super::net::{self, Builder, Net, OutputOptions};
 use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
-use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
+use crate::ops::{Activation, Conv2d, Conv2dParams, InputGradient, Padding, PixelMap};
 use crate::{Error, Result};
 
 /// Number of styles the net was trained on.
@@ -22,9 +23,14 @@ pub const STYLES: usize = 26;
 /// Instance-norm epsilon of the trained net.
 const EPS: f32 = 1e-5;
 
-/// A style: weights over the 26 trained styles, normalised to sum to 1.
+/// A style: weights over the 26 trained styles and over learned styles ([`LearnedStyle`],
+/// made by `style-transfer train`), normalised to sum to 1. A style's norm parameters are the
+/// weighted sum of the parts' rows.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StyleWeights([f32; STYLES]);
+pub struct StyleWeights {
+    builtin: [f32; STYLES],
+    learned: Vec<(LearnedStyle, f32)>,
+}
 
 impl StyleWeights {
     /// One trained style.
@@ -32,9 +38,23 @@ impl StyleWeights {
         Self::blend(&[(index, 1.0)])
     }
 
-    /// A blend of styles, `(index, weight)`; weights must be non-negative with a positive sum
-    /// and are normalised to sum to 1.
+    /// One learned style.
+    pub fn learned(style: &LearnedStyle) -> Self {
+        Self {
+            builtin: [0.0; STYLES],
+            learned: vec![(style.clone(), 1.0)],
+        }
+    }
+
+    /// A blend of trained styles, `(index, weight)`; weights must be non-negative with a
+    /// positive sum and are normalised to sum to 1.
     pub fn blend(parts: &[(usize, f32)]) -> Result<Self> {
+        Self::mix(parts, &[])
+    }
+
+    /// A blend of trained styles `(index, weight)` and learned ones `(style, weight)`, the
+    /// weights normalised together.
+    pub fn mix(parts: &[(usize, f32)], learned: &[(LearnedStyle, f32)]) -> Result<Self> {
         if let Some(&(i, _)) = parts.iter().find(|p| p.0 >= STYLES) {
             return Err(Error::InvalidArgument {
                 op: "style",
@@ -44,22 +64,36 @@ impl StyleWeights {
                 ),
             });
         }
-        if let Some((i, v)) = parts.iter().find(|p| !(p.1.is_finite() && p.1 >= 0.0)) {
-            return Err(Error::InvalidArgument {
-                op: "style",
-                message: format!(
-                    "style {i} has weight {v}; weights must be finite and non-negative"
-                ),
-            });
+        let named = parts.iter().map(|&(i, w)| (format!("style {i}"), w));
+        let named = named.chain(
+            learned
+                .iter()
+                .map(|(l, w)| (format!("learned style '{}'", l.name()), *w)),
+        );
+        let mut raw = Vec::with_capacity(parts.len() + learned.len());
+        for (name, w) in named {
+            if !(w.is_finite() && w >= 0.0) {
+                return Err(Error::InvalidArgument {
+                    op: "style",
+                    message: format!(
+                        "{name} has weight {w}; weights must be finite and non-negative"
+                    ),
+                });
+            }
+            raw.push(w);
         }
-        let raw: Vec<f32> = parts.iter().map(|p| p.1).collect();
         let shares = crate::blend::normalize("style", &raw)?;
         // Shares sum to 1, so adding those of a repeated index cannot overflow.
-        let mut w = [0.0f32; STYLES];
-        for (&(i, _), s) in parts.iter().zip(shares) {
-            w[i] += s;
+        let mut builtin = [0.0f32; STYLES];
+        for (&(i, _), s) in parts.iter().zip(&shares) {
+            builtin[i] += s;
         }
-        Ok(Self(w))
+        let learned = learned
+            .iter()
+            .zip(&shares[parts.len()..])
+            .map(|((style, _), &s)| (style.clone(), s))
+            .collect();
+        Ok(Self { builtin, learned })
     }
 
     /// Parses `"19"` or `"3:0.5,12:0.5"`.
@@ -85,9 +119,14 @@ impl StyleWeights {
         Self::blend(&parts)
     }
 
-    /// The normalised weights.
+    /// The normalised weights of the trained styles.
     pub fn weights(&self) -> &[f32; STYLES] {
-        &self.0
+        &self.builtin
+    }
+
+    /// The learned styles in the blend, with their normalised weights.
+    pub fn learned_parts(&self) -> &[(LearnedStyle, f32)] {
+        &self.learned
     }
 }
 
@@ -101,6 +140,55 @@ struct Layer {
     gamma: Tensor,
     beta: Tensor,
     act: Activation,
+}
+
+/// Values in a style's row of norm parameters: gamma and beta of every conditional norm.
+pub const ROW_LEN: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < LAYERS.len() {
+        n += 2 * LAYERS[i].2;
+        i += 1;
+    }
+    n
+};
+
+/// Where each conditional norm's parameters sit in a style's row: (offset, channels), its
+/// gamma at `offset..offset + channels` and its beta right after.
+pub fn row_layout() -> impl Iterator<Item = (usize, usize)> {
+    LAYERS.iter().scan(0, |offset, l| {
+        let at = *offset;
+        *offset += 2 * l.2;
+        Some((at, l.2))
+    })
+}
+
+/// The conditional norms' names (their conv layers'), in row order.
+pub fn norm_names() -> impl Iterator<Item = &'static str> {
+    LAYERS.iter().map(|l| l.0)
+}
+
+/// The input gradients of the net's convolutions, by layer name (for training, where the
+/// loss's gradient passes back through them to every earlier norm).
+pub(crate) fn input_gradients(
+    ctx: &GpuContext,
+    file: &ModelFile,
+) -> Result<std::collections::HashMap<String, InputGradient>> {
+    file.expect_family("multistyle26")?;
+    LAYERS
+        .iter()
+        .map(|&(name, cin, cout, k, stride, _)| {
+            let w = file.tensor(&format!("{name}.w"), &[cout, cin, k, k])?;
+            let params = conv_params(k, stride);
+            let g = InputGradient::new(ctx, name, w, [cout, cin, k, k], &params)?;
+            Ok((name.to_string(), g))
+        })
+        .collect()
+}
+
+/// Reflection padded by k / 2, bias-free.
+fn conv_params(k: usize, stride: usize) -> Conv2dParams {
+    Conv2dParams::padded(k / 2, Padding::Reflect).stride(stride)
 }
 
 /// The 26-style net with its weights on the GPU.
@@ -147,7 +235,7 @@ impl MultiStyle26 {
             let beta_table = file
                 .tensor(&format!("{name}.norm.beta"), &[STYLES, cout])?
                 .to_vec();
-            let params = Conv2dParams::padded(k / 2, Padding::Reflect).stride(stride);
+            let params = conv_params(k, stride);
             let conv = Conv2d::new(ctx, name, w, [cout, cin, k, k], None, params)?;
             let gamma = ctx.upload(&format!("{name}.gamma"), &[cout], &vec![1.0; cout])?;
             let beta = ctx.upload(&format!("{name}.beta"), &[cout], &vec![0.0; cout])?;
@@ -182,20 +270,43 @@ impl MultiStyle26 {
         runner::stylize(ctx, self, photo, style, opts, &mut |_| {}).await
     }
 
+    /// The style's norm parameters as one row (see [`row_layout`]): the trained styles'
+    /// table rows and the learned rows, weighted.
+    pub fn style_row(&self, style: &StyleWeights) -> Vec<f32> {
+        let s = style.weights();
+        let mut row = Vec::with_capacity(ROW_LEN);
+        for l in &self.layers {
+            for table in [&l.gamma_table, &l.beta_table] {
+                row.extend((0..l.channels).map(|c| {
+                    (0..STYLES)
+                        .map(|i| s[i] * table[i * l.channels + c])
+                        .sum::<f32>()
+                }));
+            }
+        }
+        for (learned, w) in style.learned_parts() {
+            for (r, v) in row.iter_mut().zip(learned.row()) {
+                *r += w * v;
+            }
+        }
+        row
+    }
+
     /// Sets the style for the following runs of every plan of this net (writes each layer's
     /// gamma and beta; ordered after work already submitted).
     pub fn set_style(&self, ctx: &GpuContext, style: &StyleWeights) -> Result<()> {
-        let s = style.weights();
-        for l in &self.layers {
-            let mix = |table: &[f32]| -> Vec<f32> {
-                (0..l.channels)
-                    .map(|c| (0..STYLES).map(|i| s[i] * table[i * l.channels + c]).sum())
-                    .collect()
-            };
-            ctx.write(&l.gamma, &mix(&l.gamma_table))?;
-            ctx.write(&l.beta, &mix(&l.beta_table))?;
+        let row = self.style_row(style);
+        for (l, (offset, c)) in self.layers.iter().zip(row_layout()) {
+            ctx.write(&l.gamma, &row[offset..offset + c])?;
+            ctx.write(&l.beta, &row[offset + c..offset + 2 * c])?;
         }
         Ok(())
+    }
+
+    /// Each conditional norm's gamma and beta tensors, in layer order (what a trainer writes
+    /// a learned row into).
+    pub(crate) fn norm_params(&self) -> impl Iterator<Item = (&Tensor, &Tensor)> {
+        self.layers.iter().map(|l| (&l.gamma, &l.beta))
     }
 
     fn layer<B: Builder>(&self, b: &mut B, i: usize, x: &B::T) -> Result<B::T> {

@@ -125,6 +125,17 @@ impl VggArch {
             .collect()
     }
 
+    /// Bytes of weights the net holds on the GPU (twice as many with the input-gradient
+    /// convolutions).
+    pub fn weight_bytes(self, with_gradients: bool) -> u64 {
+        let n: usize = self
+            .layers()
+            .iter()
+            .map(|&(_, _, i, o)| i * o * 9 + o)
+            .sum();
+        (n * 4 * if with_gradients { 2 } else { 1 }) as u64
+    }
+
     /// Whether layer `i` starts a block after the first (a pool comes before it).
     fn starts_block(self, i: usize) -> bool {
         let layers = self.layers();
@@ -209,14 +220,7 @@ impl Vgg {
 
     /// Bytes of weights it holds on the GPU.
     pub fn weight_bytes(&self) -> u64 {
-        let n: usize = self
-            .arch
-            .layers()
-            .iter()
-            .map(|&(_, _, i, o)| i * o * 9 + o)
-            .sum();
-        let copies = if self.input_grads.is_empty() { 1 } else { 2 };
-        (n * 4 * copies) as u64
+        self.arch.weight_bytes(!self.input_grads.is_empty())
     }
 
     /// Records the forward pass of `x` up to the last requested tap and returns the tapped
@@ -231,7 +235,14 @@ impl Vgg {
         let idx = self.arch.tap_indices(taps)?;
         let last = idx.iter().copied().max().unwrap_or(0);
         let acts = self.record_all(ctx, plan, x, last)?;
-        Ok(idx.iter().map(|&j| acts[j].clone()).collect())
+        let taps: Vec<Tensor> = idx.iter().map(|&j| acts[j].clone()).collect();
+        // The layers in between are dead: later outputs of the plan may reuse their buffers.
+        for (j, a) in acts.into_iter().enumerate() {
+            if !idx.contains(&j) {
+                plan.release(a);
+            }
+        }
+        Ok(taps)
     }
 
     /// Records the forward pass of `x` to layer `last` (an index into [`VggArch::taps`]) and

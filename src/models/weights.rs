@@ -76,6 +76,11 @@ impl ModelFile {
         self.metadata.get(key).map(String::as_str)
     }
 
+    /// All metadata.
+    pub fn metadata(&self) -> &HashMap<String, String> {
+        &self.metadata
+    }
+
     /// The net family (`multistyle26`, ...).
     pub fn family(&self) -> &str {
         self.meta("family").unwrap_or("")

@@ -392,7 +392,12 @@ impl Conv2d {
         })
     }
 
-    /// Weight shape `[out_c, in_c / groups, k_h, k_w]`.
+    /// The label it was made with (its layer's name).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// [out_c, in_c / groups, k_h, k_w].
     pub fn shape(&self) -> [usize; 4] {
         self.shape
     }

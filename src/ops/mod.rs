@@ -113,8 +113,11 @@ macro_rules! kernel {
             name: $file,
             // Every compute shader is compiled with the shared helpers in front of it.
             source: concat!(
-                include_str!("../shaders/common.wgsl"),
-                include_str!(concat!("../shaders/", $file))
+                include_str!(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/src/shaders/common.wgsl"
+                )),
+                include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/src/shaders/", $file))
             ),
             entry: $entry,
         }

@@ -1,5 +1,13 @@
-//! The Gatys loss terms and their gradient with respect to the image, computed on the GPU
-//! exactly as jcjohnson/neural-style defines them (see the module index for the formulas).
+//! The perceptual loss (Gatys et al. 2015; Johnson et al. 2016) and its gradient with respect
+//! to the image, computed on the GPU exactly as jcjohnson/neural-style defines it. Gatys
+//! optimisation ([`crate::gatys`]) and training ([`crate::train`]) both use it.
+//!
+//! The image `x` is in VGG's input space (BGR, 0-255, minus the mean).
+//! - content: `content_weight * mean((F(x) - F(c))^2)` at each content layer;
+//! - style: for each style layer l, `G = F F^T / (C H W)` and
+//!   `style_weight * w_l * mean over C x C of (G(x) - G_target)^2`, with `G_target` the blend
+//!   `sum_i b_i G(s_i)` of the style images' Gram matrices;
+//! - total variation: `tv_weight * 0.5 * sum (x[i,j] - x[i,j+1])^2 + (x[i,j] - x[i+1,j])^2`.
 
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::models::vgg::{Vgg, VggArch};
@@ -46,7 +54,7 @@ impl LossWeights {
     pub fn validate(&self) -> Result<()> {
         let bad = |message: String| {
             Err(Error::InvalidArgument {
-                op: "gatys",
+                op: "loss",
                 message,
             })
         };
@@ -113,6 +121,14 @@ pub struct LossValues {
     pub total: f32,
 }
 
+impl Targets {
+    /// Targets from tensors already computed: the content layers' features and the style
+    /// layers' Gram matrices (normalised by C H W), in the order the weights name the layers.
+    pub fn new(content: Vec<Tensor>, grams: Vec<Tensor>) -> Self {
+        Self { content, grams }
+    }
+}
+
 /// Builds the targets from the content image and the style images (all [3, H, W] in VGG
 /// space) with blend weights that are normalised to sum to 1.
 pub async fn targets(
@@ -123,57 +139,63 @@ pub async fn targets(
     weights: &LossWeights,
 ) -> Result<Targets> {
     weights.validate()?;
-    if styles.is_empty() {
-        return Err(Error::InvalidArgument {
-            op: "gatys",
-            message: "give at least one style image".into(),
-        });
-    }
-    let raw: Vec<f32> = styles.iter().map(|s| s.1).collect();
-    let shares = crate::blend::normalize("gatys style blend", &raw)?;
     let mut plan = Plan::new("gatys.targets");
     let content_features = if weights.content_layers.is_empty() {
         Vec::new()
     } else {
         vgg.record(ctx, &mut plan, content, &weights.content_refs())?
     };
+    let grams = record_style_grams(ctx, &mut plan, vgg, styles, weights)?;
+    plan.run(ctx).await?;
+    Ok(Targets::new(content_features, grams))
+}
+
+/// Records the style layers' Gram matrices of the style images (in VGG space), blended with
+/// weights normalised to sum to 1: one [C, C] tensor per style layer.
+pub fn record_style_grams(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    vgg: &Vgg,
+    styles: &[(&Tensor, f32)],
+    weights: &LossWeights,
+) -> Result<Vec<Tensor>> {
+    if styles.is_empty() {
+        return Err(Error::InvalidArgument {
+            op: "loss",
+            message: "give at least one style image".into(),
+        });
+    }
+    let raw: Vec<f32> = styles.iter().map(|s| s.1).collect();
+    let shares = crate::blend::normalize("style blend", &raw)?;
     let mut blended: Vec<Option<Tensor>> = vec![None; weights.style_layers.len()];
     for (&(image, _), share) in styles.iter().zip(shares) {
         if weights.style_layers.is_empty() {
             break;
         }
-        let feats = vgg.record(ctx, &mut plan, image, &weights.style_refs())?;
+        let feats = vgg.record(ctx, plan, image, &weights.style_refs())?;
         for (slot, f) in blended.iter_mut().zip(feats) {
-            let (c, h, w) = f.chw("gatys")?;
-            let g = ops::gram(ctx, &mut plan, &f, 1.0 / (c * h * w) as f32)?;
-            let b = share;
+            let (c, h, w) = f.chw("loss")?;
+            let g = ops::gram(ctx, plan, &f, 1.0 / (c * h * w) as f32)?;
             *slot = Some(match slot.take() {
                 None => ops::unary(
                     ctx,
-                    &mut plan,
+                    plan,
                     &g,
                     ops::Unary::Affine {
-                        alpha: b,
+                        alpha: share,
                         beta: 0.0,
                     },
                 )?,
                 Some(acc) => {
-                    ops::scale_add(ctx, &mut plan, &acc, 1.0, &g, b, ops::Activation::None)?
+                    ops::scale_add(ctx, plan, &acc, 1.0, &g, share, ops::Activation::None)?
                 }
             });
         }
     }
-    plan.run(ctx).await?;
-    Ok(Targets {
-        content: content_features,
-        grams: blended
-            .into_iter()
-            .map(|g| g.expect("one style at least"))
-            .collect(),
-    })
+    Ok(blended.into_iter().flatten().collect())
 }
 
-/// The loss terms and the gradient of a Gatys loss, recorded into one plan.
+/// The loss terms and the gradient of a perceptual loss, recorded into one plan.
 pub struct Recorded {
     /// One-element tensors, each already weighted: the content layers' terms, the style layers'
     /// terms, then total variation.
@@ -231,7 +253,7 @@ pub fn record_gradient(
     let style_idx = vgg.arch().tap_indices(&weights.style_refs())?;
     if targets.content.len() != content_idx.len() || targets.grams.len() != style_idx.len() {
         return Err(Error::InvalidArgument {
-            op: "gatys",
+            op: "loss",
             message: "the targets were built for other layers than these weights name".into(),
         });
     }
@@ -269,6 +291,10 @@ pub fn record_gradient(
     } else {
         None
     };
+    // Everything but the terms and the gradient is dead now: let later outputs reuse it.
+    for t in style.into_iter().map(|t| t.gram).chain(acts) {
+        plan.release(t);
+    }
     Ok(Recorded {
         terms,
         content_terms: content_idx.len(),
@@ -291,7 +317,7 @@ fn style_terms<'a>(
         .zip(&weights.layer_weights);
     let mut style = Vec::new();
     for ((&layer, target), w_l) in layers {
-        let (c, h, w) = acts[layer].chw("gatys")?;
+        let (c, h, w) = acts[layer].chw("loss")?;
         let a = 1.0 / (c * h * w) as f32;
         style.push(StyleTerm {
             layer,

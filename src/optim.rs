@@ -1,6 +1,6 @@
-//! The optimisers of a Gatys run, with all their state on the GPU: each records its update
-//! once into a [`Plan`] that is submitted after every gradient evaluation, so an iteration is one
-//! submission and nothing is read back.
+//! The optimisers of Gatys runs and training, with all their state on the GPU: each records its
+//! update once into a [`Plan`] that is submitted after every gradient evaluation, so an iteration
+//! is one submission and nothing is read back.
 //!
 //! - Adam (Kingma & Ba 2015) with bias correction, as `torch.optim.Adam`.
 //! - L-BFGS as torch7's `optim.lbfgs` runs it for neural-style: no line search, the first step
@@ -191,8 +191,9 @@ pub struct OptimizerState {
     first: Option<Plan>,
     later: Plan,
     started: bool,
-    /// The state array (kept for tests that inspect it).
-    _state: Tensor,
+    /// The tensors that hold the optimiser's state (Adam: the state array, m and v), which a
+    /// checkpoint saves and a resumed run writes back.
+    state: Vec<Tensor>,
 }
 
 impl OptimizerState {
@@ -250,8 +251,15 @@ impl OptimizerState {
             first: None,
             later: plan,
             started: false,
-            _state: state,
+            state: vec![state, m, v],
         })
+    }
+
+    /// The tensors of the optimiser's state, to save or to write back on resuming (Adam: the
+    /// state array with its step count, then the first and second moments; L-BFGS: the state
+    /// array, its vectors and the history).
+    pub fn state(&self) -> &[Tensor] {
+        &self.state
     }
 
     /// The plan that performs the next update (to be submitted after the gradient of the current
@@ -369,7 +377,15 @@ impl<'a> Lbfgs<'a> {
             first: Some(first),
             later,
             started: false,
-            _state: self.state,
+            state: vec![
+                self.state,
+                self.d,
+                self.g_old,
+                self.s_new,
+                self.y_new,
+                self.hist_s,
+                self.hist_y,
+            ],
         })
     }
 

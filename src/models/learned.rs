@@ -1,0 +1,96 @@
+//! A style learned for the 26-style net by `style-transfer train`: one gamma/beta row per
+//! conditional instance norm (Dumoulin et al. 2017 add a painting to a trained N-style net by
+//! learning only these, with the convolutions frozen). Saved as a model file of family
+//! `multistyle26-style`: each norm's `NAME.gamma` and `NAME.beta` ([C] f32) and metadata that
+//! says how it was made (painting, loss net, layers, weights, steps, the base net's sha256).
+//! It runs wherever the 26-style net runs, alone or blended with the trained styles
+//! ([`super::StyleWeights::mix`]).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::multistyle::{norm_names, row_layout, ROW_LEN};
+use super::weights::{ModelFile, FORMAT};
+use crate::{Error, Result};
+
+/// The model-file family of a learned style.
+pub const FAMILY: &str = "multistyle26-style";
+
+/// A learned row of norm parameters with the metadata it was saved with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LearnedStyle {
+    row: Arc<[f32]>,
+    metadata: BTreeMap<String, String>,
+}
+
+impl LearnedStyle {
+    /// A style from a row laid out as [`super::multistyle::row_layout`] says, with metadata
+    /// (`format` and `family` are set here).
+    pub fn new(row: Vec<f32>, metadata: BTreeMap<String, String>) -> Result<Self> {
+        if row.len() != ROW_LEN {
+            return Err(Error::Model(format!(
+                "a learned style has {ROW_LEN} values, not {}",
+                row.len()
+            )));
+        }
+        if let Some(i) = row.iter().position(|v| !v.is_finite()) {
+            return Err(Error::Model(format!(
+                "value {i} of the learned style is {}; a style must be finite",
+                row[i]
+            )));
+        }
+        let mut metadata = metadata;
+        metadata.insert("format".into(), FORMAT.into());
+        metadata.insert("family".into(), FAMILY.into());
+        Ok(Self {
+            row: row.into(),
+            metadata,
+        })
+    }
+
+    /// Reads a learned style from a parsed model file.
+    pub fn from_file(file: &ModelFile) -> Result<Self> {
+        file.expect_family(FAMILY)?;
+        let mut row = vec![0.0; ROW_LEN];
+        for (name, (offset, c)) in norm_names().zip(row_layout()) {
+            row[offset..offset + c].copy_from_slice(file.tensor(&format!("{name}.gamma"), &[c])?);
+            row[offset + c..offset + 2 * c]
+                .copy_from_slice(file.tensor(&format!("{name}.beta"), &[c])?);
+        }
+        let metadata = file.metadata().clone().into_iter().collect();
+        Self::new(row, metadata)
+    }
+
+    /// The row of norm parameters.
+    pub fn row(&self) -> &[f32] {
+        &self.row
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    /// The style's name (its metadata `name`, else "unnamed").
+    pub fn name(&self) -> &str {
+        self.meta("name").unwrap_or("unnamed")
+    }
+
+    /// The model file's bytes (safetensors with the metadata).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let bytes: Vec<u8> = self.row.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let mut views = Vec::new();
+        for (name, (offset, c)) in norm_names().zip(row_layout()) {
+            for (part, at) in [("gamma", offset), ("beta", offset + c)] {
+                let data = &bytes[at * 4..(at + c) * 4];
+                let view =
+                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![c], data)
+                        .map_err(|e| Error::Model(format!("cannot store {name}.{part}: {e}")))?;
+                views.push((format!("{name}.{part}"), view));
+            }
+        }
+        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        safetensors::serialize(views, Some(meta))
+            .map_err(|e| Error::Model(format!("cannot write the learned style: {e}")))
+    }
+}

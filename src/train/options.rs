@@ -1,0 +1,110 @@
+//! What a training run is told: sizes, steps, the optimiser's step, the loss and its layers.
+
+use crate::loss::LossWeights;
+use crate::models::multistyle::STYLES;
+use crate::models::VggArch;
+use crate::{Error, Result};
+
+/// The smallest training size: VGG16 halves a crop three times before relu4_3, and the
+/// 26-style net quarters it; below 32 px the deep features are a few pixels.
+pub const MIN_SIZE: usize = 32;
+
+/// A training run's settings. Defaults follow Johnson et al.'s recipe for this input
+/// convention (VGG's 0-255 BGR input, as jcjohnson/fast-neural-style): content 1 at relu3_3,
+/// style 5 at relu1_2, relu2_2, relu3_3 and relu4_3, total variation 1e-6, 256 px crops,
+/// batch 4, Adam.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOptions {
+    /// Side of the square training crops (a multiple of 4, at least [`MIN_SIZE`]).
+    pub size: usize,
+    /// Photos per step (their gradients averaged).
+    pub batch: usize,
+    /// Optimiser steps.
+    pub steps: usize,
+    /// Adam's step size.
+    pub learning_rate: f32,
+    /// The painting is scaled so its longer side is this many pixels.
+    pub style_size: usize,
+    /// Loss weights and layers (content relu3_3; style relu1_2, relu2_2, relu3_3, relu4_3).
+    pub loss: LossWeights,
+    /// The loss network.
+    pub loss_net: VggArch,
+    /// Seeds the photo crops.
+    pub seed: u64,
+    /// Start from trained style K instead of the mean of the 26.
+    pub init_style: Option<usize>,
+    /// Losses are read back every this many steps (and at the last).
+    pub report_every: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self {
+            size: 256,
+            batch: 4,
+            steps: 1000,
+            learning_rate: 0.01,
+            style_size: 256,
+            loss: LossWeights {
+                content: 1.0,
+                style: 5.0,
+                tv: 1e-6,
+                content_layers: vec!["relu3_3".into()],
+                style_layers: ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+                    .map(String::from)
+                    .to_vec(),
+                layer_weights: vec![1.0; 4],
+            },
+            loss_net: VggArch::Vgg16,
+            seed: 0,
+            init_style: None,
+            report_every: 10,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// Checks every setting, naming the first that is wrong and what is accepted.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |message: String| {
+            Err(Error::InvalidArgument {
+                op: "train",
+                message,
+            })
+        };
+        if self.size < MIN_SIZE || !self.size.is_multiple_of(4) {
+            return bad(format!(
+                "--size must be a multiple of 4 and at least {MIN_SIZE}, got {}",
+                self.size
+            ));
+        }
+        if self.style_size < MIN_SIZE {
+            return bad(format!(
+                "--style-size must be at least {MIN_SIZE}, got {}",
+                self.style_size
+            ));
+        }
+        if self.batch == 0 || self.steps == 0 || self.report_every == 0 {
+            return bad(format!(
+                "--batch, --steps and the report interval must be at least 1, got {}, {} and {}",
+                self.batch, self.steps, self.report_every
+            ));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(format!(
+                "--learning-rate must be a positive number, got {}",
+                self.learning_rate
+            ));
+        }
+        if let Some(k) = self.init_style.filter(|&k| k >= STYLES) {
+            return bad(format!("--init-style must be 0 to {}, got {k}", STYLES - 1));
+        }
+        self.loss.validate()?;
+        if self.loss.style_layers.is_empty() {
+            return bad("training needs at least one style layer".into());
+        }
+        self.loss_net.tap_indices(&self.loss.content_refs())?;
+        self.loss_net.tap_indices(&self.loss.style_refs())?;
+        Ok(())
+    }
+}
