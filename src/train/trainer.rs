@@ -18,7 +18,7 @@ use crate::image::Rgba8Image;
 use crate::loss::{self, LossValues, Recorded, Targets};
 use crate::models::multistyle::{self, row_layout, StyleWeights, ROW_LEN, STYLES};
 use crate::models::net::{Direct, Net};
-use crate::models::{ModelFile, MultiStyle26, OutputOptions, Vgg};
+use crate::models::{LearnedStyle, ModelFile, MultiStyle26, OutputOptions, Vgg};
 use crate::ops::{self, ChannelMap, InputGradient, PixelMap, PoolMode, Strided, Write};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::{Error, Result};
@@ -56,6 +56,8 @@ pub struct StyleTrainer {
     terms: Vec<Recorded>,
     optim: OptimizerState,
     step: usize,
+    /// SHA-256 of the 26-style net's file, which the learned row only works with.
+    base_sha256: String,
 }
 
 impl StyleTrainer {
@@ -108,6 +110,7 @@ impl StyleTrainer {
             plan: Plan::new("train.step"),
             terms: Vec::new(),
             step: 0,
+            base_sha256: net_file.sha256().to_string(),
         };
         trainer.record_step(ctx, &input_grads)?;
         Ok(trainer)
@@ -339,6 +342,24 @@ impl StyleTrainer {
         })
     }
 
+    /// The style learned so far, with the run's settings, steps done, loss net and base net
+    /// in its metadata (add the painting's with [`LearnedStyle::with_meta`]).
+    pub async fn learned_style(&self, ctx: &GpuContext) -> Result<LearnedStyle> {
+        let mut meta = self.opts.metadata();
+        meta.insert("train.steps_done".into(), self.step.to_string());
+        meta.insert("base_sha256".into(), self.base_sha256.clone());
+        meta.insert("base_family".into(), "multistyle26".into());
+        LearnedStyle::new(self.row(ctx).await?, meta)
+    }
+
+    /// A checkpoint of the run as it stands.
+    pub async fn checkpoint(&self, ctx: &GpuContext) -> Result<super::Checkpoint> {
+        Ok(super::Checkpoint {
+            style: self.learned_style(ctx).await?,
+            state: self.state(ctx).await?,
+        })
+    }
+
     /// Continues from a saved state (the same options, so the same photos follow).
     pub fn restore(&mut self, ctx: &GpuContext, state: &TrainState) -> Result<()> {
         let held = self.optim.state();
@@ -400,7 +421,7 @@ impl StyleTrainer {
         photo: &Rgba8Image,
         max_size: usize,
     ) -> Result<Rgba8Image> {
-        let style = crate::models::LearnedStyle::new(self.row(ctx).await?, Default::default())?;
+        let style = LearnedStyle::new(self.row(ctx).await?, Default::default())?;
         let opts = OutputOptions {
             max_size,
             ..OutputOptions::default()

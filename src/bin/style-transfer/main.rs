@@ -18,6 +18,8 @@ mod interrupt;
 mod stdout;
 #[cfg(not(target_arch = "wasm32"))]
 mod stylize;
+#[cfg(not(target_arch = "wasm32"))]
+mod train;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
@@ -54,6 +56,10 @@ mod native {
         /// photo's content and takes the paintings' style (slow; any style). Ctrl-C stops it
         /// and saves the picture so far.
         Gatys(crate::gatys::GatysArgs),
+        /// Learn a new style for the 26-style net from a painting and a folder of photos (its
+        /// convolutions frozen, one row of norm parameters trained). Ctrl-C writes a
+        /// checkpoint; --resume continues it.
+        Train(crate::train::TrainArgs),
         /// List the built-in styles of the 26-style net.
         Styles,
         /// Show the GPU adapter: name, backend, driver, limits and features.
@@ -86,6 +92,7 @@ mod native {
             Command::Styles => unreachable!("handled above"),
             Command::Stylize(args) => crate::stylize::run(&ctx, args).await,
             Command::Gatys(args) => crate::gatys::run(&ctx, args).await,
+            Command::Train(args) => crate::train::run(&ctx, args).await,
             Command::Bench(args) => crate::bench::run(&ctx, args).await,
             Command::Info => {
                 info(&ctx);

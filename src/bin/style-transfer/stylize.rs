@@ -11,9 +11,10 @@ use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use webgpu_style_transfer::files::{check_dir_writable, check_writable, io_error, parent_dir};
 use webgpu_style_transfer::gpu::GpuContext;
 use webgpu_style_transfer::image::{OutputFormat, Rgba8Image, DEFAULT_MAX_PIXELS};
+use webgpu_style_transfer::models::learned::FAMILY as LEARNED_FAMILY;
 use webgpu_style_transfer::models::{
-    ArbitraryNet, JohnsonNet, MultiStyle26, OutputOptions, Progress, StyleVector, StyleWeights,
-    Styled,
+    ArbitraryNet, JohnsonNet, LearnedStyle, ModelFile, MultiStyle26, OutputOptions, Progress,
+    StyleVector, StyleWeights, Styled,
 };
 use webgpu_style_transfer::{Error, Result};
 
@@ -29,7 +30,8 @@ pub struct StylizeArgs {
     /// after the photos, as PNG).
     #[arg(short, long)]
     output: PathBuf,
-    /// A style index (0-25) or a blend such as 3:0.5,12:0.5 (26-style net; default 0).
+    /// A style index (0-25), a learned style file (style-transfer train), or a blend such as
+    /// 3:0.5,12:0.5 or 3:0.3,mine.safetensors:0.7 (26-style net; default 0).
     #[arg(short, long, conflicts_with = "style_image")]
     style: Option<String>,
     /// Any painting as the style (arbitrary-style net, models/arbitrary.safetensors).
@@ -40,8 +42,9 @@ pub struct StylizeArgs {
     #[arg(long, value_name = "W1,W2,...")]
     style_blend: Option<String>,
     /// A converted model: multistyle26 (default: models/multistyle26.safetensors), the
-    /// arbitrary pair (default with --style-image) or a Johnson net
-    /// (tools/convert_models.py johnson NET.pth|NET.onnx OUT.safetensors).
+    /// arbitrary pair (default with --style-image), a Johnson net
+    /// (tools/convert_models.py johnson NET.pth|NET.onnx OUT.safetensors) or a learned style
+    /// (style-transfer train), run by the 26-style net.
     #[arg(long)]
     model: Option<PathBuf>,
     /// How much style: 1 = full, 0 = the photo.
@@ -262,11 +265,69 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
             }
             Net::Johnson(JohnsonNet::load(ctx, &file)?)
         }
+        LEARNED_FAMILY => {
+            // A learned style file given as the model: the 26-style net it was trained for,
+            // in that style (blended with --style's parts when given).
+            let base = load_model(None, "multistyle26.safetensors")?;
+            let own = format!("{}", a.model.as_deref().unwrap_or(Path::new("")).display());
+            let spec = match &a.style {
+                Some(s) => format!("{s},{own}"),
+                None => own,
+            };
+            let style = parse_style(&spec, &base)?;
+            Net::Multi(MultiStyle26::load(ctx, &base)?, style)
+        }
         _ => {
-            let style = StyleWeights::parse(a.style.as_deref().unwrap_or("0"))?;
+            let style = parse_style(a.style.as_deref().unwrap_or("0"), &file)?;
             Net::Multi(MultiStyle26::load(ctx, &file)?, style)
         }
     })
+}
+
+/// A `--style` value: built-in styles and learned style files, each with an optional weight
+/// (`3`, `3:0.5`, `mine.safetensors`, `mine.safetensors:0.5`), comma-separated. Each learned
+/// style must have been trained for `net` (the same file).
+fn parse_style(spec: &str, net: &ModelFile) -> Result<StyleWeights> {
+    let mut builtin = Vec::new();
+    let mut learned = Vec::new();
+    for item in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if let Ok(w) = StyleWeights::parse(item) {
+            let single = w
+                .weights()
+                .iter()
+                .position(|&v| v > 0.0)
+                .expect("one style");
+            let weight = item
+                .split_once(':')
+                .map_or(Ok(1.0), |(_, w)| w.trim().parse::<f32>());
+            builtin.push((single, weight.unwrap_or(1.0)));
+            continue;
+        }
+        let (path, weight) = match item.rsplit_once(':') {
+            Some((p, w)) if w.trim().parse::<f32>().is_ok() => (p, w.trim().parse().unwrap_or(1.0)),
+            _ => (item, 1.0),
+        };
+        learned.push((learned_style(Path::new(path), net)?, weight));
+    }
+    if builtin.is_empty() && learned.is_empty() {
+        return Err(invalid(format!("'{spec}' is not a style: give an index (19), a blend (3:0.5,12:0.5) or a learned style file (mine.safetensors:0.5)")));
+    }
+    StyleWeights::mix(&builtin, &learned)
+}
+
+/// A learned style file, checked to belong to `net`.
+fn learned_style(path: &Path, net: &ModelFile) -> Result<LearnedStyle> {
+    let file = load_model(Some(path.to_path_buf()), "")?;
+    let style =
+        LearnedStyle::from_file(&file).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    match style.meta("base_sha256") {
+        Some(sha) if sha != net.sha256() => Err(invalid(format!(
+            "{} was learned for another 26-style net file (sha256 {sha}), not this one ({}); use that net with --model, or train the style again",
+            path.display(),
+            net.sha256()
+        ))),
+        _ => Ok(style),
+    }
 }
 
 /// The blended style vector of the `--style-image` paintings.
