@@ -271,3 +271,191 @@ fn ctrl_c_stops_gatys_and_keeps_the_picture_and_the_log() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// `train` on the Gatys fixtures' painting with a folder of two small photos, at 32 px.
+fn train_args(dir: &Path, extra: &[&str]) -> Command {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gatys");
+    let photos = dir.join("photos");
+    if !photos.is_dir() {
+        std::fs::create_dir_all(photos.join("sub")).unwrap();
+        std::fs::copy(fixtures.join("content.png"), photos.join("a.png")).unwrap();
+        std::fs::copy(fixtures.join("other.png"), photos.join("sub/b.png")).unwrap();
+        std::fs::write(photos.join("broken.jpg"), b"not a jpeg").unwrap();
+    }
+    let mut c = cli();
+    c.arg("train")
+        .arg(fixtures.join("style.png"))
+        .arg("--images")
+        .arg(&photos)
+        .args(["--batch", "1", "--style-size", "64"])
+        .args(extra);
+    if !extra.contains(&"--size") {
+        c.args(["--size", "32"]);
+    }
+    c
+}
+
+#[test]
+fn train_refuses_bad_settings_and_inputs_before_any_work() {
+    let dir = scratch("rel-train-refuse");
+    let out_path = dir.join("s.safetensors");
+    let o = out_path.to_str().unwrap();
+    let png = dir.join("s.png");
+    let cases: [(&[&str], &str); 6] = [
+        (&["--steps", "0", "-o", o], "at least 1"),
+        (&["--size", "30", "-o", o], "--size must be a multiple of 4"),
+        (
+            &["--style-weight=-2", "-o", o],
+            "style weight must be a finite number >= 0",
+        ),
+        (
+            &["--tv-weight", "nan", "-o", o],
+            "tv weight must be a finite number >= 0",
+        ),
+        (
+            &["--style-layers", "relu5_1", "-o", o],
+            "unknown layer 'relu5_1'",
+        ),
+        (&["-o", png.to_str().unwrap()], "written as .safetensors"),
+    ];
+    for (args, says) in cases {
+        fails_saying(&train_args(&dir, args).output().unwrap(), says);
+    }
+    let empty = dir.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let painting = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gatys/style.png");
+    let out = cli()
+        .arg("train")
+        .arg(&painting)
+        .args(["-o", o, "--images"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    fails_saying(&out, "no usable photo");
+    let out = cli()
+        .args(["train", "missing.png", "-o", o, "--images"])
+        .arg(dir.join("photos"))
+        .output()
+        .unwrap();
+    fails_saying(&out, "missing.png");
+    // An existing output or an earlier run's checkpoint is never replaced without --force.
+    std::fs::write(&out_path, b"mine").unwrap();
+    fails_saying(
+        &train_args(&dir, &["-o", o]).output().unwrap(),
+        "already exists",
+    );
+    assert_eq!(std::fs::read(&out_path).unwrap(), b"mine");
+    std::fs::remove_file(&out_path).unwrap();
+    std::fs::write(dir.join("s.checkpoint.safetensors"), b"run").unwrap();
+    fails_saying(&train_args(&dir, &["-o", o]).output().unwrap(), "--resume");
+    assert_eq!(
+        listing(&dir),
+        ["empty", "photos", "s.checkpoint.safetensors"]
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_checkpoints_training_and_resume_finishes_a_usable_style() {
+    let dir = scratch("rel-train-interrupt");
+    let style = dir.join("s.safetensors");
+    let preview = dir.join("s.preview.png");
+    let run = |extra: &[&str]| {
+        let mut c = train_args(&dir, extra);
+        c.arg("-o")
+            .arg(&style)
+            .arg("--log-json")
+            .arg(dir.join("log.jsonl"));
+        c.arg("--preview").arg(dir.join("photos/a.png"));
+        c
+    };
+    let mut child = run(&[
+        "--steps",
+        "100000",
+        "--checkpoint-every",
+        "1",
+        "--report-every",
+        "1",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let checkpoint = dir.join("s.checkpoint.safetensors");
+    let start = std::time::Instant::now();
+    while !checkpoint.is_file() {
+        assert!(start.elapsed().as_secs() < 300, "no checkpoint was written");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let _ = child.stdout.take();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("interrupted at step") && err.contains("--resume"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 of the files"),
+        "the broken photo is counted: {err}"
+    );
+    assert!(!style.exists());
+    let logged = std::fs::read_to_string(dir.join("log.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    assert!(logged >= 1);
+    // Resumed with the same settings and a number of steps past the checkpoint: it finishes,
+    // writes the style, keeps the log's earlier lines and drops the checkpoint.
+    let step: usize = {
+        let bytes = std::fs::read(&checkpoint).unwrap();
+        let file = webgpu_style_transfer::models::ModelFile::parse(&bytes).unwrap();
+        file.meta("train.step").unwrap().parse().unwrap()
+    };
+    let steps = (step + 1).to_string();
+    let out = run(&[
+        "--steps",
+        &steps,
+        "--checkpoint-every",
+        "1",
+        "--report-every",
+        "1",
+        "--resume",
+    ])
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(style.is_file() && preview.is_file() && !checkpoint.exists());
+    let log = std::fs::read_to_string(dir.join("log.jsonl")).unwrap();
+    assert!(log.lines().count() > logged, "{log}");
+    let last: serde_json::Value = serde_json::from_str(log.lines().last().unwrap()).unwrap();
+    assert_eq!(last["step"], step + 1);
+    assert!(last["style"].as_f64().unwrap() > 0.0);
+    // The style runs alone and blended with a built-in one.
+    let photo = dir.join("photos/a.png");
+    for (flag, value, name) in [
+        ("--model", style.to_str().unwrap().to_string(), "alone.png"),
+        (
+            "--style",
+            format!("3:0.5,{}:0.5", style.display()),
+            "blend.png",
+        ),
+    ] {
+        let out = cli()
+            .args(["stylize", flag, &value, "-o"])
+            .arg(dir.join(name))
+            .arg(&photo)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{flag}: {}", stderr(&out));
+    }
+    assert_ne!(
+        std::fs::read(dir.join("alone.png")).unwrap(),
+        std::fs::read(dir.join("blend.png")).unwrap()
+    );
+}
