@@ -23,12 +23,20 @@ export interface CreateOptions {
  * One of the 26 built-in styles (a whole number 0-25), or a blend `{ index: weight }`: keys
  * "0"-"25", weights finite and >= 0 with a positive sum (normalised to sum to 1).
  */
-export type Style = number | Record<number, number>;
+/**
+ * A style of the 26-style net: a built-in index (0-25), a blend `{ 3: 0.5, 12: 0.5 }`, a learned
+ * style from `loadModel()`, or a blend of both as `[style, weight]` pairs, e.g.
+ * `[[3, 0.5], [mine, 0.5]]`. Weights are normalised to sum to 1.
+ */
+export type Style = number | Record<number, number> | TransformNet | Array<[number | TransformNet, number]>;
 
-/** A Johnson transform net from `StyleTransfer.loadModel()`. */
+/**
+ * A model from `StyleTransfer.loadModel()`: a Johnson transform net (`family` "johnson"), or a
+ * style learned for the 26-style net by `style-transfer train` (`family` "multistyle26-style").
+ */
 export declare class TransformNet {
   private constructor();
-  readonly family: "johnson";
+  readonly family: "johnson" | "multistyle26-style";
 }
 
 /** A painting's style for the arbitrary-style net: 100 values from `styleVector()`. */
@@ -70,13 +78,13 @@ export interface LoadOptions {
  * one of these, rejects with code "invalid-argument" naming it; nothing is coerced.
  */
 export interface StylizeOptions extends LoadOptions {
-  /** One of the 26 built-in styles or a blend (the 26-style net). Default 0. */
+  /** One of the 26 built-in styles, a learned style, or a blend of them (the 26-style net). Default 0. */
   style?: Style;
   /** Any painting: its style vector is computed first (arbitrary-style net). */
   styleImage?: ImageSource;
   /** A style vector from `styleVector()` (or a blend of several). */
   styleVector?: StyleVector;
-  /** A net from `loadModel()` instead of the 26-style net. */
+  /** A net from `loadModel()`: a Johnson net, or a learned style (the 26-style net runs it). */
   model?: TransformNet;
   /**
    * A finite number from 0 to 1: 1 = full style (default), 0 = the photo. With a painting's
@@ -293,7 +301,10 @@ export declare class StyleTransfer {
   readonly gpuMemory: { allocatedBytes: number; peakBytes: number; freeBytes: number };
   /** True after `destroy()` or once the device is lost: calls then reject ("destroyed" / "device-lost"). */
   readonly closed: boolean;
-  /** Loads a converted Johnson net (URL or bytes of a `tools/convert_models.py johnson` file). */
+  /**
+   * Loads a model file (URL or bytes): a converted Johnson net (`tools/convert_models.py
+   * johnson`) or a style learned by `style-transfer train` (run by the 26-style net).
+   */
   loadModel(source: string | URL | ArrayBuffer | Uint8Array, options?: LoadOptions): Promise<TransformNet>;
   /**
    * Stylizes with the 26-style net (in the package, checked and cached on first use), a

@@ -192,13 +192,17 @@ function pixelsOf(image) {
   return { data: image.data, width: image.width, height: image.height };
 }
 
-/** A Johnson transform net loaded by `StyleTransfer.loadModel()`. */
+/**
+ * A model loaded by `StyleTransfer.loadModel()`: a Johnson transform net (`family` "johnson",
+ * used as `model`) or a learned style of the 26-style net (`family` "multistyle26-style", used
+ * as `model` or as a part of a `style` blend).
+ */
 export class TransformNet {
   #owner;
-  constructor(owner, id) {
+  constructor(owner, id, family) {
     this.#owner = owner;
     this.id = id;
-    this.family = "johnson";
+    this.family = family;
   }
   /** Whether this net was loaded by `owner`. */
   static belongsTo(net, owner) {
@@ -422,7 +426,8 @@ export class StyleTransfer {
           bytes = await download(url, { what: "the model", signal: r.signal, onProgress: r.onDownloadProgress });
         }
         this.#alive(op);
-        return new TransformNet(this, this.#engine.loadJohnson(bytes));
+        const { id, family } = this.#engine.loadModel(bytes);
+        return new TransformNet(this, id, family);
       },
     );
   }
@@ -432,7 +437,8 @@ export class StyleTransfer {
     const request = { strength: r.strength, preserveColors: r.preserveColors, maxSize: r.maxSize, tileSize: r.tileSize };
     if (r.net === "multistyle") {
       await this.#multistyle(op, r);
-      return { ...request, style: r.style };
+      const s = r.style;
+      return { ...request, style: { ...s, models: s.models.map((m) => m.id) } };
     }
     if (r.net === "johnson") return { ...request, model: r.model.id };
     let vector = r.styleVector;

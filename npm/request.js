@@ -5,6 +5,9 @@
 
 /** Number of built-in styles of the 26-style net. */
 export const STYLE_COUNT = 26;
+/** The family of a learned style of the 26-style net (`style-transfer train`). */
+export const LEARNED_FAMILY = "multistyle26-style";
+
 /** Length of a style vector of the arbitrary-style net. */
 export const STYLE_VECTOR_LENGTH = 100;
 
@@ -153,28 +156,54 @@ export function normalizeWeights(op, name, weights) {
   return scaled.map((w) => w / sum);
 }
 
-/** `style` option -> { indices: number[], weights: number[] } (weights summing to 1). */
-function styleOption(op, style) {
-  const range = `0 to ${STYLE_COUNT - 1}`;
-  if (typeof style === "number") {
-    if (!(Number.isInteger(style) && style >= 0 && style < STYLE_COUNT)) {
-      throw bad(op, `style must be a style index from ${range} or a blend such as { 3: 0.5, 12: 0.5 }, got ${show(style)}`);
+const STYLE_FORMS = "a style index from 0 to 25, a blend such as { 3: 0.5, 12: 0.5 }, a learned style from loadModel(), or a list of [style, weight] pairs";
+
+/**
+ * `style` option -> { indices, weights, models, modelWeights } (all weights together summing
+ * to 1; `models` holds learned styles, which `isStyle(m)` recognises). Accepted: an index, an
+ * `{ index: weight }` object, a learned style, or an array of `[index | learned style, weight]`.
+ */
+function styleOption(op, style, isStyle) {
+  const parts = styleParts(op, style, isStyle);
+  const shares = normalizeWeights(op, "style weight", parts.map(([, w]) => w));
+  const r = { indices: [], weights: [], models: [], modelWeights: [] };
+  parts.forEach(([s], i) => {
+    if (typeof s === "number") {
+      r.indices.push(s);
+      r.weights.push(shares[i]);
+    } else {
+      r.models.push(s);
+      r.modelWeights.push(shares[i]);
     }
-    return { indices: [style], weights: [1] };
+  });
+  return r;
+}
+
+/** The `style` option as [index | learned style, raw weight] pairs. */
+function styleParts(op, style, isStyle) {
+  const index = (v, what) => {
+    if (!(Number.isInteger(v) && v >= 0 && v < STYLE_COUNT)) throw bad(op, `${what} must be ${STYLE_FORMS}, got ${show(v)}`);
+    return v;
+  };
+  if (typeof style === "number") return [[index(style, "style"), 1]];
+  if (isStyle(style)) return [[style, 1]];
+  if (Array.isArray(style)) {
+    if (style.length === 0) throw bad(op, "style is an empty blend; give at least one [style, weight]");
+    return style.map((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2) throw bad(op, `style[${i}] must be a [style, weight] pair, got ${show(p)}`);
+      return [isStyle(p[0]) ? p[0] : index(p[0], `style[${i}][0]`), p[1]];
+    });
   }
   const proto = style === null || typeof style !== "object" ? undefined : Object.getPrototypeOf(style);
-  if (!(proto === Object.prototype || proto === null)) {
-    throw bad(op, `style must be a style index from ${range} or a blend such as { 3: 0.5, 12: 0.5 }, got ${show(style)}`);
-  }
+  if (!(proto === Object.prototype || proto === null)) throw bad(op, `style must be ${STYLE_FORMS}, got ${show(style)}`);
   const entries = Object.entries(style);
   if (entries.length === 0) throw bad(op, "style is an empty blend; give at least one { index: weight }");
   for (const [k] of entries) {
     if (!/^(0|[1-9][0-9]*)$/.test(k) || Number(k) >= STYLE_COUNT) {
-      throw bad(op, `style blend key ${JSON.stringify(k)} is not a style index from ${range}`);
+      throw bad(op, `style blend key ${JSON.stringify(k)} is not a style index from 0 to ${STYLE_COUNT - 1}`);
     }
   }
-  const shares = normalizeWeights(op, "style weight", entries.map(([, w]) => w));
-  return { indices: entries.map(([k]) => Number(k)), weights: shares };
+  return entries.map(([k, w]) => [Number(k), w]);
 }
 
 /** A style vector: a Float32Array of 100 finite values. */
@@ -219,11 +248,13 @@ export function stylizeRequest(op, options, { live = false, isModel }) {
   if (o.styleVector !== undefined) {
     return { ...r, net: "arbitrary", styleVector: checkStyleVector(op, "styleVector", o.styleVector) };
   }
+  const isStyle = (m) => isModel(m) && m.family === LEARNED_FAMILY;
   if (o.model !== undefined) {
     if (!isModel(o.model)) throw bad(op, `model must be a net from this StyleTransfer's loadModel(), got ${show(o.model)}`);
+    if (isStyle(o.model)) return { ...r, net: "multistyle", style: styleOption(op, o.model, isStyle) };
     return { ...r, net: "johnson", model: o.model };
   }
-  return { ...r, net: "multistyle", style: styleOption(op, o.style === undefined ? 0 : o.style) };
+  return { ...r, net: "multistyle", style: styleOption(op, o.style === undefined ? 0 : o.style, isStyle) };
 }
 
 /** `styleVector` / `loadModel` options: `{ signal, onDownloadProgress }`. */

@@ -360,3 +360,57 @@ pub async fn gatys_table(
     }
     Ok(rows)
 }
+
+/// One row of the training benchmark.
+#[derive(Debug, Clone)]
+pub struct TrainRow {
+    /// Crop side.
+    pub size: usize,
+    /// Photos per step.
+    pub batch: usize,
+    /// Mean milliseconds per step (after one warm-up step; each step waits for the GPU).
+    pub ms_per_step: f64,
+    /// Peak GPU memory of the engine's buffers.
+    pub peak_bytes: u64,
+}
+
+/// Training steps of a new 26-style-net style (VGG16 loss, the default settings) at each size,
+/// on test cards: `steps` timed after one warm-up step, each read back so the GPU's time is
+/// counted.
+pub async fn train_table(
+    ctx: &GpuContext,
+    net: &crate::models::ModelFile,
+    vgg: &crate::models::ModelFile,
+    sizes: &[usize],
+    batch: usize,
+    steps: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<Vec<TrainRow>> {
+    use crate::train::{PhotoSet, StyleTrainer, TrainOptions};
+    let mut rows = Vec::new();
+    for &size in sizes {
+        let opts = TrainOptions {
+            size,
+            batch,
+            ..TrainOptions::default()
+        };
+        ctx.trim_pool();
+        ctx.reset_peak_memory();
+        let painting = test_card(256, 200, 9);
+        let mut t = StyleTrainer::new(ctx, net, vgg, &painting, opts).await?;
+        let photos: Vec<_> = (0..4).map(|i| test_card(size * 3 / 2, size, i)).collect();
+        let set = PhotoSet::new(photos, size)?;
+        t.step(ctx, &set, true).await?;
+        let start = now();
+        for _ in 0..steps.max(1) {
+            t.step(ctx, &set, true).await?;
+        }
+        rows.push(TrainRow {
+            size,
+            batch,
+            ms_per_step: (now() - start) / steps.max(1) as f64,
+            peak_bytes: ctx.pool_stats().peak_bytes,
+        });
+    }
+    Ok(rows)
+}

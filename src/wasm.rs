@@ -11,9 +11,10 @@ use wasm_bindgen::JsCast;
 use crate::gatys::{Gatys, GatysOptions, Init, Optimizer};
 use crate::gpu::{GpuContext, PowerPreference};
 use crate::image::Rgba8Image;
+use crate::models::learned::FAMILY as LEARNED_FAMILY;
 use crate::models::{
-    ArbitraryNet, JohnsonNet, ModelFile, MultiStyle26, OutputOptions, StyleVector, StyleWeights,
-    Styled,
+    ArbitraryNet, JohnsonNet, LearnedStyle, ModelFile, MultiStyle26, OutputOptions, StyleVector,
+    StyleWeights, Styled,
 };
 use crate::ops::PoolMode;
 use crate::Error;
@@ -225,6 +226,13 @@ enum Net {
     Johnson(Rc<JohnsonNet>),
 }
 
+/// A model loaded by `loadModel`.
+#[derive(Clone)]
+enum Loaded {
+    Johnson(Rc<JohnsonNet>),
+    Style(LearnedStyle),
+}
+
 /// One stylization request, the same for `stylize` and `stylizeTo`: the object
 /// npm/request.js's `stylizeRequest` leads to, `{ style: { indices, weights } | styleVector |
 /// model, strength, preserveColors, maxSize, tileSize }`, read once.
@@ -253,8 +261,8 @@ pub struct Engine {
     // while another call's future, which holds `&self` across awaits, is still running.
     multistyle: RefCell<Option<Rc<MultiStyle26>>>,
     gatys: RefCell<Option<Rc<Gatys>>>,
-    /// Johnson nets loaded with `loadModel`, by the id JS holds.
-    johnson: RefCell<Vec<Rc<JohnsonNet>>>,
+    /// Models loaded with `loadModel` (Johnson nets and learned styles), by the id JS holds.
+    models: RefCell<Vec<Loaded>>,
     arbitrary: RefCell<Option<Rc<ArbitraryNet>>>,
     /// The canvas `stylizeTo` draws into, and its presenter.
     live: RefCell<Option<(JsValue, crate::live::Presenter)>>,
@@ -263,24 +271,67 @@ pub struct Engine {
 }
 
 impl Engine {
+    /// A model loaded by `loadModel`, or an error naming the id.
+    fn model(&self, op: &'static str, id: usize) -> Result<Loaded, JsValue> {
+        self.models.borrow().get(id).cloned().ok_or_else(|| {
+            js_error(Error::InvalidArgument {
+                op,
+                message: format!("no model {id} was loaded by this StyleTransfer"),
+            })
+        })
+    }
+
+    /// `{ indices, weights, models?, modelWeights? }`: built-in styles and learned ones (ids
+    /// from `loadModel`, each checked to be learned for the loaded 26-style net), blended.
+    fn style_blend(
+        &self,
+        op: &'static str,
+        style: &JsValue,
+        net: &MultiStyle26,
+    ) -> Result<StyleWeights, JsValue> {
+        let pairs = |a: Vec<f64>, b: Vec<f64>, what: &str| {
+            if a.len() == b.len() {
+                Ok(a.into_iter().zip(b).collect::<Vec<_>>())
+            } else {
+                Err(bad_request(op, "style", what))
+            }
+        };
+        let builtin = pairs(
+            numbers(op, style, "indices")?,
+            numbers(op, style, "weights")?,
+            "parallel indices and weights",
+        )?;
+        let builtin: Vec<(usize, f32)> = builtin
+            .into_iter()
+            .map(|(i, w)| (i as usize, w as f32))
+            .collect();
+        let mut learned = Vec::new();
+        if !field(style, "models").is_undefined() {
+            let ids = pairs(
+                numbers(op, style, "models")?,
+                numbers(op, style, "modelWeights")?,
+                "parallel models and modelWeights",
+            )?;
+            for (id, w) in ids {
+                let Loaded::Style(s) = self.model(op, id as usize)? else {
+                    return Err(bad_request(op, "style.models", "learned styles"));
+                };
+                net.check_learned(&s).map_err(js_error)?;
+                learned.push((s, w as f32));
+            }
+        }
+        StyleWeights::mix(&builtin, &learned).map_err(js_error)
+    }
+
     /// Reads a request object (see [`Request`]) and picks its net.
     fn request(&self, op: &'static str, r: &JsValue) -> Result<Request, JsValue> {
         let style = field(r, "style");
         let vector = field(r, "styleVector");
         let model = field(r, "model");
         let net = if !style.is_undefined() {
-            let indices = numbers(op, &style, "indices")?;
-            let weights = numbers(op, &style, "weights")?;
-            if indices.len() != weights.len() {
-                return Err(bad_request(op, "style", "parallel indices and weights"));
-            }
-            let parts: Vec<(usize, f32)> = indices
-                .iter()
-                .map(|&i| i as usize)
-                .zip(weights.iter().map(|&w| w as f32))
-                .collect();
-            let blend = StyleWeights::blend(&parts).map_err(js_error)?;
-            Net::MultiStyle(loaded(&self.multistyle, "the 26-style net")?, blend)
+            let multistyle = loaded(&self.multistyle, "the 26-style net")?;
+            let blend = self.style_blend(op, &style, &multistyle)?;
+            Net::MultiStyle(multistyle, blend)
         } else if !vector.is_undefined() {
             let v = vector
                 .dyn_ref::<js_sys::Float32Array>()
@@ -288,14 +339,16 @@ impl Engine {
             let v = StyleVector::new(v.to_vec()).map_err(js_error)?;
             Net::Arbitrary(loaded(&self.arbitrary, "the arbitrary-style net")?, v)
         } else if !model.is_undefined() {
-            let id = whole(op, r, "model")?;
-            let net = self.johnson.borrow().get(id).cloned();
-            Net::Johnson(net.ok_or_else(|| {
-                js_error(Error::InvalidArgument {
-                    op,
-                    message: format!("no model {id} was loaded by this StyleTransfer"),
-                })
-            })?)
+            match self.model(op, whole(op, r, "model")?)? {
+                Loaded::Johnson(net) => Net::Johnson(net),
+                Loaded::Style(_) => {
+                    return Err(bad_request(
+                        op,
+                        "model",
+                        "a Johnson net (a learned style goes in style.models)",
+                    ))
+                }
+            }
         } else {
             return Err(bad_request(op, "style", "given (or styleVector, or model)"));
         };
@@ -345,7 +398,7 @@ impl Engine {
             ctx,
             multistyle: RefCell::new(None),
             gatys: RefCell::new(None),
-            johnson: RefCell::new(Vec::new()),
+            models: RefCell::new(Vec::new()),
             arbitrary: RefCell::new(None),
             live: RefCell::new(None),
             lost,
@@ -441,15 +494,29 @@ impl Engine {
         self.arbitrary.borrow().is_some()
     }
 
-    /// Loads a converted Johnson transform net (tools/convert_models.py johnson); returns the
-    /// id a request's `model` names.
-    #[wasm_bindgen(js_name = loadJohnson)]
-    pub fn load_johnson(&self, bytes: &[u8]) -> Result<u32, JsValue> {
+    /// Loads a model file: a converted Johnson transform net (tools/convert_models.py johnson)
+    /// or a learned style of the 26-style net (style-transfer train). Returns `{ id, family }`:
+    /// the id a request names (`model`, or `style.models` for a learned style).
+    #[wasm_bindgen(js_name = loadModel)]
+    pub fn load_model(&self, bytes: &[u8]) -> Result<JsValue, JsValue> {
         let file = ModelFile::parse(bytes).map_err(js_error)?;
-        let net = JohnsonNet::load(&self.ctx, &file).map_err(js_error)?;
-        let mut nets = self.johnson.borrow_mut();
-        nets.push(Rc::new(net));
-        Ok(nets.len() as u32 - 1)
+        let loaded = match file.family() {
+            LEARNED_FAMILY => Loaded::Style(LearnedStyle::from_file(&file).map_err(js_error)?),
+            _ => Loaded::Johnson(Rc::new(
+                JohnsonNet::load(&self.ctx, &file).map_err(js_error)?,
+            )),
+        };
+        let family = match &loaded {
+            Loaded::Johnson(_) => "johnson",
+            Loaded::Style(_) => LEARNED_FAMILY,
+        };
+        let mut models = self.models.borrow_mut();
+        models.push(loaded);
+        Ok(object([
+            ("id", (models.len() as u32 - 1).into()),
+            ("family", family.into()),
+        ])
+        .into())
     }
 
     /// Stylizes `image` (`{ data, width, height }`) as `request` says (see [`Request`]);

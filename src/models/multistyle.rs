@@ -194,6 +194,8 @@ fn conv_params(k: usize, stride: usize) -> Conv2dParams {
 /// The 26-style net with its weights on the GPU.
 pub struct MultiStyle26 {
     layers: Vec<Layer>,
+    /// SHA-256 of the model file (a learned style records the file it was learned for).
+    sha256: String,
     plans: Plans,
 }
 
@@ -251,6 +253,7 @@ impl MultiStyle26 {
         }
         Ok(Self {
             layers,
+            sha256: file.sha256().to_string(),
             plans: Plans::default(),
         })
     }
@@ -268,6 +271,19 @@ impl MultiStyle26 {
         opts: &OutputOptions,
     ) -> Result<Rgba8Image> {
         runner::stylize(ctx, self, photo, style, opts, &mut |_| {}).await
+    }
+
+    /// Fails unless `style` was learned for this net's model file (its convolutions are what
+    /// the learned row was fitted to).
+    pub fn check_learned(&self, style: &LearnedStyle) -> Result<()> {
+        match style.meta("base_sha256") {
+            Some(sha) if sha != self.sha256 => Err(Error::Model(format!(
+                "the learned style '{}' was learned for another 26-style net file (sha256 {sha}), not this one ({}); train it again for this net",
+                style.name(),
+                self.sha256
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// The style's norm parameters as one row (see [`row_layout`]): the trained styles'

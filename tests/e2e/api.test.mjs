@@ -149,7 +149,7 @@ test("every error has a code, and bad options are named as written, not coerced"
   expect("style -1", "invalid-argument", /0 to 25.*got -1$/);
   expect("style 26", "invalid-argument", /0 to 25.*got 26/);
   expect("style {abc:1}", "invalid-argument", /key "abc" is not a style index/);
-  expect("style [3, 12]", "invalid-argument", /got \[3,12\]/);
+  expect("style [3, 12]", "invalid-argument", /style\[0\] must be a \[style, weight\] pair, got 3/);
   expect("style \"3\"", "invalid-argument", /got "3"/);
   expect("style {3: -1}", "invalid-argument", /is -1; weights must be finite numbers >= 0/);
   expect("style {3: 0}", "invalid-argument", /sum to 0/);

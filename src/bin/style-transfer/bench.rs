@@ -30,6 +30,9 @@ pub struct BenchArgs {
     /// Iterations timed per size for `bench gatys`.
     #[arg(long, default_value_t = 10)]
     iterations: usize,
+    /// Photos per step for `bench train`.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
     /// The model for `bench johnson`.
     #[arg(long)]
     model: Option<PathBuf>,
@@ -47,6 +50,9 @@ enum BenchWhat {
     Johnson,
     /// The arbitrary-style pair: transformer ms per image at 256, 512, 1024 px; predictor.
     Arbitrary,
+    /// Training a new style (26-style net, VGG16 loss): steps per second at --sizes, batch
+    /// --batch, --iterations steps timed.
+    Train,
 }
 
 const SIZES: [usize; 3] = [256, 512, 1024];
@@ -134,6 +140,32 @@ pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
                 ("optimizer", false),
                 ("ms per iteration", true),
                 ("iterations/s", true),
+                ("peak GPU memory", true),
+            ];
+            table(ctx, &columns, &rows);
+        }
+        BenchWhat::Train => {
+            let net = load_model(None, "multistyle26.safetensors")?;
+            let vgg = load_model(None, "vgg16.safetensors")?;
+            let rows =
+                bench::train_table(ctx, &net, &vgg, &a.sizes, a.batch, a.iterations, &now).await?;
+            let rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("{0}x{0}", r.size),
+                        r.batch.to_string(),
+                        format!("{:.0}", r.ms_per_step),
+                        format!("{:.3}", 1e3 / r.ms_per_step),
+                        format!("{:.0} MiB", r.peak_bytes as f64 / 1048576.0),
+                    ]
+                })
+                .collect();
+            let columns = [
+                ("size", false),
+                ("batch", false),
+                ("ms per step", true),
+                ("steps/s", true),
                 ("peak GPU memory", true),
             ];
             table(ctx, &columns, &rows);

@@ -13,8 +13,8 @@ use webgpu_style_transfer::gpu::GpuContext;
 use webgpu_style_transfer::image::{OutputFormat, Rgba8Image, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::models::learned::FAMILY as LEARNED_FAMILY;
 use webgpu_style_transfer::models::{
-    ArbitraryNet, JohnsonNet, LearnedStyle, ModelFile, MultiStyle26, OutputOptions, Progress,
-    StyleVector, StyleWeights, Styled,
+    ArbitraryNet, JohnsonNet, LearnedStyle, MultiStyle26, OutputOptions, Progress, StyleVector,
+    StyleWeights, Styled,
 };
 use webgpu_style_transfer::{Error, Result};
 
@@ -274,12 +274,14 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
                 Some(s) => format!("{s},{own}"),
                 None => own,
             };
-            let style = parse_style(&spec, &base)?;
-            Net::Multi(MultiStyle26::load(ctx, &base)?, style)
+            let net = MultiStyle26::load(ctx, &base)?;
+            let style = parse_style(&spec, &net)?;
+            Net::Multi(net, style)
         }
         _ => {
-            let style = parse_style(a.style.as_deref().unwrap_or("0"), &file)?;
-            Net::Multi(MultiStyle26::load(ctx, &file)?, style)
+            let net = MultiStyle26::load(ctx, &file)?;
+            let style = parse_style(a.style.as_deref().unwrap_or("0"), &net)?;
+            Net::Multi(net, style)
         }
     })
 }
@@ -287,7 +289,7 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
 /// A `--style` value: built-in styles and learned style files, each with an optional weight
 /// (`3`, `3:0.5`, `mine.safetensors`, `mine.safetensors:0.5`), comma-separated. Each learned
 /// style must have been trained for `net` (the same file).
-fn parse_style(spec: &str, net: &ModelFile) -> Result<StyleWeights> {
+fn parse_style(spec: &str, net: &MultiStyle26) -> Result<StyleWeights> {
     let mut builtin = Vec::new();
     let mut learned = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -316,18 +318,12 @@ fn parse_style(spec: &str, net: &ModelFile) -> Result<StyleWeights> {
 }
 
 /// A learned style file, checked to belong to `net`.
-fn learned_style(path: &Path, net: &ModelFile) -> Result<LearnedStyle> {
+fn learned_style(path: &Path, net: &MultiStyle26) -> Result<LearnedStyle> {
     let file = load_model(Some(path.to_path_buf()), "")?;
-    let style =
-        LearnedStyle::from_file(&file).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-    match style.meta("base_sha256") {
-        Some(sha) if sha != net.sha256() => Err(invalid(format!(
-            "{} was learned for another 26-style net file (sha256 {sha}), not this one ({}); use that net with --model, or train the style again",
-            path.display(),
-            net.sha256()
-        ))),
-        _ => Ok(style),
-    }
+    let named = |e: Error| invalid(format!("{}: {e}", path.display()));
+    let style = LearnedStyle::from_file(&file).map_err(named)?;
+    net.check_learned(&style).map_err(named)?;
+    Ok(style)
 }
 
 /// The blended style vector of the `--style-image` paintings.

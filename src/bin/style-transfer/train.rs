@@ -362,7 +362,7 @@ impl Run<'_> {
                 return Ok(());
             }
             let k = t.step_count() + 1;
-            let report = k % t.options().report_every == 0 || k == steps;
+            let report = k.is_multiple_of(t.options().report_every) || k == steps;
             if let Some(l) = t.step(ctx, photos, report).await? {
                 bar.set_message(format!(
                     "content {:.3e}, style {:.3e}, tv {:.2e}",
@@ -371,10 +371,10 @@ impl Run<'_> {
                 self.log_line(k, steps, &l, start.elapsed().as_secs_f64() * 1e3)?;
             }
             bar.set_position(k as u64);
-            if k % self.a.checkpoint_every == 0 && k < steps {
+            if k.is_multiple_of(self.a.checkpoint_every) && k < steps {
                 self.save_checkpoint(ctx, t).await?;
             }
-            if k % self.a.preview_every == 0 || k == steps {
+            if k.is_multiple_of(self.a.preview_every) || k == steps {
                 self.write_preview(ctx, t).await?;
             }
         }

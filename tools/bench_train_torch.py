@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""The training step of `style-transfer train` in PyTorch on the CPU: the speed reference for
+`style-transfer bench train`. Written from the definitions, like tools/train_reference.py:
+the 26-style net with its convolutions frozen and one row of conditional-norm parameters
+trained, VGG16 to relu4_3 as the loss net (content relu3_3, style relu1_2 .. relu4_3, TV),
+Adam on the row, a batch of B photos as one tensor.
+
+    .venv/bin/pip install torch            # the CPU build from the registry
+    .venv/bin/python tools/bench_train_torch.py --sizes 128,256 --batch 4 --steps 2 --threads 2
+
+Prints a Markdown table: ms per step and steps/s (after one warm-up step) per size. Weights are
+read from models/multistyle26.safetensors and models/vgg16.safetensors (the 8-bit codebook
+expanded), the same numbers the GPU uses; images are random (speed does not depend on them).
+"""
+import argparse
+import pathlib
+import time
+
+import numpy as np
+from safetensors.numpy import load_file
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NET = [("contract.0", 9, 1, "relu"), ("contract.1", 3, 2, "relu"), ("contract.2", 3, 2, "relu")]
+for b in range(6):
+    NET += [(f"res.{b}.0", 3, 1, "relu"), (f"res.{b}.1", 3, 1, "id")]
+NET += [("expand.0", 3, 1, "relu"), ("expand.1", 3, 1, "relu"), ("expand.2", 9, 1, "sigmoid")]
+VGG = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1",
+       "block3_conv2", "block3_conv3", "block4_conv1", "block4_conv2", "block4_conv3"]
+STYLE, CONTENT = [1, 3, 6, 9], 6
+MEAN_BGR = [103.939, 116.779, 123.68]
+
+
+def build(torch):
+    F = torch.nn.functional
+    net = {k: torch.from_numpy(v) for k, v in load_file(ROOT / "models/multistyle26.safetensors").items()}
+    vf = load_file(ROOT / "models/vgg16.safetensors")
+    vgg = [(torch.from_numpy(vf[f"{n}.weight_table"][vf[f"{n}.weight_q"]]), torch.from_numpy(vf[f"{n}.bias"]))
+           for n in VGG]
+    sizes = [net[f"{n}.w"].shape[0] for n, *_ in NET]
+    row0 = torch.cat([torch.cat([net[f"{n}.norm.gamma"].mean(0), net[f"{n}.norm.beta"].mean(0)]) for n, *_ in NET])
+    mean = torch.tensor(MEAN_BGR).view(1, 3, 1, 1)
+
+    def transform(x, row):
+        at, params = 0, []
+        for c in sizes:
+            params.append((row[at:at + c], row[at + c:at + 2 * c]))
+            at += 2 * c
+
+        def layer(i, h):
+            name, k, stride, act = NET[i]
+            h = F.conv2d(F.pad(h, (k // 2,) * 4, mode="reflect"), net[f"{name}.w"], stride=stride)
+            g, b = params[i]
+            h = F.instance_norm(h, eps=1e-5) * g.view(1, -1, 1, 1) + b.view(1, -1, 1, 1)
+            return {"relu": F.relu, "id": lambda v: v, "sigmoid": torch.sigmoid}[act](h)
+
+        h = layer(2, layer(1, layer(0, x)))
+        for b in range(6):
+            h = h + layer(4 + 2 * b, layer(3 + 2 * b, h))
+        for i in (15, 16):
+            h = layer(i, F.interpolate(h, scale_factor=2, mode="nearest"))
+        return layer(17, h)
+
+    def features(x):
+        out = []
+        for i, (w, b) in enumerate(vgg):
+            if i in (2, 4, 7):
+                x = F.max_pool2d(x, 2)
+            x = F.relu(F.conv2d(x, w, b, padding=1))
+            out.append(x)
+        return out
+
+    def gram(f):
+        n, c, h, w = f.shape
+        m = f.reshape(n, c, h * w)
+        return m @ m.transpose(1, 2) / (c * h * w)
+
+    def to_vgg(x):
+        return x.flip(1) * 255.0 - mean
+
+    return transform, features, gram, to_vgg, row0
+
+
+def step_timer(torch, size, batch):
+    transform, features, gram, to_vgg, row0 = build(torch)
+    style = [gram(f) for i, f in enumerate(features(to_vgg(torch.rand(1, 3, 256, 256)))) if i in STYLE]
+    row = row0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([row], lr=0.01)
+    photos = torch.rand(batch, 3, size, size)
+
+    def step():
+        with torch.no_grad():
+            content = features(to_vgg(photos))[CONTENT]
+        y = to_vgg(transform(photos, row))
+        f = features(y)
+        loss = torch.mean((f[CONTENT] - content) ** 2)
+        for i, t in zip(STYLE, style):
+            loss = loss + 5.0 * torch.mean((gram(f[i]) - t) ** 2)
+        loss = loss + 1e-6 * 0.5 * (((y[:, :, :-1, :-1] - y[:, :, :-1, 1:]) ** 2).sum()
+                                    + ((y[:, :, :-1, :-1] - y[:, :, 1:, :-1]) ** 2).sum()) / batch
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return step
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="128,256")
+    ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--steps", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(a.threads)
+    print(f"PyTorch {torch.__version__} on the CPU, {a.threads} threads\n")
+    print("| size | batch | ms per step | steps/s |\n|---|---|---:|---:|")
+    for size in map(int, a.sizes.split(",")):
+        step = step_timer(torch, size, a.batch)
+        step()
+        start = time.perf_counter()
+        for _ in range(a.steps):
+            step()
+        ms = (time.perf_counter() - start) * 1e3 / a.steps
+        print(f"| {size}x{size} | {a.batch} | {ms:.0f} | {1e3 / ms:.3f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
