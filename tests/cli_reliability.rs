@@ -222,21 +222,13 @@ fn gatys_refuses_unwritable_outputs_before_any_work() {
     assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
 }
 
+/// Sends Ctrl-C (SIGINT) to a running command once `ready()` holds (and two seconds more, so
+/// it is mid-work), then waits for it to end.
 #[cfg(unix)]
-#[test]
-fn ctrl_c_stops_gatys_and_keeps_the_picture_and_the_log() {
-    let dir = scratch("rel-gatys-interrupt");
-    let o = dir.join("o.png");
-    let mut child = gatys_args(&dir, &["--init", "content", "--iterations", "100000", "-o"])
-        .arg(&o)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the run is iterating: its log's temporary file exists.
+fn interrupt_when(mut child: std::process::Child, ready: impl Fn() -> bool) -> Output {
     let start = std::time::Instant::now();
-    while !listing(&dir).iter().any(|f| f.ends_with(".partial")) {
-        assert!(start.elapsed().as_secs() < 300, "the run never started");
+    while !ready() {
+        assert!(start.elapsed().as_secs() < 300, "the run never got going");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     std::thread::sleep(std::time::Duration::from_secs(2));
@@ -246,7 +238,24 @@ fn ctrl_c_stops_gatys_and_keeps_the_picture_and_the_log() {
         .unwrap();
     assert!(kill.success());
     let _ = child.stdout.take();
-    let out = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_gatys_and_keeps_the_picture_and_the_log() {
+    let dir = scratch("rel-gatys-interrupt");
+    let o = dir.join("o.png");
+    let child = gatys_args(&dir, &["--init", "content", "--iterations", "100000", "-o"])
+        .arg(&o)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the run is iterating (its log's temporary file exists), and a little later.
+    let out = interrupt_when(child, || {
+        listing(&dir).iter().any(|f| f.ends_with(".partial"))
+    });
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -369,7 +378,7 @@ fn ctrl_c_checkpoints_training_and_resume_finishes_a_usable_style() {
         c.arg("--preview").arg(dir.join("photos/a.png"));
         c
     };
-    let mut child = run(&[
+    let child = run(&[
         "--steps",
         "100000",
         "--checkpoint-every",
@@ -382,18 +391,7 @@ fn ctrl_c_checkpoints_training_and_resume_finishes_a_usable_style() {
     .spawn()
     .unwrap();
     let checkpoint = dir.join("s.checkpoint.safetensors");
-    let start = std::time::Instant::now();
-    while !checkpoint.is_file() {
-        assert!(start.elapsed().as_secs() < 300, "no checkpoint was written");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let _ = child.stdout.take();
-    let out = child.wait_with_output().unwrap();
+    let out = interrupt_when(child, || checkpoint.is_file());
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(

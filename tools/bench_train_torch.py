@@ -14,20 +14,15 @@ expanded), the same numbers the GPU uses; images are random (speed does not depe
 """
 import argparse
 import pathlib
+import sys
 import time
 
 import numpy as np
 from safetensors.numpy import load_file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-NET = [("contract.0", 9, 1, "relu"), ("contract.1", 3, 2, "relu"), ("contract.2", 3, 2, "relu")]
-for b in range(6):
-    NET += [(f"res.{b}.0", 3, 1, "relu"), (f"res.{b}.1", 3, 1, "id")]
-NET += [("expand.0", 3, 1, "relu"), ("expand.1", 3, 1, "relu"), ("expand.2", 9, 1, "sigmoid")]
-VGG = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1",
-       "block3_conv2", "block3_conv3", "block4_conv1", "block4_conv2", "block4_conv3"]
-STYLE, CONTENT = [1, 3, 6, 9], 6
-MEAN_BGR = [103.939, 116.779, 123.68]
+sys.path.insert(0, str(ROOT / "tools"))
+from train_reference import CONTENT, MEAN_BGR, NET, STYLE, VGG  # noqa: E402  (the same layer lists)
 
 
 def build(torch):
@@ -38,7 +33,7 @@ def build(torch):
            for n in VGG]
     sizes = [net[f"{n}.w"].shape[0] for n, *_ in NET]
     row0 = torch.cat([torch.cat([net[f"{n}.norm.gamma"].mean(0), net[f"{n}.norm.beta"].mean(0)]) for n, *_ in NET])
-    mean = torch.tensor(MEAN_BGR).view(1, 3, 1, 1)
+    mean = torch.tensor(MEAN_BGR, dtype=torch.float32).view(1, 3, 1, 1)
 
     def transform(x, row):
         at, params = 0, []
