@@ -22,7 +22,7 @@ pub struct ConvCase {
     pub pad: usize,
 }
 
-/// The cases the foundation issue names: a 3x3 128->128 conv on 64x64 (the residual blocks of
+/// The benchmark cases: a 3x3 128->128 conv on 64x64 (the residual blocks of
 /// Johnson's net) and a 9x9 3->32 conv on 256x256 (its first layer), plus the thin last layer.
 pub const CONV_CASES: [ConvCase; 3] = [
     ConvCase {
