@@ -293,16 +293,19 @@ fn parse_style(spec: &str, net: &MultiStyle26) -> Result<StyleWeights> {
     let mut builtin = Vec::new();
     let mut learned = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        if let Ok(w) = StyleWeights::parse(item) {
-            let single = w
-                .weights()
-                .iter()
-                .position(|&v| v > 0.0)
-                .expect("one style");
-            let weight = item
-                .split_once(':')
-                .map_or(Ok(1.0), |(_, w)| w.trim().parse::<f32>());
-            builtin.push((single, weight.unwrap_or(1.0)));
+        let bad = || {
+            invalid(format!("'{item}' is not a style: give an index (19), a blend (3:0.5,12:0.5) or a learned style file (mine.safetensors:0.5)"))
+        };
+        let (head, weight) = match item.split_once(':') {
+            Some((h, w)) => (h.trim(), Some(w.trim())),
+            None => (item, None),
+        };
+        if let Ok(index) = head.parse::<usize>() {
+            // A built-in style; StyleWeights::mix names an index out of range or a bad weight.
+            let weight = weight
+                .map_or(Ok(1.0), str::parse::<f32>)
+                .map_err(|_| bad())?;
+            builtin.push((index, weight));
             continue;
         }
         let (path, weight) = match item.rsplit_once(':') {
@@ -319,6 +322,12 @@ fn parse_style(spec: &str, net: &MultiStyle26) -> Result<StyleWeights> {
 
 /// A learned style file, checked to belong to `net`.
 fn learned_style(path: &Path, net: &MultiStyle26) -> Result<LearnedStyle> {
+    if !path.is_file() {
+        return Err(invalid(format!(
+            "'{}' is not a style: give an index (19), a blend (3:0.5,12:0.5) or a learned style file (no such file)",
+            path.display()
+        )));
+    }
     let file = load_model(Some(path.to_path_buf()), "")?;
     let named = |e: Error| invalid(format!("{}: {e}", path.display()));
     let style = LearnedStyle::from_file(&file).map_err(named)?;
