@@ -294,10 +294,14 @@ impl StyleTrainer {
 
     /// The mean of the batch's losses from the last run of the step plan.
     async fn read_losses(&self, ctx: &GpuContext) -> Result<LossValues> {
+        // Every photo's terms in one readback.
+        let tensors: Vec<&Tensor> = self.terms.iter().flat_map(|r| &r.terms).collect();
+        let values = ctx.read_many(&tensors).await?;
+        let mut values = values.into_iter().map(|t| t[0]);
         let mut mean = [0.0f32; 4];
         let n = self.terms.len() as f32;
         for rec in &self.terms {
-            let v = rec.values(&loss::read_terms(ctx, rec).await?);
+            let v = rec.values(&values.by_ref().take(rec.terms.len()).collect::<Vec<_>>());
             for (m, x) in mean.iter_mut().zip([v.content, v.style, v.tv, v.total]) {
                 *m += x / n;
             }
