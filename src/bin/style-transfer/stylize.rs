@@ -269,18 +269,15 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
             // A learned style file given as the model: the 26-style net it was trained for,
             // in that style (blended with --style's parts when given).
             let base = load_model(None, "multistyle26.safetensors")?;
-            let own = format!("{}", a.model.as_deref().unwrap_or(Path::new("")).display());
-            let spec = match &a.style {
-                Some(s) => format!("{s},{own}"),
-                None => own,
-            };
             let net = MultiStyle26::load(ctx, &base)?;
-            let style = parse_style(&spec, &net)?;
+            let own = LearnedStyle::from_file(&file)?;
+            net.check_learned(&own)?;
+            let style = parse_style(a.style.as_deref().unwrap_or(""), &net, vec![(own, 1.0)])?;
             Net::Multi(net, style)
         }
         _ => {
             let net = MultiStyle26::load(ctx, &file)?;
-            let style = parse_style(a.style.as_deref().unwrap_or("0"), &net)?;
+            let style = parse_style(a.style.as_deref().unwrap_or("0"), &net, Vec::new())?;
             Net::Multi(net, style)
         }
     })
@@ -288,10 +285,14 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
 
 /// A `--style` value: built-in styles and learned style files, each with an optional weight
 /// (`3`, `3:0.5`, `mine.safetensors`, `mine.safetensors:0.5`), comma-separated. Each learned
-/// style must have been trained for `net` (the same file).
-fn parse_style(spec: &str, net: &MultiStyle26) -> Result<StyleWeights> {
+/// style must have been trained for `net` (the same file); `learned` holds parts given
+/// otherwise (a learned style passed as `--model`).
+fn parse_style(
+    spec: &str,
+    net: &MultiStyle26,
+    mut learned: Vec<(LearnedStyle, f32)>,
+) -> Result<StyleWeights> {
     let mut builtin = Vec::new();
-    let mut learned = Vec::new();
     for item in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let bad = || {
             invalid(format!("'{item}' is not a style: give an index (19), a blend (3:0.5,12:0.5) or a learned style file (mine.safetensors:0.5)"))
