@@ -8,7 +8,11 @@ mod common;
 
 use common::ctx;
 use webgpu_style_transfer::gpu::Plan;
-use webgpu_style_transfer::models::{ModelFile, MultiStyle26, StyleWeights};
+use webgpu_style_transfer::image::Rgba8Image;
+use webgpu_style_transfer::models::learned::BASE_WEIGHTS_KEY;
+use webgpu_style_transfer::models::{
+    LearnedStyle, ModelFile, MultiStyle26, OutputOptions, StyleWeights,
+};
 use webgpu_style_transfer::ops::{self, PixelMap};
 use webgpu_style_transfer::Error;
 
@@ -238,5 +242,56 @@ fn concurrent_runs_of_one_net_keep_their_own_style() {
         for got in t.join().unwrap() {
             assert!(got == want_a, "a tiled run took another run's style");
         }
+    });
+}
+
+/// The learned style in the fixtures was trained against a conversion of the 26-style net made
+/// on another machine: it is accepted by this machine's conversion (the base net is named by
+/// its weights, not by the file's bytes) and gives the picture recorded with it; a style whose
+/// base net is another is refused by name.
+#[test]
+fn learned_styles_run_on_the_net_they_were_learned_for_and_no_other() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let file = model_file();
+        let net = MultiStyle26::load(&ctx, &file).unwrap();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
+        let read = |name: &str| std::fs::read(format!("{dir}{name}")).unwrap();
+        let style = LearnedStyle::from_file(
+            &ModelFile::parse(&read("train/starry64.safetensors")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(style.meta(BASE_WEIGHTS_KEY), Some(file.weights_sha256()));
+        net.check_learned(&style).unwrap();
+        let photo = Rgba8Image::decode(&read("johnson/coffee_64x48.png")).unwrap();
+        let got = net
+            .stylize(
+                &ctx,
+                &photo,
+                &StyleWeights::learned(&style),
+                &OutputOptions::default(),
+            )
+            .await
+            .unwrap();
+        let want = read("train/coffee_64x48_starry64.rgba");
+        let worst = got
+            .data
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert_eq!(got.data.len(), want.len());
+        assert!(
+            worst <= Some(1),
+            "differs from the recorded picture by {worst:?}/255"
+        );
+
+        let other = style.with_meta(BASE_WEIGHTS_KEY, "0".repeat(64));
+        let e = net.check_learned(&other).unwrap_err().to_string();
+        assert!(
+            e.contains("'starry64' was learned for another 26-style net"),
+            "{e}"
+        );
+        assert!(e.contains("train it again"), "{e}");
     });
 }

@@ -10,6 +10,7 @@ mod common;
 use common::ctx;
 use webgpu_style_transfer::image::Rgba8Image;
 use webgpu_style_transfer::loss::{LossValues, LossWeights};
+use webgpu_style_transfer::models::learned::BASE_WEIGHTS_KEY;
 use webgpu_style_transfer::models::{
     LearnedStyle, ModelFile, MultiStyle26, OutputOptions, StyleWeights,
 };
@@ -186,7 +187,7 @@ fn a_short_seeded_run_lowers_a_held_out_photos_style_loss_and_resumes_exactly() 
         );
         // The learned style, saved and loaded, is what the trainer holds; it stylizes.
         let style = t.learned_style(&ctx).await.unwrap();
-        assert_eq!(style.meta("base_sha256"), Some(net.sha256()));
+        assert_eq!(style.meta(BASE_WEIGHTS_KEY), Some(net.weights_sha256()));
         let loaded =
             LearnedStyle::from_file(&ModelFile::parse(&style.to_bytes().unwrap()).unwrap())
                 .unwrap();

@@ -2,7 +2,7 @@
 //! conditional instance norm (Dumoulin et al. 2017 add a painting to a trained N-style net by
 //! learning only these, with the convolutions frozen). Saved as a model file of family
 //! `multistyle26-style`: each norm's `NAME.gamma` and `NAME.beta` ([C] f32) and metadata that
-//! says how it was made (painting, loss net, layers, weights, steps, the base net's sha256).
+//! says how it was made (painting, loss net, layers, weights, steps, the base net's weights sha256).
 //! It runs wherever the 26-style net runs, alone or blended with the trained styles
 //! ([`super::StyleWeights::mix`]).
 
@@ -15,6 +15,10 @@ use crate::{Error, Result};
 
 /// The model-file family of a learned style.
 pub const FAMILY: &str = "multistyle26-style";
+
+/// The metadata key of the base net's [`ModelFile::weights_sha256`]: the 26-style net whose
+/// convolutions the row was fitted to.
+pub const BASE_WEIGHTS_KEY: &str = "base_weights_sha256";
 
 /// A learned row of norm parameters with the metadata it was saved with.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@
 //! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
 //! [0, 1]; height and width must be multiples of 4.
 
-use super::learned::LearnedStyle;
+use super::learned::{LearnedStyle, BASE_WEIGHTS_KEY};
 use super::net::{self, Builder, Net, OutputOptions};
 use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
@@ -194,8 +194,8 @@ fn conv_params(k: usize, stride: usize) -> Conv2dParams {
 /// The 26-style net with its weights on the GPU.
 pub struct MultiStyle26 {
     layers: Vec<Layer>,
-    /// SHA-256 of the model file (a learned style records the file it was learned for).
-    sha256: String,
+    /// SHA-256 of the net's weights (a learned style records the weights it was learned for).
+    weights_sha256: String,
     plans: Plans,
 }
 
@@ -253,7 +253,7 @@ impl MultiStyle26 {
         }
         Ok(Self {
             layers,
-            sha256: file.sha256().to_string(),
+            weights_sha256: file.weights_sha256().to_string(),
             plans: Plans::default(),
         })
     }
@@ -273,14 +273,14 @@ impl MultiStyle26 {
         runner::stylize(ctx, self, photo, style, opts, &mut |_| {}).await
     }
 
-    /// Fails unless `style` was learned for this net's model file (its convolutions are what
-    /// the learned row was fitted to).
+    /// Fails unless `style` was learned for this net's weights (its convolutions are what the
+    /// learned row was fitted to).
     pub fn check_learned(&self, style: &LearnedStyle) -> Result<()> {
-        match style.meta("base_sha256") {
-            Some(sha) if sha != self.sha256 => Err(Error::Model(format!(
-                "the learned style '{}' was learned for another 26-style net file (sha256 {sha}), not this one ({}); train it again for this net",
+        match style.meta(BASE_WEIGHTS_KEY) {
+            Some(sha) if sha != self.weights_sha256 => Err(Error::Model(format!(
+                "the learned style '{}' was learned for another 26-style net (weights sha256 {sha}), not this one ({}); train it again for this net",
                 style.name(),
-                self.sha256
+                self.weights_sha256
             ))),
             _ => Ok(()),
         }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 
 use safetensors::{Dtype, SafeTensors};
+use sha2::Digest;
 
 use crate::{Error, Result};
 
@@ -15,8 +16,8 @@ pub const FORMAT: &str = "webgpu-style-transfer/1";
 /// A parsed model file: its metadata and its tensors (f32, or uint8 codebook indices).
 #[derive(Debug, Clone)]
 pub struct ModelFile {
-    /// SHA-256 of the file's bytes, lower-case hex.
-    sha256: String,
+    /// SHA-256 of the tensors (see [`ModelFile::weights_sha256`]), lower-case hex.
+    weights_sha256: String,
     metadata: HashMap<String, String>,
     tensors: HashMap<String, (Vec<usize>, Values)>,
 }
@@ -42,8 +43,13 @@ impl ModelFile {
         let st = SafeTensors::deserialize(bytes)
             .map_err(|e| Error::Model(format!("the file is damaged or truncated: {e}")))?;
         let mut tensors = HashMap::new();
-        for (name, view) in st.tensors() {
+        let mut views = st.tensors();
+        // Sorted by name, so the digest does not depend on the order of the file's header.
+        views.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut digest = sha2::Sha256::new();
+        for (name, view) in views {
             let data = view.data();
+            digest_tensor(&mut digest, &name, &view);
             let values = match view.dtype() {
                 Dtype::F32 => Values::F32(
                     data.chunks_exact(4)
@@ -71,7 +77,7 @@ impl ModelFile {
             tensors.insert(name, (view.shape().to_vec(), values));
         }
         Ok(Self {
-            sha256: sha256_hex(bytes),
+            weights_sha256: hex(&digest.finalize()),
             metadata,
             tensors,
         })
@@ -82,10 +88,13 @@ impl ModelFile {
         self.metadata.get(key).map(String::as_str)
     }
 
-    /// SHA-256 of the file's bytes (lower-case hex): what a learned style records of the net
-    /// it was trained for.
-    pub fn sha256(&self) -> &str {
-        &self.sha256
+    /// SHA-256 of the tensors alone (lower-case hex): each tensor's name, dtype, shape and
+    /// stored bytes, in name order. It names the weights, not the file: the metadata and the
+    /// header's layout (which the safetensors writer does not keep in a fixed order, so two
+    /// conversions of the same weights can differ byte for byte) do not enter it. A learned
+    /// style records it of the net it was trained for.
+    pub fn weights_sha256(&self) -> &str {
+        &self.weights_sha256
     }
 
     /// All metadata.
@@ -232,11 +241,27 @@ fn f16_to_f32(h: u16) -> f32 {
 
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Feeds one tensor into the weights digest, each field length-prefixed so that no two
+/// different tensors feed the same bytes.
+fn digest_tensor(digest: &mut sha2::Sha256, name: &str, view: &safetensors::tensor::TensorView) {
+    let dtype = format!("{:?}", view.dtype());
+    for field in [name.as_bytes(), dtype.as_bytes()] {
+        digest.update((field.len() as u64).to_le_bytes());
+        digest.update(field);
+    }
+    digest.update((view.shape().len() as u64).to_le_bytes());
+    for &d in view.shape() {
+        digest.update((d as u64).to_le_bytes());
+    }
+    digest.update((view.data().len() as u64).to_le_bytes());
+    digest.update(view.data());
 }
 
 #[cfg(test)]
@@ -269,6 +294,58 @@ mod tests {
             assert!(e.contains("tensor 'w'"), "{e}");
             assert!(e.contains("finite numbers"), "{e}");
             assert!(e.contains("at index 1 (2 of 4 values"), "{e}");
+        }
+    }
+
+    /// A safetensors file written by hand: `header` lists (name, values) in the order the
+    /// header names them, with the data stored in that order, plus `meta`.
+    fn hand_written(header: &[(&str, &[f32])], meta: &[(&str, &str)]) -> Vec<u8> {
+        let mut fields: Vec<String> = meta
+            .iter()
+            .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+            .collect();
+        let meta = format!("\"__metadata__\":{{{}}}", fields.join(","));
+        fields.clear();
+        let (mut data, mut offset) = (Vec::new(), 0);
+        for (name, values) in header {
+            let end = offset + 4 * values.len();
+            fields.push(format!(
+                "\"{name}\":{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+                values.len()
+            ));
+            data.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+            offset = end;
+        }
+        let json = format!("{{{meta},{}}}", fields.join(","));
+        let mut bytes = (json.len() as u64).to_le_bytes().to_vec();
+        bytes.extend(json.as_bytes());
+        bytes.extend(data);
+        bytes
+    }
+
+    #[test]
+    fn the_weights_digest_names_the_tensors_not_the_file() {
+        let (a, b): (&[f32], &[f32]) = (&[1.0, 2.0], &[3.0]);
+        let format = ("format", FORMAT);
+        let one = hand_written(&[("a", a), ("b", b)], &[format, ("x", "1"), ("y", "2")]);
+        // The same tensors, the header in another order, other metadata: another file...
+        let other = hand_written(&[("b", b), ("a", a)], &[("y", "3"), format]);
+        assert_ne!(super::sha256_hex(&one), super::sha256_hex(&other));
+        // ...with the same weights.
+        let digest = |bytes: &[u8]| {
+            ModelFile::parse(bytes)
+                .unwrap()
+                .weights_sha256()
+                .to_string()
+        };
+        assert_eq!(digest(&one), digest(&other));
+        // A changed value, a renamed tensor, or values moved between tensors change it.
+        for changed in [
+            hand_written(&[("a", &[1.0, 2.5]), ("b", b)], &[format]),
+            hand_written(&[("a", a), ("c", b)], &[format]),
+            hand_written(&[("a", &[1.0]), ("b", &[2.0, 3.0])], &[format]),
+        ] {
+            assert_ne!(digest(&one), digest(&changed));
         }
     }
 

@@ -16,6 +16,7 @@ use super::TrainOptions;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::loss::{self, LossValues, Recorded, Targets};
+use crate::models::learned::BASE_WEIGHTS_KEY;
 use crate::models::multistyle::{self, row_layout, StyleWeights, ROW_LEN, STYLES};
 use crate::models::net::{Direct, Net};
 use crate::models::{LearnedStyle, ModelFile, MultiStyle26, OutputOptions, Vgg};
@@ -56,8 +57,8 @@ pub struct StyleTrainer {
     terms: Vec<Recorded>,
     optim: OptimizerState,
     step: usize,
-    /// SHA-256 of the 26-style net's file, which the learned row only works with.
-    base_sha256: String,
+    /// SHA-256 of the 26-style net's weights, which the learned row only works with.
+    base_weights_sha256: String,
 }
 
 impl StyleTrainer {
@@ -110,7 +111,7 @@ impl StyleTrainer {
             plan: Plan::new("train.step"),
             terms: Vec::new(),
             step: 0,
-            base_sha256: net_file.sha256().to_string(),
+            base_weights_sha256: net_file.weights_sha256().to_string(),
         };
         trainer.record_step(ctx, &input_grads)?;
         Ok(trainer)
@@ -351,7 +352,7 @@ impl StyleTrainer {
     pub async fn learned_style(&self, ctx: &GpuContext) -> Result<LearnedStyle> {
         let mut meta = self.opts.metadata();
         meta.insert("train.steps_done".into(), self.step.to_string());
-        meta.insert("base_sha256".into(), self.base_sha256.clone());
+        meta.insert(BASE_WEIGHTS_KEY.into(), self.base_weights_sha256.clone());
         meta.insert("base_family".into(), "multistyle26".into());
         LearnedStyle::new(self.row(ctx).await?, meta)
     }
