@@ -19,6 +19,8 @@ use crate::models::{
 use crate::ops::PoolMode;
 use crate::Error;
 
+mod train;
+
 /// Installs the panic hook once (a safety net: the engine returns errors, it does not panic).
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -260,6 +262,10 @@ pub struct Engine {
     // Loaded models sit behind RefCell + Rc so that loading one (a `&self` call) can happen
     // while another call's future, which holds `&self` across awaits, is still running.
     multistyle: RefCell<Option<Rc<MultiStyle26>>>,
+    /// The 26-style net's file, which training needs (its convolutions' input gradients).
+    multistyle_file: RefCell<Option<Rc<ModelFile>>>,
+    /// The loss network for training (`loadLossNet`), as parsed weights.
+    loss_net: RefCell<Option<Rc<ModelFile>>>,
     gatys: RefCell<Option<Rc<Gatys>>>,
     /// Models loaded with `loadModel` (Johnson nets and learned styles), by the id JS holds.
     models: RefCell<Vec<Loaded>>,
@@ -397,6 +403,8 @@ impl Engine {
         Ok(Engine {
             ctx,
             multistyle: RefCell::new(None),
+            multistyle_file: RefCell::new(None),
+            loss_net: RefCell::new(None),
             gatys: RefCell::new(None),
             models: RefCell::new(Vec::new()),
             arbitrary: RefCell::new(None),
@@ -470,6 +478,7 @@ impl Engine {
         let file = ModelFile::parse(bytes).map_err(js_error)?;
         let net = MultiStyle26::load(&self.ctx, &file).map_err(js_error)?;
         *self.multistyle.borrow_mut() = Some(Rc::new(net));
+        *self.multistyle_file.borrow_mut() = Some(Rc::new(file));
         Ok(())
     }
 

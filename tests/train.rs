@@ -1,7 +1,7 @@
 //! Training a new style for the 26-style net, against an independent float64 JAX reference
 //! (tools/train_reference.py: the net, VGG16 and the loss written from their definitions and
 //! differentiated by JAX) and by what training must do: lower the style loss of a photo it
-//! never saw. Native only (the trainer is not yet in the browser build).
+//! never saw. Native; the browser's training tests are in tests/e2e/train.test.mjs.
 
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -15,6 +15,7 @@ use webgpu_style_transfer::models::{
     LearnedStyle, ModelFile, MultiStyle26, OutputOptions, StyleWeights,
 };
 use webgpu_style_transfer::train::{Checkpoint, PhotoSet, StyleTrainer, TrainOptions};
+use webgpu_style_transfer::Error;
 
 fn model(name: &str) -> ModelFile {
     let path = format!("{}/models/{name}.safetensors", env!("CARGO_MANIFEST_DIR"));
@@ -287,4 +288,44 @@ fn bad_settings_are_refused_before_any_work() {
         let e = opts.validate().unwrap_err().to_string();
         assert!(e.contains(want), "{e} (wanted {want})");
     }
+}
+
+/// A run whose largest buffer would not fit the device is refused before anything is
+/// uploaded (the check is on the options alone), naming the largest size that fits.
+#[test]
+fn a_run_too_large_for_the_device_names_a_size_that_fits() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let limit = ctx
+            .limits()
+            .max_storage_buffer_binding_size
+            .min(ctx.limits().max_buffer_size);
+        let opts = TrainOptions {
+            size: 16384,
+            style_size: 64,
+            ..options()
+        };
+        let painting = png("gatys/style.png");
+        let e = StyleTrainer::new(
+            &ctx,
+            &model("multistyle26"),
+            &model("vgg16"),
+            &painting,
+            opts,
+        )
+        .await
+        .err()
+        .expect("a 16384 px run is refused");
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        let msg = e.to_string();
+        let side: u64 = msg
+            .rsplit("at most ")
+            .next()
+            .and_then(|s| s.split(' ').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no size named: {msg}"));
+        // VGG16's first layer has 64 channels of f32.
+        assert!(side % 4 == 0 && side * side * 256 <= limit, "{msg}");
+        assert!((side + 4) * (side + 4) * 256 > limit, "{msg}");
+    });
 }

@@ -503,6 +503,13 @@ pub fn estimate_memory(opts: &TrainOptions, vgg_weight_bytes: u64) -> TrainMemor
     }
 }
 
+/// The largest side (a multiple of 4) whose first VGG layer fits in `limit` bytes.
+fn largest_fitting_side(opts: &TrainOptions, limit: u64) -> usize {
+    let per_pixel = (opts.loss_net.geometry(0).0 * 4) as f64;
+    let side = (limit as f64 / per_pixel).sqrt() as usize;
+    side / 4 * 4
+}
+
 /// Fails unless the largest buffer of a run fits the device's storage binding limit.
 fn check_fits(ctx: &GpuContext, opts: &TrainOptions) -> Result<TrainMemory> {
     let est = estimate_memory(opts, opts.loss_net.weight_bytes(true));
@@ -520,7 +527,10 @@ fn check_fits(ctx: &GpuContext, opts: &TrainOptions) -> Result<TrainMemory> {
             ),
             limit: format!("{:.1} MiB", limit as f64 / 1048576.0),
             limit_name: "maxStorageBufferBindingSize",
-            hint: "train at a smaller --size or --style-size".into(),
+            hint: format!(
+                "train at a size and style size of at most {} px",
+                largest_fitting_side(opts, limit)
+            ),
         });
     }
     Ok(est)
