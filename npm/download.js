@@ -12,11 +12,13 @@ export const CACHE_PREFIX = "webgpu-style-transfer-models-";
 export const CACHE_NAME = `${CACHE_PREFIX}${VERSION}`;
 
 /**
- * `{ url, bytes, sha256 }` of a model file shipped in the package. The caller writes the URL
+ * `{ url, bytes, sha256 }` of a model file shipped in the package, or null where this build
+ * has none (the optional training photos). The caller writes the URL
  * as a literal `new URL("./file", import.meta.url)`, so that bundlers copy that one file.
  */
 export function packagedModel(file, url) {
   const f = FILES[file];
+  if (!f) return null;
   return Object.freeze({ url, bytes: f.bytes, sha256: f.sha256 });
 }
 

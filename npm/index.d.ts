@@ -32,7 +32,8 @@ export type Style = number | Record<number, number> | TransformNet | Array<[numb
 
 /**
  * A model from `StyleTransfer.loadModel()`: a Johnson transform net (`family` "johnson"), or a
- * style learned for the 26-style net by `style-transfer train` (`family` "multistyle26-style").
+ * style learned for the 26-style net by `style-transfer train` or `train()` (`family`
+ * "multistyle26-style").
  */
 export declare class TransformNet {
   private constructor();
@@ -225,6 +226,104 @@ export declare class GatysRun implements AsyncIterable<GatysProgress> {
 }
 
 /**
+ * Options of a training run (`StyleTransfer.train`): a new style for the 26-style net, learned
+ * as `style-transfer train` learns it (Adam on one gamma/beta row per conditional norm, the
+ * convolutions frozen; content + style Gram + total-variation loss through VGG16). Defaults as
+ * the CLI's but `size` 128 and `steps` 300. Checked like the other options ("invalid-argument").
+ * `signal` rejects `result` with code "cancelled" at once (the run stops at its next step);
+ * `onDownloadProgress` reports VGG16's, the 26-style net's and the default photos' downloads.
+ */
+export interface TrainOptions extends LoadOptions {
+  /** Training photos (at least one); default: the package's 39 photos (3 MB, fetched once and cached). */
+  images?: ImageSource[];
+  /** The photo shown stylized in progress events (default: the first training photo). */
+  preview?: ImageSource;
+  /** The style's name, kept in its file (default "my-style"). */
+  name?: string;
+  /** Side of the square training crops in pixels: a multiple of 4, at least 32 (default 128). */
+  size?: number;
+  /** Photos per step, their gradients averaged (default 4). */
+  batch?: number;
+  /** Optimiser steps (default 300). */
+  steps?: number;
+  /** Adam's step size (default 0.01). */
+  learningRate?: number;
+  /** The painting is scaled so its longer side is this many pixels (default 256). */
+  styleSize?: number;
+  /** Default 1. */
+  contentWeight?: number;
+  /** Default 5. */
+  styleWeight?: number;
+  /** Default 1e-6. */
+  tvWeight?: number;
+  /** Default ["relu3_3"]. */
+  contentLayers?: string[];
+  /** Default ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]. */
+  styleLayers?: string[];
+  /** One weight per style layer (default all 1). */
+  layerWeights?: number[];
+  /** The loss network (default "vgg16", 7.4 MB; "vgg19" is 20 MB). */
+  lossNet?: "vgg16" | "vgg19";
+  /** Seeds the crops and flips (default 0): the same seed and photos give the same style. */
+  seed?: number;
+  /** Start from built-in style 0-25 instead of the mean of the 26. */
+  initStyle?: number;
+  /** Report progress (and read the losses back) every this many steps (default 1). */
+  reportEvery?: number;
+  /** Attach a preview to the progress every this many steps (default 10) and at the last. */
+  previewEvery?: number;
+  /** Longer side of the preview in pixels (default 256). */
+  previewSize?: number;
+}
+
+/** One reported step; each loss is already multiplied by its weight (the batch's mean). */
+export interface TrainProgress {
+  /** Steps done (1 to steps). */
+  step: number;
+  steps: number;
+  total: number;
+  content: number;
+  style: number;
+  tv: number;
+  /** Since the first step started (set-up and the painting's Grams excluded). */
+  elapsedMs: number;
+  /** Measured over the steps after the first report (the first holds shader compilation). */
+  stepsPerSecond: number;
+  /** The preview photo stylized with the style so far, every `previewEvery` steps. */
+  preview?: ImageData;
+}
+
+export interface TrainResult {
+  /** The learned style: use it as `stylize(image, { model })`, in `stylizeTo`, or in a `style` blend. */
+  model: TransformNet;
+  /** Steps done. */
+  steps: number;
+  /** Whether `cancel()` stopped the run before its last step (`model` is the style so far). */
+  cancelled: boolean;
+  /** The last reported losses. */
+  losses?: { total: number; content: number; style: number; tv: number };
+}
+
+/** A running training of a new style. */
+export declare class TrainRun implements AsyncIterable<TrainProgress> {
+  private constructor();
+  /**
+   * The learned style. `cancel()` ends the run early and still resolves (with `cancelled:
+   * true`); the `signal` option and `destroy()` reject it ("cancelled", "destroyed").
+   */
+  readonly result: Promise<TrainResult>;
+  onProgress(fn: (event: TrainProgress) => void): this;
+  /** Stops at the next reported step and releases the run's GPU buffers. */
+  cancel(): void;
+  /**
+   * Once the run has ended: the style's file as `style-transfer train` writes it (safetensors,
+   * family "multistyle26-style"), for `loadModel()` or the CLI's `stylize --model`.
+   */
+  save(): Promise<Uint8Array>;
+  [Symbol.asyncIterator](): AsyncIterator<TrainProgress>;
+}
+
+/**
  * Every error the package throws or rejects with is an `Error` with one of these codes:
  * - `webgpu-unavailable`: no WebGPU in this browser (the message names browsers that have it);
  * - `invalid-argument`: a bad argument or option (the message names it and the value given);
@@ -235,10 +334,10 @@ export declare class GatysRun implements AsyncIterable<GatysProgress> {
  * - `gpu-error`: the GPU reported an error (or the browser cannot present a WebGPU canvas);
  * - `device-lost`: the GPU device was lost (driver reset, another tab, ...); make a new
  *   StyleTransfer with `StyleTransfer.create()`;
- * - `diverged`: a Gatys run's loss became NaN or infinite;
+ * - `diverged`: a Gatys or training run's loss became NaN or infinite;
  * - `io-error`: a file could not be read or written (the engine's native side; not expected in browsers);
  * - `cancelled`: the call's `signal` aborted, or `GatysRun.cancel()`;
- * - `destroyed`: a call after `destroy()` (and a Gatys run stopped by it);
+ * - `destroyed`: a call after `destroy()` (and a Gatys or training run stopped by it);
  * - `internal`: an unexpected failure inside the package (a bug: please report it).
  */
 export type ErrorCode =
@@ -279,6 +378,10 @@ export declare const MODELS: {
   readonly multistyle: PackagedModel;
   readonly arbitrary: PackagedModel;
   readonly vgg19: PackagedModel;
+  /** The loss net of training. */
+  readonly vgg16: PackagedModel;
+  /** The default training photos (one file of 39 JPEGs; empty in a build made without them). */
+  readonly photos: PackagedModel;
 };
 /** The Cache API cache the package keeps its checked model files in (named after the package's version; older versions' caches are deleted). */
 export declare const MODEL_CACHE_NAME: string;
@@ -329,6 +432,13 @@ export declare class StyleTransfer {
    * is downloaded on the first run and kept in the Cache API.
    */
   gatys(content: ImageSource, styles: ImageSource | ImageSource[], options?: GatysOptions): GatysRun;
+  /**
+   * Learns a new style of the 26-style net from `painting` on this GPU (nothing is uploaded
+   * anywhere); VGG16 (7.4 MB) and, without `images`, the default photos (3 MB) are fetched on
+   * the first run and cached. A run too large for the device fails with "too-large" naming a
+   * size that fits, before anything is allocated.
+   */
+  train(painting: ImageSource, options?: TrainOptions): TrainRun;
   /** Times the convolution kernels on this GPU. */
   benchConv(runs?: number): Promise<ConvBenchRow[]>;
   /**

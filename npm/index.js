@@ -14,10 +14,11 @@ import {
   createRequest,
   gatysRequest,
   loadRequest,
+  trainRequest,
   normalizeWeights,
   stylizeRequest,
 } from "./request.js";
-import { CACHE_NAME, SharedTask, abortable, cancelledError, download, packagedModel } from "./download.js";
+import { CACHE_NAME, SharedTask, abortable, cancelledError, download, packagedModel, sha256 } from "./download.js";
 
 export { STYLE_COUNT, STYLE_VECTOR_LENGTH };
 
@@ -31,6 +32,11 @@ export const MODELS = Object.freeze({
   arbitrary: packagedModel("arbitrary.safetensors", new URL("./arbitrary.safetensors", import.meta.url)),
   // VGG19 for Gatys runs (20 MB): fetched only when a run starts.
   vgg19: packagedModel("vgg19.safetensors", new URL("./vgg19.safetensors", import.meta.url)),
+  // VGG16, the loss net of training (7.4 MB): fetched when the first training run starts.
+  vgg16: packagedModel("vgg16.safetensors", new URL("./vgg16.safetensors", import.meta.url)),
+  // The default training photos (39 JPEGs in one file, 3 MB; sources and licences in
+  // photos/SOURCES.md): fetched when a run without `images` starts.
+  photos: packagedModel("photos.safetensors", new URL("./photos.safetensors", import.meta.url)),
 });
 
 /** Every code an error of this package can carry. */
@@ -77,16 +83,17 @@ function wrap(e, op) {
 }
 
 /**
- * A running Gatys optimisation: listen with `onProgress(fn)` or `for await (const e of run)`,
- * stop it with `cancel()` (or the `signal` option), and await `result` for the final image.
+ * A long run that reports as it goes (a Gatys optimisation, a training run): listen with
+ * `onProgress(fn)` or `for await (const e of run)`, stop it with `cancel()` (or the `signal`
+ * option), and await `result`.
  */
-export class GatysRun {
+class Run {
   #listeners = [];
   #queue = [];
   #waiters = [];
   #done = false;
   #stop = null; // null, or the code the run stops with ("cancelled", "destroyed")
-  /** Resolves to `{ image: ImageData, iterations, losses }`; rejects with code "cancelled" (its `image` holds the picture so far) after `cancel()`. */
+  /** What the run ends with (see the subclasses). */
   result;
 
   constructor(start) {
@@ -105,14 +112,14 @@ export class GatysRun {
     else this.#queue.push(event);
   }
 
-  /** Calls `fn(event)` at each reported iteration: `{ stage, stages, width, height, iteration, iterations, total, content, style, tv, elapsedMs, preview? }`. */
+  /** Calls `fn(event)` at each reported iteration or step (see the subclasses). */
   onProgress(fn) {
     if (typeof fn !== "function") throw error("invalid-argument", `onProgress takes a function, got ${show(fn)}`);
     this.#listeners.push(fn);
     return this;
   }
 
-  /** Stops the run at its next reported iteration; its GPU buffers are released. */
+  /** Stops the run at its next reported iteration or step; its GPU buffers are released. */
   cancel(code = "cancelled") {
     this.#stop ??= code;
   }
@@ -129,6 +136,40 @@ export class GatysRun {
         return Promise.resolve({ done: true, value: undefined });
       },
     };
+  }
+}
+
+/**
+ * A running Gatys optimisation. `result` resolves to `{ image: ImageData, iterations, losses }`;
+ * rejects with code "cancelled" (its `image` holds the picture so far) after `cancel()`.
+ * Progress events: `{ stage, stages, width, height, iteration, iterations, total, content,
+ * style, tv, elapsedMs, preview? }`.
+ */
+export class GatysRun extends Run {}
+
+/** The learned style's file of each ended TrainRun. */
+const learnedFiles = new WeakMap();
+
+/**
+ * A running training of a new style. `result` resolves to `{ model, steps, losses }`: `model`
+ * a learned style usable in `stylize({ model })`, `stylizeTo` and `style` blends; after
+ * `cancel()` it resolves too, with `cancelled: true` and the style learned so far. Progress
+ * events: `{ step, steps, total, content, style, tv, elapsedMs, stepsPerSecond, preview? }`.
+ */
+export class TrainRun extends Run {
+  /**
+   * The learned style as the file `style-transfer train` writes (safetensors, family
+   * "multistyle26-style"): `loadModel()` and the CLI's `stylize --model` read it.
+   */
+  async save() {
+    try {
+      await this.result;
+    } catch {
+      // The error is the result's; save() has nothing to give.
+    }
+    const bytes = learnedFiles.get(this);
+    if (!bytes) throw error("invalid-argument", "save: the training run failed, so there is no style to save");
+    return bytes.slice();
   }
 }
 
@@ -185,6 +226,45 @@ export function blendStyleVectors(parts) {
     for (let i = 0; i < out.length; i++) out[i] += v[i] * shares[k];
   });
   return Float32Array.from(out);
+}
+
+/**
+ * The photos in the package's photo file (safetensors: one uint8 tensor of JPEG bytes per
+ * photo, named by its file name): `[name, Blob]` pairs.
+ */
+function unpackPhotos(bytes) {
+  const length = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length)));
+  const data = bytes.subarray(8 + length);
+  return Object.entries(header)
+    .filter(([name]) => name !== "__metadata__")
+    .map(([name, t]) => [name, new Blob([data.subarray(t.data_offsets[0], t.data_offsets[1])], { type: "image/jpeg" })]);
+}
+
+/** What a learned style records of its painting: its file name, and its sha256 when given as bytes. */
+async function paintingMeta(painting) {
+  const meta = {};
+  if (typeof File !== "undefined" && painting instanceof File) meta.paintingName = painting.name;
+  if (painting instanceof Blob || painting instanceof ArrayBuffer || ArrayBuffer.isView(painting)) {
+    const bytes = painting instanceof Blob ? await painting.arrayBuffer() : painting;
+    meta.paintingSha256 = await sha256(bytes);
+  }
+  return meta;
+}
+
+/**
+ * Steps per second from progress events: over the steps since the first report (whose time
+ * holds the run's set-up and shader compilation), or from the start until there is a second.
+ */
+function stepRate() {
+  let first = null;
+  return (e) => {
+    if (first === null || e.step <= first.step) {
+      first ??= e;
+      return e.elapsedMs > 0 ? (1000 * e.step) / e.elapsedMs : 0;
+    }
+    return (1000 * (e.step - first.step)) / (e.elapsedMs - first.elapsedMs);
+  };
 }
 
 /** ImageData -> what the engine reads: `{ data, width, height }`. */
@@ -566,6 +646,68 @@ export class StyleTransfer {
               throw error(why, `${op}: ${message} after ${out.iterations} iterations`, { image, iterations: out.iterations });
             }
             return { image, iterations: out.iterations, losses: out.losses };
+          } finally {
+            r.signal?.removeEventListener("abort", onAbort);
+          }
+        },
+      ).finally(() => this.#runs.delete(run)),
+    );
+    if (this.#state === "open") this.#runs.add(run);
+    return run;
+  }
+
+  /** The loss net `name` ("vgg16" or "vgg19") of the package, in the engine's training slot. */
+  #lossNet(op, name, r) {
+    const e = this.#engine;
+    const what = name === "vgg16" ? "VGG16" : "VGG19";
+    return this.#packaged(op, `loss:${name}`, MODELS[name], what, () => e.lossNet === name, (b) => e.loadLossNet(b), r);
+  }
+
+  /** The package's default training photos, as ImageData. */
+  async #defaultPhotos(op, r) {
+    if (!MODELS.photos) throw error("invalid-argument", `${op}: this build of the package has no default photos; pass your own as the images option`);
+    const bytes = await download(MODELS.photos.url, { what: "the training photos", expect: MODELS.photos, signal: r.signal, onProgress: r.onDownloadProgress });
+    const photos = unpackPhotos(bytes);
+    if (photos.length === 0) throw error("invalid-argument", `${op}: this build of the package has no default photos (its set-up could not assemble them); pass your own as the images option`);
+    return Promise.all(photos.map(([name, blob]) => readImage(op, `the package's photo ${name}`, blob)));
+  }
+
+  /**
+   * Starts learning a new style of the 26-style net from `painting`, on this device's GPU
+   * (nothing leaves the page). Options: see TrainOptions in index.d.ts. `run.cancel()` stops
+   * at the next reported step and still gives the style learned so far; the `signal` option
+   * rejects the run with code "cancelled" instead, like any call's signal.
+   */
+  train(painting, options) {
+    const op = "train";
+    const run = new TrainRun((emit, stopped) =>
+      this.#call(
+        op,
+        () => trainRequest(painting, options),
+        async (r) => {
+          const onAbort = () => run.cancel();
+          r.signal?.addEventListener("abort", onAbort, { once: true });
+          try {
+            await Promise.all([this.#multistyle(op, r), this.#lossNet(op, r.engine.lossNet, r)]);
+            const art = await readImage(op, "painting", painting);
+            const photos = r.images
+              ? await Promise.all(r.images.map((x, i) => readImage(op, `images[${i}]`, x)))
+              : await this.#defaultPhotos(op, r);
+            const preview = r.preview === undefined ? photos[0] : await readImage(op, "preview", r.preview);
+            const request = { ...r.engine, ...(await paintingMeta(painting)) };
+            if (stopped() === "destroyed") throw error("destroyed", `${op}: the StyleTransfer was destroyed before the run started`);
+            this.#alive(op);
+            const rate = stepRate();
+            const out = await this.#engine.train(pixelsOf(art), photos.map(pixelsOf), pixelsOf(preview), request, (e) => {
+              if (e.preview) e.preview = new ImageData(e.preview.data, e.preview.width, e.preview.height);
+              e.stepsPerSecond = rate(e);
+              emit(e);
+              return stopped() === null;
+            });
+            learnedFiles.set(run, out.bytes);
+            if (stopped() === "destroyed") throw error("destroyed", `${op}: the StyleTransfer was destroyed after ${out.steps} steps`, { steps: out.steps });
+            const model = new TransformNet(this, out.id, out.family);
+            return { model, steps: out.steps, losses: out.losses, cancelled: out.cancelled };
           } finally {
             r.signal?.removeEventListener("abort", onAbort);
           }

@@ -329,3 +329,81 @@ export function gatysRequest(content, styles, options) {
     ...loadOptions(op, o),
   };
 }
+
+const TRAIN_OPTIONS = [
+  "images", "preview", "name", "size", "batch", "steps", "learningRate", "styleSize", "contentWeight", "styleWeight", "tvWeight",
+  "contentLayers", "styleLayers", "layerWeights", "lossNet", "seed", "initStyle", "reportEvery", "previewEvery", "previewSize",
+  "signal", "onDownloadProgress",
+];
+
+/** The layers each loss net has taps at. */
+const LOSS_NET_LAYERS = {
+  vgg16: ["relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu4_1", "relu4_2", "relu4_3"],
+  vgg19: ["relu1_1", "relu1_2", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu3_3", "relu3_4", "relu4_1", "relu4_2", "relu4_3", "relu4_4", "relu5_1"],
+};
+
+/** The smallest training size (VGG halves a crop three times before relu4_3; the net quarters it). */
+export const TRAIN_MIN_SIZE = 32;
+
+/**
+ * `train` arguments -> a validated request: `{ images?: ImageSource[], preview?, engine: {...},
+ * signal, onDownloadProgress }`, where `engine` is what the wasm engine reads (defaults filled
+ * in: the recipe of `style-transfer train` but 128 px crops and 300 steps, which a browser
+ * finishes in minutes on a real GPU).
+ */
+export function trainRequest(painting, options) {
+  const op = "train";
+  checkImage(op, "painting", painting);
+  const o = optionsObject(op, options, TRAIN_OPTIONS);
+  const opt = (name, check, fallback) => (o[name] === undefined ? fallback : check(name, o[name]));
+  const count = (min, max) => (name, v) => whole(op, name, v, { min, max });
+  const weight = (name, v) => finite(op, name, v, { min: 0 });
+  const lossNet = opt("lossNet", (n, v) => oneOf(op, n, v, ["vgg16", "vgg19"]), "vgg16");
+  const layers = (name, v) => {
+    if (!Array.isArray(v) || v.length === 0) throw bad(op, `${name} must be a non-empty array of layer names such as ["relu3_3"], got ${show(v)}`);
+    v.forEach((x, i) => {
+      if (!LOSS_NET_LAYERS[lossNet].includes(x)) throw bad(op, `${name}[${i}] is ${show(x)}, not a layer of ${lossNet} (${LOSS_NET_LAYERS[lossNet].join(", ")})`);
+    });
+    return v;
+  };
+  const styleLayers = opt("styleLayers", layers, ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]);
+  const size = opt("size", count(TRAIN_MIN_SIZE, 4096), 128);
+  if (size % 4 !== 0) throw bad(op, `size must be a multiple of 4 (the net quarters the crop), got ${size}; try ${Math.round(size / 4) * 4}`);
+  const images = opt("images", (n, v) => {
+    if (!Array.isArray(v) || v.length === 0) throw bad(op, `${n} must be a non-empty array of photos, got ${show(v)}; leave it out to train on the package's own photos`);
+    v.forEach((x, i) => checkImage(op, `${n}[${i}]`, x));
+    return v;
+  }, undefined);
+  const engine = {
+    size,
+    batch: opt("batch", count(1, 64), 4),
+    steps: opt("steps", count(1), 300),
+    learningRate: opt("learningRate", (n, v) => finite(op, n, v, { min: 0, above: true }), 0.01),
+    styleSize: opt("styleSize", count(TRAIN_MIN_SIZE, 4096), 256),
+    contentWeight: opt("contentWeight", weight, 1),
+    styleWeight: opt("styleWeight", weight, 5),
+    tvWeight: opt("tvWeight", weight, 1e-6),
+    contentLayers: opt("contentLayers", layers, ["relu3_3"]),
+    styleLayers,
+    layerWeights: opt("layerWeights", (n, v) => {
+      if (!Array.isArray(v) || v.length !== styleLayers.length) throw bad(op, `${n} must be an array of ${styleLayers.length} numbers, one per style layer, got ${show(v)}`);
+      return v.map((x, i) => weight(`${n}[${i}]`, x));
+    }, styleLayers.map(() => 1)),
+    lossNet,
+    seed: opt("seed", count(0, 2 ** 32 - 1), 0),
+    initStyle: opt("initStyle", count(0, STYLE_COUNT - 1), null),
+    reportEvery: opt("reportEvery", count(1), 1),
+    previewEvery: opt("previewEvery", count(1), 10),
+    previewSize: opt("previewSize", count(16, 4096), 256),
+    name: opt("name", (n, v) => {
+      if (typeof v !== "string" || v.length === 0 || v.length > 200) throw bad(op, `${n} must be a non-empty string of at most 200 characters, got ${show(v)}`);
+      return v;
+    }, "my-style"),
+  };
+  return {
+    images,
+    preview: opt("preview", (n, v) => checkImage(op, n, v), undefined),
+    engine,
+    ...loadOptions(op, o),
+  };
+}

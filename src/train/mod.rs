@@ -18,4 +18,4 @@ pub use options::{TrainOptions, MIN_SIZE};
 pub use photos::PhotoSet;
 #[cfg(not(target_arch = "wasm32"))]
 pub use photos::{read_dir, Skipped};
-pub use trainer::{estimate_memory, StyleTrainer, TrainMemory, TrainState};
+pub use trainer::{check_fits, estimate_memory, StyleTrainer, TrainMemory, TrainState};

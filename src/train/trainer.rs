@@ -468,6 +468,7 @@ async fn style_grams(
 /// The memory a run at these options needs: VGG's activations on a crop and on the painting
 /// (the largest buffer is its first block's), their gradients, and the net's kept activations
 /// and their gradients, for one photo at a time (later photos of the batch reuse the buffers).
+/// In u64 throughout: on wasm32 a usize overflows at 4 GiB, which a large request reaches.
 pub fn estimate_memory(opts: &TrainOptions, vgg_weight_bytes: u64) -> TrainMemory {
     let arch = opts.loss_net;
     let last = arch.taps().len() - 1;
@@ -475,15 +476,15 @@ pub fn estimate_memory(opts: &TrainOptions, vgg_weight_bytes: u64) -> TrainMemor
         (0..=last)
             .map(|i| {
                 let (c, pools) = arch.geometry(i);
-                (c * (side >> pools).max(1).pow(2) * 4) as u64
+                c as u64 * ((side >> pools).max(1) as u64).pow(2) * 4
             })
             .sum()
     };
-    let px = (opts.size * opts.size) as u64;
+    let px = (opts.size as u64).pow(2);
     // The 26-style net keeps about 190 values a pixel of the crop (conv and norm outputs at
     // full, half and quarter size, measured from its layers), and as many again in gradients.
     let net = 2 * 190 * 4 * px;
-    let first = |side: usize| (arch.geometry(0).0 * side * side * 4) as u64;
+    let first = |side: usize| arch.geometry(0).0 as u64 * (side as u64).pow(2) * 4;
     let style_side = opts.style_size;
     let largest = if style_side > opts.size {
         (
@@ -510,8 +511,10 @@ fn largest_fitting_side(opts: &TrainOptions, limit: u64) -> usize {
     side / 4 * 4
 }
 
-/// Fails unless the largest buffer of a run fits the device's storage binding limit.
-fn check_fits(ctx: &GpuContext, opts: &TrainOptions) -> Result<TrainMemory> {
+/// Fails unless the largest buffer of a run fits the device's storage binding limit (a
+/// [`Error::TooLarge`] naming the largest size that fits); [`StyleTrainer::new`] checks it
+/// first, and a caller can before preparing the photos.
+pub fn check_fits(ctx: &GpuContext, opts: &TrainOptions) -> Result<TrainMemory> {
     let est = estimate_memory(opts, opts.loss_net.weight_bytes(true));
     let limit = ctx
         .limits()

@@ -196,11 +196,12 @@ impl Engine {
         let net_file = loaded(&self.multistyle_file, "the 26-style net")?;
         let vgg = loaded(&self.loss_net, "the loss network")?;
         let opts = train_options(&options)?;
+        crate::train::check_fits(&self.ctx, &opts).map_err(js_error)?;
         let input = inputs(&painting, &photos, &preview, &options, opts.size)?;
-        let start = now_ms();
         let mut t = StyleTrainer::new(&self.ctx, &net_file, &vgg, &input.painting, opts)
             .await
             .map_err(js_error)?;
+        let start = now_ms();
         let mut callback_error = None;
         let mut last = None;
         let steps = t.options().steps;
