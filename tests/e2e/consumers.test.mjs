@@ -1,7 +1,7 @@
 // The npm package "works unchanged" in a webpack 5 app and in a Vite app: each bundler builds the
 // same tiny app (tests/consumers/app) with no wasm-specific configuration, and the built app
 // opens the GPU and stylizes an image in headless Chromium, on the main thread and in a Web
-// Worker.
+// Worker, where it also trains a style for two steps.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createRequire } from "node:module";
@@ -18,7 +18,7 @@ async function runBuilt(dir) {
   try {
     const page = await browser.newPage();
     await page.goto(server.url);
-    await page.waitForFunction(() => window.result, null, { timeout: 120_000 });
+    await page.waitForFunction(() => window.result, null, { timeout: 300_000 });
     return await page.evaluate(() => window.result);
   } finally {
     await browser.close();
@@ -32,7 +32,10 @@ function check(result) {
   assert.equal(result.changed, true, "the output differs from the input");
   assert.ok(result.adapter.length > 0);
   assert.equal(result.worker.error, undefined, `in the worker: ${result.worker.code}: ${result.worker.error}`);
-  assert.deepEqual(result.worker, { width: 24, height: 16, same: true }, "the worker gives the same picture");
+  const { trained, ...stylized } = result.worker;
+  assert.deepEqual(stylized, { width: 24, height: 16, same: true }, "the worker gives the same picture");
+  // Two steps, each reported with a preview; the style stylizes and saves.
+  assert.deepEqual(trained, { steps: 2, events: 2, previews: 2, own: true, saved: true });
 }
 
 test("a webpack 5 app uses the package", async () => {

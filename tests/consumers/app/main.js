@@ -1,5 +1,6 @@
 // A tiny app that uses the package as a user would, built by webpack and by Vite in the
-// consumer-app tests: open the GPU, stylize a small image, do the same in a Web Worker, report.
+// consumer-app tests: open the GPU, stylize a small image, do the same in a Web Worker (and
+// train a style there), report.
 import { StyleTransfer, STYLE_COUNT } from "webgpu-style-transfer";
 
 async function main() {
@@ -7,7 +8,7 @@ async function main() {
   try {
     const st = await StyleTransfer.create();
     const img = new ImageData(24, 16);
-    for (let i = 0; i < img.data.length; i += 4) img.data.set([i % 256, (i * 3) % 256, 128, 255], i);
+    for (let i = 0; i < img.data.length; i += 4) img.data.set([i % 256, (i * 3) % 256, (i >> 5) % 256, 255], i);
     const y = await st.stylize(img, { style: 19 });
     const changed = y.data.some((v, i) => v !== img.data[i]);
     // The same in a Web Worker: it must give the same pixels.
@@ -19,7 +20,7 @@ async function main() {
     });
     worker.terminate();
     const sameInWorker = !inWorker.error && inWorker.pixels.every((v, i) => v === y.data[i]);
-    window.result = { adapter: st.adapter.name, width: y.width, height: y.height, changed, styles: STYLE_COUNT, worker: inWorker.error ? inWorker : { width: inWorker.width, height: inWorker.height, same: sameInWorker } };
+    window.result = { adapter: st.adapter.name, width: y.width, height: y.height, changed, styles: STYLE_COUNT, worker: inWorker.error ? inWorker : { width: inWorker.width, height: inWorker.height, same: sameInWorker, trained: inWorker.trained } };
   } catch (e) {
     window.result = { error: e.message, code: e.code };
   }
