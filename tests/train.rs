@@ -325,7 +325,10 @@ fn a_run_too_large_for_the_device_names_a_size_that_fits() {
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no size named: {msg}"));
         // VGG16's first layer has 64 channels of f32.
-        assert!(side.is_multiple_of(4) && side * side * 256 <= limit, "{msg}");
+        assert!(
+            side.is_multiple_of(4) && side * side * 256 <= limit,
+            "{msg}"
+        );
         assert!((side + 4) * (side + 4) * 256 > limit, "{msg}");
     });
 }

@@ -1,10 +1,13 @@
 // The demo page: open the GPU, then a photo filter (the 26-style net, or the style of any
-// painting through the arbitrary-style net) and the Gatys studio. Every picture on the page,
-// the style thumbnails included, is rendered by the engine.
+// painting through the arbitrary-style net), the Gatys studio and the Train tab (train.js).
+// Every picture on the page, the style thumbnails included, is rendered by the engine.
 import * as styleTransferModule from "webgpu-style-transfer";
 import { StyleTransfer, STYLE_COUNT, toImageData } from "webgpu-style-transfer";
 import samplePhoto from "./assets/chelsea.png";
 import samplePainting from "./assets/starry_night.jpg";
+import { plotLosses } from "./plot.js";
+import { setUpTrain } from "./train.js";
+import { downloadText, drawTo } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const MAX_SIZE = 512; // longer side the filter works at
@@ -22,19 +25,6 @@ function showError(title, message) {
   const p = document.createElement("p");
   p.textContent = message;
   status.replaceChildren(h, p);
-}
-
-/** "Downloading VGG19: 3.1 of 20.0 MB" for a download progress event. */
-function downloadText(what, e) {
-  const mb = (n) => (n / 2 ** 20).toFixed(1);
-  if (e.cached) return `${what}: from the browser's cache`;
-  return e.total ? `Downloading ${what}: ${mb(e.loaded)} of ${mb(e.total)} MB` : `Downloading ${what}: ${mb(e.loaded)} MB`;
-}
-
-function drawTo(canvas, imageData) {
-  canvas.width = imageData.width;
-  canvas.height = imageData.height;
-  canvas.getContext("2d").putImageData(imageData, 0, 0);
 }
 
 // The engine, shared by the whole page. A lost GPU device (the browser reset it, or could not
@@ -98,14 +88,15 @@ async function main() {
   $("status").replaceChildren(h, dl);
 
   setUpTabs();
-  setUpFilter();
+  const filter = setUpFilter();
   setUpStudio();
+  setUpTrain({ engine: () => st, samples: { painting: samplePainting, photo: samplePhoto }, addLearnedStyle: filter.addLearnedStyle });
   setUpBench();
 }
 
-// Two tabs; arrow keys move between them (the WAI-ARIA tabs pattern).
+// The tabs; arrow keys move between them (the WAI-ARIA tabs pattern).
 function setUpTabs() {
-  const tabs = [$("tab-filter"), $("tab-studio")];
+  const tabs = [$("tab-filter"), $("tab-studio"), $("tab-train")];
   $("tabs").hidden = false;
   const select = (tab) => {
     for (const t of tabs) {
@@ -166,43 +157,7 @@ function setUpStudio() {
     showPaintings();
   });
 
-  function plot() {
-    const c = $("loss-plot");
-    const g = c.getContext("2d");
-    g.clearRect(0, 0, c.width, c.height);
-    if (history.length < 2) return;
-    const series = [["total", "#e0a030"], ["content", "#4b6bfb"], ["style", "#d04080"], ["tv", "#30a060"]];
-    const logs = history.flatMap((e) => series.map(([k]) => e[k])).filter((v) => v > 0).map(Math.log10);
-    const lo = Math.floor(Math.min(...logs));
-    const hi = Math.ceil(Math.max(...logs));
-    const n = Math.max(history.at(-1).iteration, 1);
-    const pad = 34;
-    const x = (i) => pad + ((c.width - pad - 6) * i) / n;
-    const y = (v) => 6 + ((c.height - 26) * (hi - Math.log10(v))) / Math.max(hi - lo, 1);
-    g.font = "12px system-ui";
-    g.fillStyle = "#888";
-    g.strokeStyle = "#8884";
-    for (let d = lo; d <= hi; d++) {
-      g.beginPath();
-      g.moveTo(pad, y(10 ** d));
-      g.lineTo(c.width, y(10 ** d));
-      g.stroke();
-      g.fillText(`1e${d}`, 2, y(10 ** d) + 4);
-    }
-    g.fillText(`iteration ${history.at(-1).iteration}`, c.width - 110, c.height - 4);
-    for (const [k, color] of series) {
-      g.strokeStyle = color;
-      g.lineWidth = 2;
-      g.beginPath();
-      let started = false;
-      for (const e of history) {
-        if (!(e[k] > 0)) continue;
-        started ? g.lineTo(x(e.iteration), y(e[k])) : g.moveTo(x(e.iteration), y(e[k]));
-        started = true;
-      }
-      g.stroke();
-    }
-  }
+  const plot = () => plotLosses($("loss-plot"), history, "iteration");
 
   const fmt = (v) => v.toExponential(2);
   $("g-start").addEventListener("click", async () => {
@@ -281,8 +236,10 @@ function setUpFilter() {
     $("style2").add(new Option(`Style ${i}`, String(i)));
   }
   $("style").value = "19";
-  $("style").add(new Option("Your painting", "painting"));
-  $("style").options[STYLE_COUNT].disabled = true;
+  const paintingOption = new Option("Your painting", "painting");
+  $("style").add(paintingOption);
+  paintingOption.disabled = true;
+  const learned = []; // styles trained on this page (Train tab): { name, model }
 
   let photo = null; // ImageData of the current photo
   let paintingVector = null; // style vector of the chosen painting (arbitrary-style net)
@@ -303,9 +260,9 @@ function setUpFilter() {
       $("timing").textContent = `Could not use that painting: ${e.message}`;
       return;
     }
-    $("style").options[STYLE_COUNT].disabled = false;
+    paintingOption.disabled = false;
     $("style").value = "painting";
-    for (const t of $("gallery").children) t.setAttribute("aria-pressed", "false");
+    markChosen();
     syncControls();
     document.body.dataset.painting = "1";
     render();
@@ -314,11 +271,21 @@ function setUpFilter() {
   function options() {
     const common = { strength: Number($("strength").value) / 100, preserveColors: $("preserve").checked, maxSize: MAX_SIZE };
     if ($("style").value === "painting") return { styleVector: paintingVector, ...common };
-    const s1 = Number($("style").value);
+    const s1 = $("style").value;
     const s2 = $("style2").value;
     const blend = Number($("blend").value) / 100;
-    const style = s2 === "" || Number(s2) === s1 ? s1 : { [s1]: 1 - blend, [Number(s2)]: blend };
-    return { style, strength: Number($("strength").value) / 100, preserveColors: $("preserve").checked, maxSize: MAX_SIZE };
+    const style = s2 === "" || s2 === s1 ? styleOf(s1) : [[styleOf(s1), 1 - blend], [styleOf(s2), blend]];
+    return { style, ...common };
+  }
+
+  /** A style picker's value -> the `style` option: a built-in index or a learned style. */
+  function styleOf(value) {
+    return value.startsWith("learned:") ? learned[Number(value.slice(8))].model : Number(value);
+  }
+
+  /** Marks the gallery thumbnail of the chosen style. */
+  function markChosen() {
+    for (const t of $("gallery").children) t.setAttribute("aria-pressed", String(t.dataset.value === $("style").value));
   }
 
   // Re-render on every control change; changes during a run coalesce into one more run.
@@ -371,31 +338,53 @@ function setUpFilter() {
     await renderGallery().catch((e) => ($("timing").textContent = `Could not render the gallery: ${e.message}`));
   }
 
+  /** A gallery thumbnail that picks `value` ("3", "learned:0") when clicked. */
+  function thumb(value, label) {
+    const b = document.createElement("button");
+    b.className = "thumb";
+    b.type = "button";
+    b.dataset.value = value;
+    b.setAttribute("aria-label", value.startsWith("learned:") ? `Your style ${label}` : `Style ${label}`);
+    b.setAttribute("aria-pressed", String($("style").value === value));
+    const c = document.createElement("canvas");
+    const span = document.createElement("span");
+    span.textContent = label;
+    b.append(c, span);
+    b.addEventListener("click", () => {
+      $("style").value = value;
+      syncControls();
+      markChosen();
+      render();
+    });
+    return b;
+  }
+
+  async function drawThumb(b) {
+    const out = await withEngine(() => st.stylize(photo, { style: styleOf(b.dataset.value), maxSize: 96 }));
+    drawTo(b.querySelector("canvas"), out);
+  }
+
   async function renderGallery() {
     const gallery = $("gallery");
-    gallery.replaceChildren();
-    for (let i = 0; i < STYLE_COUNT; i++) {
-      const b = document.createElement("button");
-      b.className = "thumb";
-      b.type = "button";
-      b.setAttribute("aria-label", `Style ${i}`);
-      b.setAttribute("aria-pressed", String($("style").value === String(i)));
-      const c = document.createElement("canvas");
-      const span = document.createElement("span");
-      span.textContent = i;
-      b.append(c, span);
-      b.addEventListener("click", () => {
-        $("style").value = String(i);
-        for (const t of gallery.children) t.setAttribute("aria-pressed", String(t === b));
-        render();
-      });
-      gallery.append(b);
-    }
-    for (let i = 0; i < STYLE_COUNT; i++) {
-      const out = await withEngine(() => st.stylize(photo, { style: i, maxSize: 96 }));
-      drawTo(gallery.children[i].querySelector("canvas"), out);
-    }
+    const values = [...Array(STYLE_COUNT).keys()].map(String).concat(learned.map((_, k) => `learned:${k}`));
+    gallery.replaceChildren(...values.map((v) => thumb(v, v.startsWith("learned:") ? learned[Number(v.slice(8))].name : v)));
+    for (const b of gallery.children) await drawThumb(b);
     document.body.dataset.gallery = "done";
+  }
+
+  /** Adds a style trained on this page to the pickers and the gallery, and shows it. */
+  async function addLearnedStyle(name, model) {
+    const value = `learned:${learned.length}`;
+    learned.push({ name, model });
+    $("style").add(new Option(`Yours: ${name}`, value));
+    $("style2").add(new Option(`Yours: ${name}`, value));
+    $("style").value = value;
+    syncControls();
+    const b = thumb(value, name);
+    $("gallery").append(b);
+    markChosen();
+    render();
+    if (photo) await drawThumb(b);
   }
 
   function syncControls() {
@@ -495,7 +484,7 @@ function setUpFilter() {
       syncControls();
       $("blend-out").value = `${$("blend").value}%`;
       $("strength-out").value = `${$("strength").value}%`;
-      for (const t of $("gallery").children) t.setAttribute("aria-pressed", String(t.getAttribute("aria-label") === `Style ${$("style").value}`));
+      markChosen();
       render();
     });
   }
@@ -516,6 +505,7 @@ function setUpFilter() {
   const img = new Image();
   img.src = samplePhoto;
   usePhoto(img);
+  return { addLearnedStyle };
 }
 
 function setUpBench() {

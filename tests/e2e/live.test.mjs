@@ -57,7 +57,7 @@ test("the page fits a phone's width", async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(dist.url());
     await page.waitForSelector("body[data-renders]", { timeout: 120_000 });
-    for (const tab of ["#tab-filter", "#tab-studio"]) {
+    for (const tab of ["#tab-filter", "#tab-studio", "#tab-train"]) {
       await page.click(tab);
       const over = await page.evaluate(() => {
         const wide = [...document.querySelectorAll("body *")].filter((e) => e.offsetParent && e.getBoundingClientRect().right > window.innerWidth + 1);

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serveDist } from "./server.mjs";
+import { serveDist, SHOTS } from "./server.mjs";
 import { launch } from "./browser.mjs";
 
 const GATYS = new URL("../fixtures/gatys/", import.meta.url);
@@ -145,7 +145,39 @@ test("train() learns a style in the browser that the native engine runs alike", 
     }
     // SwiftShader against lavapipe: float sums in another order, then 8-bit rounding.
     assert.ok(max <= 2 && sum / (native.length * 0.75) <= 0.1, `mean ${sum / (native.length * 0.75)}, max ${max}`);
+
+    await trainTab(page);
   } finally {
     await browser.close();
   }
 });
+
+/** The demo's Train tab: start a run, watch it report, cancel it, use the style in the filter. */
+async function trainTab(page) {
+  await page.waitForSelector("body[data-gallery=done]", { timeout: 300_000 });
+  await page.click("#tab-train");
+  assert.equal(await page.isVisible("#train"), true);
+  assert.match(await page.textContent("#t-downloads"), /VGG16.*\d+\.\d MB.*training photos \(\d+\.\d MB\)/);
+  await page.selectOption("#t-size", "32");
+  await page.fill("#t-steps", "100");
+  await page.fill("#t-batch", "1");
+  await page.fill("#t-name", "tab-style");
+  await page.click("#t-start");
+  await page.waitForFunction(() => Number(document.body.dataset.trainStep) >= 3, null, { timeout: 300_000 });
+  assert.match(await page.textContent("#t-stats"), /step \d+\/100 · [\d.]+ steps\/s · .* left · loss /);
+  await page.screenshot({ path: `${SHOTS}/train.png`, fullPage: true });
+  await page.click("#t-cancel");
+  await page.waitForFunction(() => document.body.dataset.train === "cancelled", null, { timeout: 120_000 });
+  assert.match(await page.textContent("#t-stats"), /cancelled after \d+ steps/);
+  assert.equal(await page.getAttribute("#t-download", "aria-disabled"), null);
+  assert.equal(await page.getAttribute("#t-download", "download"), "tab-style.safetensors");
+  const renders = Number(await page.getAttribute("body", "data-renders"));
+  await page.click("#t-use");
+  // The filter shows the new style: picked, in the gallery, rendered.
+  assert.equal(await page.isVisible("#filter"), true);
+  assert.equal(await page.inputValue("#style"), "learned:0");
+  await page.waitForFunction((n) => Number(document.body.dataset.renders) > n, renders, { timeout: 120_000 });
+  const thumb = page.locator('#gallery [data-value="learned:0"]');
+  assert.equal(await thumb.getAttribute("aria-pressed"), "true");
+  assert.equal(await thumb.getAttribute("aria-label"), "Your style tab-style");
+}
