@@ -77,6 +77,11 @@ test("train() learns a style in the browser that the native engine runs alike", 
         const dflt = await st.train(bytes(painting), { size: 32, batch: 1, steps: 1, styleSize: 32, previewEvery: 1 }).result;
         // A run too large for the device.
         const tooLarge = await code(st.train(bytes(painting), { images: [bytes(photo)], size: 4096, steps: 1 }).result);
+        // destroy() during a run (another StyleTransfer): it stops at its next report.
+        const other = await window.styleTransferModule.StyleTransfer.create();
+        const doomed = other.train(bytes(painting), { ...options, steps: 50 });
+        doomed.onProgress(() => other.destroy());
+        const destroyed = await code(doomed.result);
         return {
           bad,
           events: events.map(({ preview, ...e }) => ({ ...e, previewed: preview !== undefined })),
@@ -89,6 +94,8 @@ test("train() learns a style in the browser that the native engine runs alike", 
           cancelled: { steps: cancelled.steps, cancelled: cancelled.cancelled, reports, differs: cancelledStyled.data.some((v, i) => v !== styled.data[i]) },
           dflt: { steps: dflt.steps, cancelled: dflt.cancelled },
           tooLarge,
+          destroyed: destroyed?.[0],
+          closed: other.closed,
         };
       },
       { painting: b64(new URL("style.png", GATYS)), photo: b64(new URL("content32.png", GATYS)), other: b64(new URL("other32.png", GATYS)), coffee: b64(new URL("coffee_64x48.png", JOHNSON)) },
@@ -122,6 +129,7 @@ test("train() learns a style in the browser that the native engine runs alike", 
     assert.deepEqual(r.dflt, { steps: 1, cancelled: false });
     assert.equal(r.tooLarge?.[0], "too-large", JSON.stringify(r.tooLarge));
     assert.match(r.tooLarge[1], /at most \d+ px/);
+    assert.deepEqual([r.destroyed, r.closed], ["destroyed", true]);
 
     // The saved file, stylized by the native engine: the browser's picture up to rounding.
     const saved = Buffer.from(r.saved);
