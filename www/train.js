@@ -21,6 +21,8 @@ function duration(seconds) {
  * (URLs); `addLearnedStyle(name, model)` puts a finished style into the photo filter.
  */
 export function setUpTrain({ engine, samples, addLearnedStyle }) {
+  // The painting as given (a File, or the sample's bytes), so that the style file records its
+  // name and sha256.
   let painting = null;
   let photos = null; // the user's photos, or null for the package's own
   let preview = null;
@@ -29,10 +31,14 @@ export function setUpTrain({ engine, samples, addLearnedStyle }) {
   const history = [];
 
   const loadUrl = (src) => toImageData(Object.assign(new Image(), { src }));
-  loadUrl(samples.painting).then((p) => {
-    painting ??= p;
-    drawTo($("t-painting-thumb"), painting);
-  });
+  const showPainting = async (source) => drawTo($("t-painting-thumb"), await toImageData(source));
+  fetch(samples.painting)
+    .then((r) => r.blob())
+    .then((blob) => {
+      painting ??= new File([blob], "starry_night.jpg", { type: blob.type });
+      return showPainting(painting);
+    })
+    .catch((e) => ($("t-stats").textContent = `Could not load the sample painting: ${e.message}`));
   loadUrl(samples.photo).then((p) => (preview = p));
   $("t-downloads").textContent =
     `The first run downloads VGG16, the loss network (${mb(MODELS.vgg16.bytes)}), and, unless you give your own, ` +
@@ -42,8 +48,8 @@ export function setUpTrain({ engine, samples, addLearnedStyle }) {
     const f = e.target.files[0];
     if (!f) return;
     try {
-      painting = await toImageData(f);
-      drawTo($("t-painting-thumb"), painting);
+      await showPainting(f);
+      painting = f;
     } catch (err) {
       $("t-stats").textContent = `Could not read that painting: ${err.message}`;
     }

@@ -78,9 +78,9 @@ test("train() learns a style in the browser that the native engine runs alike", 
         // A run too large for the device.
         const tooLarge = await code(st.train(bytes(painting), { images: [bytes(photo)], size: 4096, steps: 1 }).result);
         // destroy() during a run (another StyleTransfer): it stops at its next report.
-        const other = await window.styleTransferModule.StyleTransfer.create();
-        const doomed = other.train(bytes(painting), { ...options, steps: 50 });
-        doomed.onProgress(() => other.destroy());
+        const second = await window.styleTransferModule.StyleTransfer.create();
+        const doomed = second.train(bytes(painting), { ...options, steps: 50 });
+        doomed.onProgress(() => second.destroy());
         const destroyed = await code(doomed.result);
         return {
           bad,
@@ -95,7 +95,7 @@ test("train() learns a style in the browser that the native engine runs alike", 
           dflt: { steps: dflt.steps, cancelled: dflt.cancelled },
           tooLarge,
           destroyed: destroyed?.[0],
-          closed: other.closed,
+          closed: second.closed,
         };
       },
       { painting: b64(new URL("style.png", GATYS)), photo: b64(new URL("content32.png", GATYS)), other: b64(new URL("other32.png", GATYS)), coffee: b64(new URL("coffee_64x48.png", JOHNSON)) },
@@ -179,6 +179,13 @@ async function trainTab(page) {
   assert.match(await page.textContent("#t-stats"), /cancelled after \d+ steps/);
   assert.equal(await page.getAttribute("#t-download", "aria-disabled"), null);
   assert.equal(await page.getAttribute("#t-download", "download"), "tab-style.safetensors");
+  const meta = await page.evaluate(async () => {
+    const b = new Uint8Array(await (await fetch(document.getElementById("t-download").href)).arrayBuffer());
+    const n = Number(new DataView(b.buffer).getBigUint64(0, true));
+    return JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n))).__metadata__;
+  });
+  assert.deepEqual([meta.name, meta.painting, meta.family], ["tab-style", "starry_night.jpg", "multistyle26-style"]);
+  assert.match(meta.painting_sha256, /^[0-9a-f]{64}$/);
   const renders = Number(await page.getAttribute("body", "data-renders"));
   await page.click("#t-use");
   // The filter shows the new style: picked, in the gallery, rendered.
