@@ -256,6 +256,80 @@ async fn net_table(
     Ok(rows)
 }
 
+/// The profile of the net that `record` appends, on a square input of `size` px (see
+/// [`Plan::profile`]).
+pub async fn profile_net(
+    ctx: &GpuContext,
+    record: &dyn Fn(&mut Plan, &crate::gpu::Tensor) -> Result<crate::gpu::Tensor>,
+    size: usize,
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<crate::gpu::Profile> {
+    let x: Vec<f32> = (0..3 * size * size)
+        .map(|i| ((i * 7919) % 255) as f32 / 255.0)
+        .collect();
+    let x = ctx.upload("profile.photo", &[3, size, size], &x)?;
+    let mut plan = Plan::new("profile.net");
+    let _y = record(&mut plan, &x)?;
+    plan.profile(ctx, runs, now).await
+}
+
+/// The profile of one Gatys gradient evaluation (VGG19 forward and backward, the loss and its
+/// gradient: what an iteration costs besides the optimiser's few element-wise passes) on a
+/// square image of `size` px, with the default loss layers and weights.
+pub async fn profile_gatys(
+    ctx: &GpuContext,
+    gatys: &crate::gatys::Gatys,
+    size: usize,
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<crate::gpu::Profile> {
+    use crate::gatys::run::to_vgg;
+    let weights = crate::loss::LossWeights::default();
+    let content = to_vgg(ctx, &test_card(size, size, 0)).await?;
+    let style = to_vgg(ctx, &test_card(size, size * 3 / 4, 1)).await?;
+    let targets =
+        crate::loss::targets(ctx, gatys.vgg(), &content, &[(&style, 1.0)], &weights).await?;
+    let x = to_vgg(ctx, &test_card(size, size, 2)).await?;
+    let mut plan = Plan::new("profile.gatys");
+    let _rec =
+        crate::loss::record_gradient(ctx, &mut plan, gatys.vgg(), &x, &targets, &weights, true)?;
+    plan.profile(ctx, runs, now).await
+}
+
+/// A profile as Markdown: one row per dispatch (layer, kernel, output shape, ms, GFLOP/s where
+/// the op states its operations, share of the dispatches' total), then the time per kernel,
+/// then the dispatches' sum beside the whole plan as one submission.
+pub fn profile_markdown(profile: &crate::gpu::Profile) -> String {
+    let total = profile.dispatch_ms().max(f64::MIN_POSITIVE);
+    let mut s = String::from("| # | layer | kernel | output | ms | GFLOP/s | share |\n|---:|---|---|---|---:|---:|---:|\n");
+    for (i, d) in profile.dispatches.iter().enumerate() {
+        let gflops = d.gflops().map_or("".into(), |g| format!("{g:.1}"));
+        s += &format!(
+            "| {i} | {} | {} | {:?} | {:.3} | {gflops} | {:.1} % |\n",
+            d.label,
+            d.kernel,
+            d.output,
+            d.ms,
+            100.0 * d.ms / total
+        );
+    }
+    s += "\n| kernel | dispatches | ms | share |\n|---|---:|---:|---:|\n";
+    for (kernel, n, ms) in profile.by_kernel() {
+        s += &format!(
+            "| {kernel} | {n} | {ms:.3} | {:.1} % |\n",
+            100.0 * ms / total
+        );
+    }
+    s += &format!(
+        "\n{} dispatches: {:.2} ms timed one by one; {:.2} ms as one submission (median)\n",
+        profile.dispatches.len(),
+        profile.dispatch_ms(),
+        profile.plan_ms
+    );
+    s
+}
+
 /// Runs `plan` `runs` times (at least once), each timed from submit to completion, and returns
 /// the median in milliseconds (emulated GPUs on shared machines are noisy).
 async fn median_run(

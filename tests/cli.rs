@@ -371,3 +371,49 @@ fn stylize_with_the_style_of_any_painting() {
         .unwrap();
     assert!(max <= 1, "--tile 32 changed the picture by {max} levels");
 }
+
+#[test]
+fn profile_prints_each_dispatch_and_names_bad_requests() {
+    let out = cli()
+        .args(["profile", "multistyle", "--size", "32", "--runs", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.starts_with("Adapter: "), "{text}");
+    assert!(
+        text.contains("| # | layer | kernel | output | ms | GFLOP/s | share |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| 0 | contract.0 | conv2d_tiled.wgsl | ["),
+        "{text}"
+    );
+    assert!(
+        text.contains("| kernel | dispatches | ms | share |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("dispatches: ") && text.contains("as one submission"),
+        "{text}"
+    );
+    for (args, want) in [
+        (
+            vec!["profile", "johnson"],
+            "give the converted net with --model FILE",
+        ),
+        (
+            vec!["profile", "multistyle", "--size", "8"],
+            "--size must be at least 16",
+        ),
+    ] {
+        let out = cli().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}

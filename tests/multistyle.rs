@@ -295,3 +295,56 @@ fn learned_styles_run_on_the_net_they_were_learned_for_and_no_other() {
         assert!(e.contains("train it again"), "{e}");
     });
 }
+
+/// The profile of the net at 64 px: every dispatch of its plan, in order, timed; the
+/// convolutions' operation counts follow from their shapes.
+#[test]
+fn a_profile_times_every_dispatch_of_the_net() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let net = MultiStyle26::load(&ctx, &model_file()).unwrap();
+        net.set_style(&ctx, &StyleWeights::single(19).unwrap())
+            .unwrap();
+        let start = std::time::Instant::now();
+        let now = move || start.elapsed().as_secs_f64() * 1e3;
+        let record =
+            |plan: &mut Plan, x: &webgpu_style_transfer::gpu::Tensor| net.record(&ctx, plan, x);
+        let p = webgpu_style_transfer::bench::profile_net(&ctx, &record, 64, 1, &now)
+            .await
+            .unwrap();
+        let x = ctx.upload("x", &[3, 64, 64], &[0.5; 3 * 64 * 64]).unwrap();
+        let mut plan = Plan::new("count");
+        net.record(&ctx, &mut plan, &x).unwrap();
+        assert_eq!(p.dispatches.len(), plan.dispatches().len());
+        let labels: Vec<&str> = plan.dispatches().iter().map(|d| d.label()).collect();
+        let profiled: Vec<&str> = p.dispatches.iter().map(|d| d.label.as_str()).collect();
+        assert_eq!(profiled, labels, "in plan order");
+        assert!(p.dispatches.iter().all(|d| d.ms.is_finite() && d.ms > 0.0));
+        assert!(p.plan_ms > 0.0);
+        // The first layer: a 9x9 convolution of the 3 input channels at stride 1.
+        let first = &p.dispatches[0];
+        assert_eq!(first.label, "contract.0");
+        let [c, h, w] = first.output[..] else {
+            panic!("{:?}", first.output)
+        };
+        assert_eq!((h, w), (64, 64));
+        assert_eq!(first.flops, (2 * c * h * w * 3 * 81) as u64);
+        assert!(first.gflops().unwrap() > 0.0);
+        // Only ops that state their operations have a GFLOP/s figure.
+        assert!(p
+            .dispatches
+            .iter()
+            .any(|d| d.kernel == "instance_norm.wgsl" && d.gflops().is_none()));
+        let by_kernel: f64 = p.by_kernel().iter().map(|k| k.2).sum();
+        assert!((by_kernel - p.dispatch_ms()).abs() < 1e-9 * p.dispatch_ms().max(1.0));
+        let table = webgpu_style_transfer::bench::profile_markdown(&p);
+        assert!(
+            table.contains("| 0 | contract.0 | conv2d_tiled.wgsl |"),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!("{} dispatches:", p.dispatches.len())),
+            "{table}"
+        );
+    });
+}

@@ -8,6 +8,7 @@ pub(crate) mod params;
 mod plan;
 mod plan_cache;
 mod pool;
+mod profile;
 mod tensor;
 
 pub use context::{AdapterSummary, GpuContext, LimitsSummary, PowerPreference};
@@ -15,4 +16,5 @@ pub(crate) use plan::linear_workgroups;
 pub use plan::{Binding, Dispatch, Kernel, Plan};
 pub use plan_cache::{PlanCache, DEFAULT_PLAN_BUDGET};
 pub use pool::PoolStats;
+pub use profile::{DispatchTime, Profile};
 pub use tensor::{DType, Tensor};

@@ -27,6 +27,11 @@ pub type Binding<'a> = &'a Tensor;
 /// once and encoded as often as its [`Plan`] runs.
 pub struct Dispatch {
     label: String,
+    /// The kernel's shader file (what a profile names).
+    kernel: &'static str,
+    /// Floating-point operations of one run (multiply-adds count two), where the op states
+    /// them (convolutions, Gram matrices); 0 otherwise.
+    flops: u64,
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
     workgroups: [u32; 3],
@@ -61,6 +66,27 @@ impl Dispatch {
     /// Workgroups dispatched in x, y, z.
     pub fn workgroups(&self) -> [u32; 3] {
         self.workgroups
+    }
+
+    /// The kernel's shader file name.
+    pub fn kernel(&self) -> &'static str {
+        self.kernel
+    }
+
+    /// The shape of the last bound tensor (by the ops' convention, the output).
+    pub fn output_shape(&self) -> &[usize] {
+        self._tensors.last().map_or(&[], |t| t.shape())
+    }
+
+    /// Floating-point operations of one run, or 0 where the op does not state them.
+    pub fn flops(&self) -> u64 {
+        self.flops
+    }
+
+    /// States the dispatch's floating-point operations (for profiles' GFLOP/s).
+    pub fn with_flops(mut self, flops: u64) -> Self {
+        self.flops = flops;
+        self
     }
 }
 
@@ -325,6 +351,8 @@ impl GpuContext {
             self.check_scope(label, scope)?;
             Ok(Dispatch {
                 label: label.to_string(),
+                kernel: kernel.name,
+                flops: 0,
                 pipeline,
                 bind_group,
                 workgroups,
@@ -336,6 +364,8 @@ impl GpuContext {
             let pending = std::cell::RefCell::new(Some(Box::pin(scope.pop()) as _));
             Ok(Dispatch {
                 label: label.to_string(),
+                kernel: kernel.name,
+                flops: 0,
                 pipeline,
                 bind_group,
                 workgroups,

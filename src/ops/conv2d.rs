@@ -496,7 +496,9 @@ impl Conv2d {
                 ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
             }
         };
-        plan.push(d);
+        // A multiply-add per output value and weight of its group.
+        let per_output = (c / self.params.groups * k_h * k_w) as u64;
+        plan.push(d.with_flops(2 * (out_c * oh * ow) as u64 * per_output));
         Ok(y)
     }
 }

@@ -28,14 +28,18 @@ pub fn gram(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, scale: f32) -> Result
         _pad: 0,
     };
     let blocks = c.div_ceil(4);
-    plan.push(ctx.dispatch(
-        "gram",
-        &GRAM,
-        &[],
-        &p,
-        &[x, &g],
-        grid(blocks, blocks, 1, [8, 8]),
-    )?);
+    plan.push(
+        ctx.dispatch(
+            "gram",
+            &GRAM,
+            &[],
+            &p,
+            &[x, &g],
+            grid(blocks, blocks, 1, [8, 8]),
+        )?
+        // A multiply-add per pair of channels and pixel.
+        .with_flops(2 * (c * c * h * w) as u64),
+    );
     Ok(g)
 }
 

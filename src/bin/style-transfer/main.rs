@@ -15,6 +15,8 @@ mod input;
 #[cfg(not(target_arch = "wasm32"))]
 mod interrupt;
 #[cfg(not(target_arch = "wasm32"))]
+mod profile;
+#[cfg(not(target_arch = "wasm32"))]
 mod stdout;
 #[cfg(not(target_arch = "wasm32"))]
 mod stylize;
@@ -66,6 +68,9 @@ mod native {
         Info,
         /// Run a benchmark and print its table.
         Bench(crate::bench::BenchArgs),
+        /// Time a net dispatch by dispatch (kernel, output shape, ms, GFLOP/s, share) to see
+        /// where its time goes on this GPU.
+        Profile(crate::profile::ProfileArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -94,6 +99,7 @@ mod native {
             Command::Gatys(args) => crate::gatys::run(&ctx, args).await,
             Command::Train(args) => crate::train::run(&ctx, args).await,
             Command::Bench(args) => crate::bench::run(&ctx, args).await,
+            Command::Profile(args) => crate::profile::run(&ctx, args).await,
             Command::Info => {
                 info(&ctx);
                 Ok(())

@@ -1,0 +1,87 @@
+//! `style-transfer profile`: where a net's time goes on this adapter, dispatch by dispatch
+//! (`webgpu_style_transfer::bench::profile_*`, each dispatch timed on its own), printed as
+//! Markdown tables headed by the adapter.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use webgpu_style_transfer::gatys::Gatys;
+use webgpu_style_transfer::gpu::GpuContext;
+use webgpu_style_transfer::models::{ArbitraryNet, JohnsonNet, MultiStyle26, StyleWeights};
+use webgpu_style_transfer::ops::PoolMode;
+use webgpu_style_transfer::{bench, Error, Result};
+
+use crate::input::load_model;
+use crate::stdout::say;
+
+#[derive(clap::Args)]
+pub struct ProfileArgs {
+    /// What to profile.
+    #[arg(value_enum)]
+    what: ProfileWhat,
+    /// Side of the square input in pixels.
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// Runs per dispatch (the fastest is kept) and of the whole plan (the median is kept).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// The converted net for `profile johnson`.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ProfileWhat {
+    /// The 26-style net (style 19).
+    Multistyle,
+    /// The arbitrary-style transformer (a fixed style vector).
+    Arbitrary,
+    /// A converted Johnson net (--model FILE).
+    Johnson,
+    /// One Gatys gradient evaluation through VGG19 (forward, loss, backward).
+    Gatys,
+}
+
+pub async fn run(ctx: &GpuContext, a: ProfileArgs) -> Result<()> {
+    if a.size < 16 {
+        return Err(Error::InvalidArgument {
+            op: "profile",
+            message: format!("--size must be at least 16, got {}", a.size),
+        });
+    }
+    let start = Instant::now();
+    let now = move || start.elapsed().as_secs_f64() * 1e3;
+    let (size, runs) = (a.size, a.runs.max(1));
+    let profile = match a.what {
+        ProfileWhat::Multistyle => {
+            let net = MultiStyle26::load(ctx, &load_model(None, "multistyle26.safetensors")?)?;
+            net.set_style(ctx, &StyleWeights::single(19)?)?;
+            bench::profile_net(ctx, &|plan, x| net.record(ctx, plan, x), size, runs, &now).await?
+        }
+        ProfileWhat::Arbitrary => {
+            let net = ArbitraryNet::load(ctx, &load_model(a.model, "arbitrary.safetensors")?)?;
+            bench::profile_net(ctx, &|plan, x| net.record(ctx, plan, x), size, runs, &now).await?
+        }
+        ProfileWhat::Johnson => {
+            let Some(model) = a.model else {
+                return Err(Error::InvalidArgument {
+                    op: "profile johnson",
+                    message: "give the converted net with --model FILE".into(),
+                });
+            };
+            let net = JohnsonNet::load(ctx, &load_model(Some(model), "")?)?;
+            bench::profile_net(ctx, &|plan, x| net.record(ctx, plan, x), size, runs, &now).await?
+        }
+        ProfileWhat::Gatys => {
+            let gatys = Gatys::new(ctx, &load_model(None, "vgg19.safetensors")?, PoolMode::Max)?;
+            bench::profile_gatys(ctx, &gatys, size, runs, &now).await?
+        }
+    };
+    let adapter = ctx.adapter();
+    say(&format!(
+        "Adapter: {} ({}); {size}x{size}, each dispatch timed alone (submit, wait), fastest of {runs}\n",
+        adapter.name, adapter.backend
+    ));
+    say(bench::profile_markdown(&profile).trim_end());
+    Ok(())
+}
