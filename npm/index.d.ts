@@ -323,6 +323,35 @@ export declare class TrainRun implements AsyncIterable<TrainProgress> {
   [Symbol.asyncIterator](): AsyncIterator<TrainProgress>;
 }
 
+/** Options of `StyleTransfer.profile`. */
+export interface ProfileOptions extends LoadOptions {
+  /** Side of the square input in pixels, 16 to 4096 (default 256). */
+  size?: number;
+  /** Runs per dispatch (the fastest is kept) and of the whole plan (the median), 1 to 100 (default 3). */
+  runs?: number;
+}
+
+/** One dispatch of a profiled plan. */
+export interface ProfiledDispatch {
+  /** The op and its output ("contract.0", "instance_norm.stats", ...). */
+  label: string;
+  /** The kernel's shader file. */
+  kernel: string;
+  /** The output tensor's shape. */
+  output: number[];
+  /** Floating-point operations (0 where the op does not state them). */
+  flops: number;
+  /** Milliseconds, timed alone: submitted, then waited for. */
+  ms: number;
+  gflops: number | null;
+}
+
+export interface Profile {
+  dispatches: ProfiledDispatch[];
+  /** The whole plan as one submission, milliseconds. */
+  planMs: number;
+}
+
 /**
  * Every error the package throws or rejects with is an `Error` with one of these codes:
  * - `webgpu-unavailable`: no WebGPU in this browser (the message names browsers that have it);
@@ -439,6 +468,12 @@ export declare class StyleTransfer {
    * size that fits, before anything is allocated.
    */
   train(painting: ImageSource, options?: TrainOptions): TrainRun;
+  /**
+   * Where a net's time goes on this GPU: its plan timed dispatch by dispatch (as the CLI's
+   * `style-transfer profile`). `net`: "multistyle", "arbitrary", "gatys" (one gradient
+   * evaluation through VGG19, fetched if needed) or a Johnson net from `loadModel()`.
+   */
+  profile(net: "multistyle" | "arbitrary" | "gatys" | TransformNet, options?: ProfileOptions): Promise<Profile>;
   /** Times the convolution kernels on this GPU. */
   benchConv(runs?: number): Promise<ConvBenchRow[]>;
   /**

@@ -14,6 +14,7 @@ import {
   createRequest,
   gatysRequest,
   loadRequest,
+  profileRequest,
   trainRequest,
   normalizeWeights,
   stylizeRequest,
@@ -716,6 +717,29 @@ export class StyleTransfer {
     );
     if (this.#state === "open") this.#runs.add(run);
     return run;
+  }
+
+  /**
+   * Where a net's time goes on this GPU: its plan on a `size` px square input (default 256),
+   * each dispatch timed on its own (fastest of `runs`, default 3) and the whole plan as one
+   * submission. `net`: "multistyle", "arbitrary", "gatys" (one gradient evaluation through
+   * VGG19) or a Johnson net from `loadModel()`. Resolves to `{ dispatches: [{ label, kernel,
+   * output, flops, ms, gflops }], planMs }` (`gflops` null where the op does not state its
+   * operations).
+   */
+  profile(net, options) {
+    const op = "profile";
+    return this.#call(
+      op,
+      () => profileRequest(net, options, (m) => TransformNet.belongsTo(m, this)),
+      async (r) => {
+        if (r.net === "multistyle") await this.#multistyle(op, r);
+        if (r.net === "arbitrary") await this.#arbitrary(op, r);
+        if (r.net === "gatys") await this.#vgg(op, { ...r, pooling: "max", vgg: undefined });
+        this.#alive(op);
+        return this.#engine.profile(r.net, r.model?.id, r.size, r.runs);
+      },
+    );
   }
 
   /** The convolution benchmark: [{ case, kernel, ms, gflops }]. */

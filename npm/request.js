@@ -407,3 +407,23 @@ export function trainRequest(painting, options) {
     ...loadOptions(op, o),
   };
 }
+
+/**
+ * `profile` arguments -> a validated request: `{ net: "multistyle" | "arbitrary" | "gatys" |
+ * "model", model?, size, runs, signal, onDownloadProgress }`. `isModel(m)` says whether `m`
+ * is a Johnson net this StyleTransfer loaded.
+ */
+export function profileRequest(what, options, isModel) {
+  const op = "profile";
+  const o = optionsObject(op, options, ["size", "runs", "signal", "onDownloadProgress"]);
+  const r = {
+    size: o.size === undefined ? 256 : whole(op, "size", o.size, { min: 16, max: 4096 }),
+    runs: o.runs === undefined ? 3 : whole(op, "runs", o.runs, { min: 1, max: 100 }),
+    ...loadOptions(op, o),
+  };
+  if (isModel(what)) {
+    if (what.family === LEARNED_FAMILY) throw bad(op, "a learned style is not a net to profile; profile \"multistyle\"");
+    return { ...r, net: "model", model: what };
+  }
+  return { ...r, net: oneOf(op, "net", what, ["multistyle", "arbitrary", "gatys"]) };
+}

@@ -19,6 +19,7 @@ use crate::models::{
 use crate::ops::PoolMode;
 use crate::Error;
 
+mod profile;
 mod train;
 
 /// Installs the panic hook once (a safety net: the engine returns errors, it does not panic).

@@ -100,6 +100,8 @@ test("every error has a code, and bad options are named as written, not coerced"
       "blend [[vec, -1]]": () => Promise.resolve().then(() => blendStyleVectors([[vec, -1]])),
       "create powerPreference": () => m.StyleTransfer.create({ powerPreference: "fast" }),
       "benchConv 0": () => st.benchConv(0),
+      "profile resnet": () => st.profile("resnet"),
+      "profile size 8": () => st.profile("multistyle", { size: 8 }),
       "loadModel 42": () => st.loadModel(42),
       "loadModel bytes": () => st.loadModel(new Uint8Array(100)),
       "stylize bad bytes": () => st.stylize(new Uint8Array([1, 2, 3])),
@@ -129,7 +131,16 @@ test("every error has a code, and bad options are named as written, not coerced"
     const a = new Float32Array(100).fill(1);
     const b = new Float32Array(100).fill(3);
     const blend = blendStyleVectors([[a, 1e308], [b, 1e308]]);
-    return { out, hugeSame, blend: [blend[0], blend[99]], codes: ERROR_CODES, events, sameTiled, thrown };
+    // The 26-style net's plan, dispatch by dispatch.
+    const p = await st.profile("multistyle", { size: 32, runs: 1 });
+    const profile = {
+      n: p.dispatches.length,
+      first: p.dispatches[0],
+      timed: p.dispatches.every((d) => d.ms > 0) && p.planMs > 0,
+      kernels: [...new Set(p.dispatches.map((d) => d.kernel))].sort(),
+      unstated: p.dispatches.filter((d) => d.flops === 0).every((d) => d.gflops === null),
+    };
+    return { out, hugeSame, blend: [blend[0], blend[99]], codes: ERROR_CODES, events, sameTiled, thrown, profile };
   });
   for (const [name, o] of Object.entries(r.out)) {
     assert.ok(!o.threw, `${name} threw synchronously: ${JSON.stringify(o)}`);
@@ -179,6 +190,8 @@ test("every error has a code, and bad options are named as written, not coerced"
   expect("blend [[vec, -1]]", "invalid-argument", /is -1/);
   expect("create powerPreference", "invalid-argument", /got "fast"/);
   expect("benchConv 0", "invalid-argument", /got 0/);
+  expect("profile resnet", "invalid-argument", /net must be "multistyle" or "arbitrary" or "gatys", got "resnet"/);
+  expect("profile size 8", "invalid-argument", /size must be a whole number from 16 to 4096, got 8/);
   expect("loadModel 42", "invalid-argument", /got 42/);
   expect("loadModel bytes", "bad-model");
   expect("stylize bad bytes", "bad-image");
@@ -191,6 +204,16 @@ test("every error has a code, and bad options are named as written, not coerced"
   assert.ok(r.sameTiled, "the tiled run equals the untiled one within one level");
   assert.match(r.thrown.message ?? "", /from the callback/);
   assert.deepEqual(r.blend, [2, 2], "blendStyleVectors with weights 1e308 + 1e308 is the mean");
+  // The profile: every dispatch of the net (62 natively: the same plan), timed; the first a
+  // 9x9 convolution of the 3 input channels with its operations counted.
+  const { n, first, timed, kernels, unstated } = r.profile;
+  assert.equal(n, 62);
+  assert.ok(timed && unstated);
+  assert.equal(first.label, "contract.0");
+  const [c, h, w] = first.output;
+  assert.deepEqual([h, w, first.flops], [32, 32, 2 * c * h * w * 3 * 81]);
+  assert.ok(first.gflops > 0);
+  assert.ok(kernels.includes("conv2d_tiled.wgsl") && kernels.includes("instance_norm.wgsl"), kernels.join());
 });
 
 test("destroy() during a call takes effect when it ends; later calls are `destroyed`", async () => {
