@@ -3,6 +3,7 @@
 //! Tolerances from the feed-forward issue: mean absolute difference at most 0.5/255 and
 //! maximum at most 2/255.
 #![cfg(not(target_arch = "wasm32"))]
+#![allow(clippy::result_large_err)] // see src/lib.rs: errors carry names and advice
 
 mod common;
 
@@ -307,11 +308,15 @@ fn a_profile_times_every_dispatch_of_the_net() {
             .unwrap();
         let start = std::time::Instant::now();
         let now = move || start.elapsed().as_secs_f64() * 1e3;
-        let record =
-            |plan: &mut Plan, x: &webgpu_style_transfer::gpu::Tensor| net.record(&ctx, plan, x);
-        let p = webgpu_style_transfer::bench::profile_net(&ctx, &record, 64, 1, &now)
-            .await
-            .unwrap();
+        let p = webgpu_style_transfer::bench::profile_net(
+            &ctx,
+            &|plan, x| net.record(&ctx, plan, x),
+            64,
+            1,
+            &now,
+        )
+        .await
+        .unwrap();
         let x = ctx.upload("x", &[3, 64, 64], &[0.5; 3 * 64 * 64]).unwrap();
         let mut plan = Plan::new("count");
         net.record(&ctx, &mut plan, &x).unwrap();
