@@ -6,6 +6,8 @@ export interface AdapterInfo {
   driver: string;
   deviceType: "discrete" | "integrated" | "virtual" | "cpu" | "other";
   shaderF16: boolean;
+  /** Whether the device has timestamp queries (`profile` then times dispatches on the GPU's clock). */
+  timestampQuery: boolean;
   limits: {
     maxStorageBufferBindingSize: number;
     maxBufferSize: number;
@@ -341,15 +343,17 @@ export interface ProfiledDispatch {
   output: number[];
   /** Floating-point operations (0 where the op does not state them). */
   flops: number;
-  /** Milliseconds, timed alone: submitted, then waited for. */
+  /** Milliseconds (the fastest of the runs). */
   ms: number;
   gflops: number | null;
 }
 
 export interface Profile {
   dispatches: ProfiledDispatch[];
-  /** The whole plan as one submission, milliseconds. */
+  /** The whole plan as one submission, milliseconds (host clock). */
   planMs: number;
+  /** The dispatches' clock: the GPU's timestamps where the device has timestamp queries, else the host's (each dispatch submitted alone). */
+  timing: "gpu" | "host";
 }
 
 /**

@@ -724,8 +724,8 @@ export class StyleTransfer {
    * each dispatch timed on its own (fastest of `runs`, default 3) and the whole plan as one
    * submission. `net`: "multistyle", "arbitrary", "gatys" (one gradient evaluation through
    * VGG19) or a Johnson net from `loadModel()`. Resolves to `{ dispatches: [{ label, kernel,
-   * output, flops, ms, gflops }], planMs }` (`gflops` null where the op does not state its
-   * operations).
+   * output, flops, ms, gflops }], planMs, timing }` (`gflops` null where the op does not state
+   * its operations; `timing` "gpu" where the device has timestamp queries, else "host").
    */
   profile(net, options) {
     const op = "profile";

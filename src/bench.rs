@@ -263,6 +263,7 @@ pub async fn profile_net(
     record: &dyn Fn(&mut Plan, &crate::gpu::Tensor) -> Result<crate::gpu::Tensor>,
     size: usize,
     runs: usize,
+    timing: crate::gpu::Timing,
     now: &dyn Fn() -> f64,
 ) -> Result<crate::gpu::Profile> {
     let x: Vec<f32> = (0..3 * size * size)
@@ -271,7 +272,7 @@ pub async fn profile_net(
     let x = ctx.upload("profile.photo", &[3, size, size], &x)?;
     let mut plan = Plan::new("profile.net");
     let _y = record(&mut plan, &x)?;
-    plan.profile(ctx, runs, now).await
+    plan.profile(ctx, runs, timing, now).await
 }
 
 /// The profile of one Gatys gradient evaluation (VGG19 forward and backward, the loss and its
@@ -282,6 +283,7 @@ pub async fn profile_gatys(
     gatys: &crate::gatys::Gatys,
     size: usize,
     runs: usize,
+    timing: crate::gpu::Timing,
     now: &dyn Fn() -> f64,
 ) -> Result<crate::gpu::Profile> {
     use crate::gatys::run::to_vgg;
@@ -294,7 +296,7 @@ pub async fn profile_gatys(
     let mut plan = Plan::new("profile.gatys");
     let _rec =
         crate::loss::record_gradient(ctx, &mut plan, gatys.vgg(), &x, &targets, &weights, true)?;
-    plan.profile(ctx, runs, now).await
+    plan.profile(ctx, runs, timing, now).await
 }
 
 /// A profile as Markdown: one row per dispatch (layer, kernel, output shape, ms, GFLOP/s where
@@ -302,7 +304,8 @@ pub async fn profile_gatys(
 /// then the dispatches' sum beside the whole plan as one submission.
 pub fn profile_markdown(profile: &crate::gpu::Profile) -> String {
     let total = profile.dispatch_ms().max(f64::MIN_POSITIVE);
-    let mut s = String::from("| # | layer | kernel | output | ms | GFLOP/s | share |\n|---:|---|---|---|---:|---:|---:|\n");
+    let mut s = format!("Timed with {}.\n\n", profile.timing.describe());
+    s += "| # | layer | kernel | output | ms | GFLOP/s | share |\n|---:|---|---|---|---:|---:|---:|\n";
     for (i, d) in profile.dispatches.iter().enumerate() {
         let gflops = d.gflops().map_or("".into(), |g| format!("{g:.1}"));
         s += &format!(
@@ -322,7 +325,7 @@ pub fn profile_markdown(profile: &crate::gpu::Profile) -> String {
         );
     }
     s += &format!(
-        "\n{} dispatches: {:.2} ms timed one by one; {:.2} ms as one submission (median)\n",
+        "\n{} dispatches: {:.2} ms in all timed one by one; the whole plan {:.2} ms as one submission (host clock, median)\n",
         profile.dispatches.len(),
         profile.dispatch_ms(),
         profile.plan_ms

@@ -426,7 +426,7 @@ impl Engine {
         }
     }
 
-    /// `{ name, backend, driver, deviceType, shaderF16, limits: {...} }`.
+    /// `{ name, backend, driver, deviceType, shaderF16, timestampQuery, limits: {...} }`.
     #[wasm_bindgen(getter)]
     pub fn adapter(&self) -> JsValue {
         let a = self.ctx.adapter();
@@ -456,6 +456,7 @@ impl Engine {
             ("driver", a.driver.as_str().into()),
             ("deviceType", a.device_type.as_str().into()),
             ("shaderF16", a.shader_f16.into()),
+            ("timestampQuery", a.timestamps.into()),
             ("limits", limits.into()),
         ])
         .into()

@@ -8,7 +8,7 @@
 mod common;
 
 use common::ctx;
-use webgpu_style_transfer::gpu::Plan;
+use webgpu_style_transfer::gpu::{Plan, Timing};
 use webgpu_style_transfer::image::Rgba8Image;
 use webgpu_style_transfer::models::learned::BASE_WEIGHTS_KEY;
 use webgpu_style_transfer::models::{
@@ -313,6 +313,7 @@ fn a_profile_times_every_dispatch_of_the_net() {
             &|plan, x| net.record(&ctx, plan, x),
             64,
             1,
+            Timing::Host,
             &now,
         )
         .await

@@ -18,6 +18,9 @@ pub struct AdapterSummary {
     pub device_type: String,
     /// Whether the adapter supports 16-bit floats in shaders (`shader-f16`).
     pub shader_f16: bool,
+    /// Whether the device was opened with timestamp queries (profiles then time dispatches
+    /// on the GPU's own clock).
+    pub timestamps: bool,
     /// The limits the device was opened with.
     pub limits: LimitsSummary,
 }
@@ -44,6 +47,7 @@ impl AdapterSummary {
             }
             .to_string(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
             limits: LimitsSummary {
                 max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
@@ -162,7 +166,9 @@ impl GpuContext {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("webgpu-style-transfer"),
-                required_features: wgpu::Features::empty(),
+                // Timestamp queries where the adapter has them, for profiles; nothing else
+                // beyond the WebGPU baseline.
+                required_features: features & wgpu::Features::TIMESTAMP_QUERY,
                 required_limits: limits.clone(),
                 experimental_features: wgpu::ExperimentalFeatures::default(),
                 memory_hints: wgpu::MemoryHints::Performance,
@@ -455,7 +461,7 @@ impl GpuContext {
     }
 
     /// Natively, drives the device until the queue is empty; in the browser the event loop does.
-    fn wait_idle(&self) -> Result<()> {
+    pub(super) fn wait_idle(&self) -> Result<()> {
         #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::wait_indefinitely())

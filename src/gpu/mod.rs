@@ -16,5 +16,5 @@ pub(crate) use plan::linear_workgroups;
 pub use plan::{Binding, Dispatch, Kernel, Plan};
 pub use plan_cache::{PlanCache, DEFAULT_PLAN_BUDGET};
 pub use pool::PoolStats;
-pub use profile::{DispatchTime, Profile};
+pub use profile::{DispatchTime, Profile, Timing};
 pub use tensor::{DType, Tensor};

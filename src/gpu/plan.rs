@@ -185,6 +185,25 @@ impl Plan {
         }
     }
 
+    /// Records every dispatch in its own compute pass, with GPU timestamps written before and
+    /// after it into `queries` (two per dispatch, in plan order): a profile's timing.
+    pub(super) fn encode_timed(&self, enc: &mut wgpu::CommandEncoder, queries: &wgpu::QuerySet) {
+        for (i, d) in self.dispatches.iter().enumerate() {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&d.label),
+                timestamp_writes: Some(wgpu::ComputePassTimestampWrites {
+                    query_set: queries,
+                    beginning_of_pass_write_index: Some(2 * i as u32),
+                    end_of_pass_write_index: Some(2 * i as u32 + 1),
+                }),
+            });
+            pass.set_pipeline(&d.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            let [x, y, z] = d.workgroups;
+            pass.dispatch_workgroups(x, y, z);
+        }
+    }
+
     /// Submits the plan without waiting on an error scope (for callers that cannot await, e.g.
     /// while holding a lock); errors the device reports surface at the next readback.
     pub fn submit(&self, ctx: &GpuContext) {

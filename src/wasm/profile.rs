@@ -26,7 +26,16 @@ fn rows(p: &crate::gpu::Profile) -> JsValue {
             ("gflops", d.gflops().map_or(JsValue::NULL, JsValue::from)),
         ]));
     }
-    object([("dispatches", out.into()), ("planMs", p.plan_ms.into())]).into()
+    let timing = match p.timing {
+        crate::gpu::Timing::Gpu => "gpu",
+        crate::gpu::Timing::Host => "host",
+    };
+    object([
+        ("dispatches", out.into()),
+        ("planMs", p.plan_ms.into()),
+        ("timing", timing.into()),
+    ])
+    .into()
 }
 
 #[wasm_bindgen]
@@ -45,20 +54,21 @@ impl Engine {
     ) -> Result<JsValue, JsValue> {
         let (size, runs) = (size as usize, runs as usize);
         let now = &now_ms;
+        let timing = crate::gpu::Timing::best(&self.ctx);
         let p = match what.as_str() {
             "multistyle" => {
                 let net = loaded(&self.multistyle, "the 26-style net")?;
                 let record = |plan: &mut _, x: &_| net.record(&self.ctx, plan, x);
-                bench::profile_net(&self.ctx, &record, size, runs, now).await
+                bench::profile_net(&self.ctx, &record, size, runs, timing, now).await
             }
             "arbitrary" => {
                 let net = loaded(&self.arbitrary, "the arbitrary-style net")?;
                 let record = |plan: &mut _, x: &_| net.record(&self.ctx, plan, x);
-                bench::profile_net(&self.ctx, &record, size, runs, now).await
+                bench::profile_net(&self.ctx, &record, size, runs, timing, now).await
             }
             "gatys" => {
                 let gatys = loaded(&self.gatys, "VGG19")?;
-                bench::profile_gatys(&self.ctx, &gatys, size, runs, now).await
+                bench::profile_gatys(&self.ctx, &gatys, size, runs, timing, now).await
             }
             "model" => {
                 let id = model.unwrap_or(u32::MAX) as usize;
@@ -70,7 +80,7 @@ impl Engine {
                     }));
                 };
                 let record = |plan: &mut _, x: &_| net.record(&self.ctx, plan, x);
-                bench::profile_net(&self.ctx, &record, size, runs, now).await
+                bench::profile_net(&self.ctx, &record, size, runs, timing, now).await
             }
             other => Err(Error::InvalidArgument {
                 op: OP,

@@ -139,6 +139,7 @@ test("every error has a code, and bad options are named as written, not coerced"
       timed: p.dispatches.every((d) => d.ms > 0) && p.planMs > 0,
       kernels: [...new Set(p.dispatches.map((d) => d.kernel))].sort(),
       unstated: p.dispatches.filter((d) => d.flops === 0).every((d) => d.gflops === null),
+      timing: p.timing === (st.adapter.timestampQuery ? "gpu" : "host"),
     };
     return { out, hugeSame, blend: [blend[0], blend[99]], codes: ERROR_CODES, events, sameTiled, thrown, profile };
   });
@@ -206,9 +207,9 @@ test("every error has a code, and bad options are named as written, not coerced"
   assert.deepEqual(r.blend, [2, 2], "blendStyleVectors with weights 1e308 + 1e308 is the mean");
   // The profile: every dispatch of the net (62 natively: the same plan), timed; the first a
   // 9x9 convolution of the 3 input channels with its operations counted.
-  const { n, first, timed, kernels, unstated } = r.profile;
+  const { n, first, timed, kernels, unstated, timing } = r.profile;
   assert.equal(n, 62);
-  assert.ok(timed && unstated);
+  assert.ok(timed && unstated && timing, JSON.stringify(r.profile));
   assert.equal(first.label, "contract.0");
   const [c, h, w] = first.output;
   assert.deepEqual([h, w, first.flops], [32, 32, 2 * c * h * w * 3 * 81]);

@@ -124,6 +124,10 @@ mod native {
             "shader-f16:   {}",
             if a.shader_f16 { "yes" } else { "no" }
         ));
+        say(&format!(
+            "timestamps:   {}",
+            if a.timestamps { "yes" } else { "no" }
+        ));
         say("limits:");
         for (name, value) in [
             (
