@@ -75,6 +75,7 @@ async function main() {
     ["Backend", a.backend],
     ["Type", a.deviceType],
     ["shader-f16", a.shaderF16 ? "yes" : "no"],
+    ["Timestamp queries", a.timestampQuery ? "yes" : "no"],
     ["Largest storage binding", formatBytes(a.limits.maxStorageBufferBindingSize)],
   ]) {
     const dt = document.createElement("dt");
@@ -508,8 +509,47 @@ function setUpFilter() {
   return { addLearnedStyle };
 }
 
+/** A table of `rows` (arrays of cells) under a header row. */
+function tableOf(header, rows) {
+  const table = document.createElement("table");
+  for (const [i, cells] of [header, ...rows].entries()) {
+    const tr = document.createElement("tr");
+    for (const v of cells) {
+      const td = document.createElement(i === 0 ? "th" : "td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    table.append(tr);
+  }
+  return table;
+}
+
+// The per-layer profile: time per kernel, then the five slowest layers.
+async function showProfile() {
+  $("profile").disabled = true;
+  $("profile-out").textContent = "timing every layer…";
+  try {
+    const p = await st.profile("multistyle", { size: 256, runs: 2 });
+    const total = p.dispatches.reduce((s, d) => s + d.ms, 0);
+    const byKernel = new Map();
+    for (const d of p.dispatches) byKernel.set(d.kernel, (byKernel.get(d.kernel) ?? 0) + d.ms);
+    const kernels = [...byKernel].sort((a, b) => b[1] - a[1]).map(([k, ms]) => [k, ms.toFixed(1), `${((100 * ms) / total).toFixed(1)} %`]);
+    const slowest = [...p.dispatches].sort((a, b) => b.ms - a.ms).slice(0, 5);
+    const layers = slowest.map((d) => [d.label, d.output.join("×"), d.ms.toFixed(1), d.gflops === null ? "" : d.gflops.toFixed(1)]);
+    const note = document.createElement("p");
+    note.textContent = `${p.dispatches.length} dispatches, ${total.toFixed(1)} ms in all (${p.timing === "gpu" ? "GPU timestamps" : "each submitted alone, host clock"}); the whole net in one submission: ${p.planMs.toFixed(1)} ms.`;
+    $("profile-out").replaceChildren(note, tableOf(["kernel", "ms", "share"], kernels), tableOf(["slowest layers", "output", "ms", "GFLOP/s"], layers));
+    document.body.dataset.profile = "done";
+  } catch (e) {
+    $("profile-out").textContent = `profile failed: ${e.message}`;
+  } finally {
+    $("profile").disabled = false;
+  }
+}
+
 function setUpBench() {
   $("bench-card").hidden = false;
+  $("profile").addEventListener("click", showProfile);
   $("bench").addEventListener("click", async () => {
     $("bench").disabled = true;
     $("bench-out").textContent = "running…";

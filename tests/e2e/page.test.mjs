@@ -23,6 +23,13 @@ test("the page opens the GPU and shows the adapter", async () => {
     assert.ok(info.name.length > 0, "adapter name");
     assert.ok(info.limits.maxStorageBufferBindingSize >= 128 * 2 ** 20, JSON.stringify(info.limits));
     await page.screenshot({ path: `${SHOTS}/ready.png`, fullPage: true });
+    // The per-layer profile of the 26-style net, from the folded speed panel.
+    await page.click("#bench-card summary");
+    await page.click("#profile");
+    await page.waitForSelector("body[data-profile=done]", { timeout: 300_000 });
+    const profile = await page.textContent("#profile-out");
+    assert.match(profile, /^62 dispatches, [\d.]+ ms in all \((GPU timestamps|each submitted alone, host clock)\)/, profile);
+    assert.match(profile, /conv2d_tiled\.wgsl[\d.]+[\d.]+ %/, profile);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
