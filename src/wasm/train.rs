@@ -146,20 +146,6 @@ impl Engine {
             .map(|f| f.family().to_string())
     }
 
-    /// The GPU memory a run with these options needs: `{ totalBytes, largestBufferBytes,
-    /// largestBuffer }` (what the largest buffer is).
-    #[wasm_bindgen(js_name = trainMemory)]
-    pub fn train_memory(&self, options: JsValue) -> Result<JsValue, JsValue> {
-        let opts = train_options(&options)?;
-        let est = crate::train::estimate_memory(&opts, opts.loss_net.weight_bytes(true));
-        Ok(object([
-            ("totalBytes", (est.total_bytes as f64).into()),
-            ("largestBufferBytes", (est.largest_buffer.0 as f64).into()),
-            ("largestBuffer", est.largest_buffer.1.into()),
-        ])
-        .into())
-    }
-
     /// Learns a new style of the 26-style net from `painting` and `photos` (`{ data, width,
     /// height }` each; `preview` one more or undefined), as `options` says (the `engine` part
     /// of npm/request.js's `trainRequest`). `on_progress(event)` hears every reported step
