@@ -243,10 +243,7 @@ async fn net_table(
 ) -> Result<Vec<(usize, f64)>> {
     let mut rows = Vec::new();
     for &size in sizes {
-        let x: Vec<f32> = (0..3 * size * size)
-            .map(|i| ((i * 7919) % 255) as f32 / 255.0)
-            .collect();
-        let x = ctx.upload("bench.photo", &[3, size, size], &x)?;
+        let x = net_input(ctx, size)?;
         let mut plan = Plan::new("bench.net");
         let _y = record(&mut plan, &x)?;
         plan.run(ctx).await?;
@@ -254,6 +251,14 @@ async fn net_table(
         rows.push((size, median_run(ctx, &plan, runs, now).await?));
     }
     Ok(rows)
+}
+
+/// A deterministic square RGB input of `size` px on the GPU, [3, size, size] in [0, 1].
+fn net_input(ctx: &GpuContext, size: usize) -> Result<crate::gpu::Tensor> {
+    let x: Vec<f32> = (0..3 * size * size)
+        .map(|i| ((i * 7919) % 255) as f32 / 255.0)
+        .collect();
+    ctx.upload("bench.photo", &[3, size, size], &x)
 }
 
 /// The profile of the net that `record` appends, on a square input of `size` px (see
@@ -266,10 +271,7 @@ pub async fn profile_net(
     timing: crate::gpu::Timing,
     now: &dyn Fn() -> f64,
 ) -> Result<crate::gpu::Profile> {
-    let x: Vec<f32> = (0..3 * size * size)
-        .map(|i| ((i * 7919) % 255) as f32 / 255.0)
-        .collect();
-    let x = ctx.upload("profile.photo", &[3, size, size], &x)?;
+    let x = net_input(ctx, size)?;
     let mut plan = Plan::new("profile.net");
     let _y = record(&mut plan, &x)?;
     plan.profile(ctx, runs, timing, now).await

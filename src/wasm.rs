@@ -156,6 +156,20 @@ fn numbers(op: &'static str, obj: &JsValue, key: &str) -> Result<Vec<f64>, JsVal
         .collect()
 }
 
+fn strings(op: &'static str, obj: &JsValue, key: &str) -> Result<Vec<String>, JsValue> {
+    let v = field(obj, key);
+    if !js_sys::Array::is_array(&v) {
+        return Err(bad_request(op, key, "an array of strings"));
+    }
+    js_sys::Array::from(&v)
+        .iter()
+        .map(|s| {
+            s.as_string()
+                .ok_or_else(|| bad_request(op, key, "an array of strings"))
+        })
+        .collect()
+}
+
 /// `{ data: Uint8ClampedArray | Uint8Array, width, height }` (an ImageData) -> an image.
 fn pixels(op: &'static str, image: &JsValue) -> Result<Rgba8Image, JsValue> {
     let data = field(image, "data");

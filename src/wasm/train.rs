@@ -8,8 +8,8 @@ use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
 use super::{
-    bad_request, field, image_object, js_error, loaded, losses_fields, number, object, pixels, set,
-    text, whole, Engine, Loaded,
+    field, image_object, js_error, loaded, losses_fields, number, object, pixels, set, text, whole,
+    Engine, Loaded,
 };
 use crate::clock::now_ms;
 use crate::image::Rgba8Image;
@@ -23,19 +23,7 @@ const OP: &str = "train";
 /// The run's settings from the object npm/request.js's `trainRequest` builds (its `engine`
 /// part: every field present and of its type). [`TrainOptions::validate`] still applies.
 fn train_options(o: &JsValue) -> Result<TrainOptions, JsValue> {
-    let strings = |key: &str| -> Result<Vec<String>, JsValue> {
-        let v = field(o, key);
-        if !js_sys::Array::is_array(&v) {
-            return Err(bad_request(OP, key, "an array of layer names"));
-        }
-        js_sys::Array::from(&v)
-            .iter()
-            .map(|s| {
-                s.as_string()
-                    .ok_or_else(|| bad_request(OP, key, "an array of layer names"))
-            })
-            .collect()
-    };
+    let strings = |key: &str| super::strings(OP, o, key);
     let init_style = match field(o, "initStyle") {
         v if v.is_null() || v.is_undefined() => None,
         _ => Some(whole(OP, o, "initStyle")?),
