@@ -325,6 +325,19 @@ fn a_profile_times_every_dispatch_of_the_net() {
         let labels: Vec<&str> = plan.dispatches().iter().map(|d| d.label()).collect();
         let profiled: Vec<&str> = p.dispatches.iter().map(|d| d.label.as_str()).collect();
         assert_eq!(profiled, labels, "in plan order");
+        // Norms and upsamplings are folded into the ops that read them: each of the 18 layers is
+        // a convolution and a statistics pass, each of the 6 residual blocks ends in one mapped
+        // addition, and the output is written out once (62 dispatches when each was a pass).
+        let count = |kernel: &str| {
+            plan.dispatches()
+                .iter()
+                .filter(|d| d.kernel() == kernel)
+                .count()
+        };
+        assert_eq!(count("conv2d_tiled.wgsl"), 18);
+        assert_eq!(count("instance_norm.wgsl"), 18);
+        assert_eq!(count("channel_affine.wgsl"), 7);
+        assert_eq!(labels.len(), 43);
         assert!(p.dispatches.iter().all(|d| d.ms.is_finite() && d.ms > 0.0));
         assert!(p.plan_ms > 0.0);
         // The first layer: a 9x9 convolution of the 3 input channels at stride 1.

@@ -11,8 +11,8 @@ mod common;
 use common::{assert_close, ctx, random};
 use webgpu_style_transfer::gpu::{DType, Plan};
 use webgpu_style_transfer::ops::{
-    self, Activation, Conv2d, Conv2dParams, ConvKernel, Padding, PixelMap, PoolMode, Reduction,
-    Tiling, Unary,
+    self, Activation, Conv2d, Conv2dParams, ConvInput, ConvKernel, Padding, PixelMap, PoolMode,
+    Reduction, Tiling, Unary,
 };
 use webgpu_style_transfer::{reference, Error};
 
@@ -420,6 +420,307 @@ gpu_test!(instance_norm_large_plane_no_cancellation, {
         1e-2,
         1e-3,
     );
+});
+
+/// A [c, h, w] input whose channels have means far from 0 and spreads far from 1 (as a
+/// convolution's output has before its norm), and gamma and beta for it.
+fn norm_input(c: usize, h: usize, w: usize, seed: u32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let x = random(c * h * w, seed)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| v * (1.0 + (i / (h * w)) as f32) + 3.0 - (i / (h * w)) as f32)
+        .collect();
+    (x, random(c, seed + 1), random(c, seed + 2))
+}
+
+gpu_test!(instance_norm_as_a_map_matches_the_norm, {
+    // The norm's map (one statistics pass), written out by `apply_map`, against the oracle, for
+    // each activation; and the large-mean plane of the test above at its tolerance, which the
+    // map's (x - mean) * scale + beta keeps.
+    let ctx = ctx().await;
+    let (c, h, w) = (7, 33, 31);
+    let (x, gamma, beta) = norm_input(c, h, w, 100);
+    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+    let g = ctx.upload("gamma", &[c], &gamma).unwrap();
+    let b = ctx.upload("beta", &[c], &beta).unwrap();
+    for act in [Activation::None, Activation::Relu, Activation::Sigmoid] {
+        let want = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, act);
+        let mut plan = Plan::new("norm map");
+        let map = ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &b, 1e-5, act).unwrap();
+        assert_eq!(map.coeffs.shape(), &[c, 4]);
+        let y = ops::apply_map(&ctx, &mut plan, &xt, &map).unwrap();
+        assert_eq!(plan.dispatches().len(), 2);
+        plan.run(&ctx).await.unwrap();
+        let got = ctx.read(&y).await.unwrap();
+        assert_close(&format!("norm map {act:?}"), &got, &want, 1e-4, 1e-4);
+    }
+    let (c, h, w) = (2, 300, 200);
+    let x: Vec<f32> = random(c * h * w, 70)
+        .iter()
+        .map(|v| 1000.0 + v * 0.01)
+        .collect();
+    let want = reference::instance_norm(
+        &x,
+        c,
+        h * w,
+        &[1.0, 2.0],
+        &[0.0, 0.5],
+        1e-5,
+        Activation::None,
+    );
+    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+    let g = ctx.upload("g", &[2], &[1.0, 2.0]).unwrap();
+    let b = ctx.upload("b", &[2], &[0.0, 0.5]).unwrap();
+    let mut plan = Plan::new("norm map");
+    let map =
+        ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &b, 1e-5, Activation::None).unwrap();
+    let y = ops::apply_map(&ctx, &mut plan, &xt, &map).unwrap();
+    plan.run(&ctx).await.unwrap();
+    let got = ctx.read(&y).await.unwrap();
+    assert_close("norm map, large plane", &got, &want, 1e-2, 1e-3);
+});
+
+gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
+    // A residual block's end, `x + norm(r)`, and the other combinations, against the oracle.
+    let ctx = ctx().await;
+    let (c, h, w) = (5, 17, 23);
+    let (xa, ga, ba) = norm_input(c, h, w, 110);
+    let (xb, gb, bb) = norm_input(c, h, w, 120);
+    let na = reference::instance_norm(&xa, c, h * w, &ga, &ba, 1e-5, Activation::Relu);
+    let nb = reference::instance_norm(&xb, c, h * w, &gb, &bb, 1e-5, Activation::None);
+    let up = |v: &[f32]| ctx.upload("t", &[c, h, w], v).unwrap();
+    let (ta, tb) = (up(&xa), up(&xb));
+    let vec = |v: &[f32]| ctx.upload("p", &[c], v).unwrap();
+    let mut plan = Plan::new("mapped add");
+    let ma = ops::instance_norm_coeffs(
+        &ctx,
+        &mut plan,
+        &ta,
+        &vec(&ga),
+        &vec(&ba),
+        1e-5,
+        Activation::Relu,
+    )
+    .unwrap();
+    let mb = ops::instance_norm_coeffs(
+        &ctx,
+        &mut plan,
+        &tb,
+        &vec(&gb),
+        &vec(&bb),
+        1e-5,
+        Activation::None,
+    )
+    .unwrap();
+    let cases = [
+        (None, None, &xa, &xb),
+        (None, Some(&mb), &xa, &nb),
+        (Some(&ma), None, &na, &xb),
+        (Some(&ma), Some(&mb), &na, &nb),
+    ];
+    let mut outs = Vec::new();
+    for (fa, fb, wa, wb) in cases {
+        let y = ops::add_mapped(&ctx, &mut plan, (&ta, fa), (&tb, fb)).unwrap();
+        let want: Vec<f32> = wa.iter().zip(wb.iter()).map(|(a, b)| a + b).collect();
+        outs.push((y, want, fa.is_some(), fb.is_some()));
+    }
+    plan.run(&ctx).await.unwrap();
+    for (y, want, fa, fb) in outs {
+        let got = ctx.read(&y).await.unwrap();
+        assert_close(
+            &format!("add mapped a {fa} b {fb}"),
+            &got,
+            &want,
+            1e-4,
+            1e-4,
+        );
+    }
+    // A map of another tensor's channel count is a shape error naming both.
+    let small = ctx.upload("small", &[3, h, w], &xa[..3 * h * w]).unwrap();
+    let mut plan = Plan::new("mapped add");
+    let err = ops::add_mapped(&ctx, &mut plan, (&small, Some(&ma)), (&small, None)).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    assert!(err.to_string().contains("small"), "{err}");
+});
+
+/// The convolution of a normalised, optionally upsampled input, read through a [`ConvInput`]
+/// in one pass, against the oracles composed: norm, upsampling, convolution.
+async fn check_conv_input(
+    case: ConvCase,
+    kernel: ConvKernel,
+    act: Activation,
+    upsample: usize,
+    seed: u32,
+) {
+    let ctx = ctx().await;
+    let ConvCase {
+        c,
+        h,
+        w,
+        out_c,
+        k,
+        params,
+        bias,
+    } = case;
+    let (x, gamma, beta) = norm_input(c, h, w, seed);
+    let wt = random(out_c * c * k * k, seed + 3);
+    let b = random(out_c, seed + 4);
+    let bias = bias.then_some(b.as_slice());
+    let normed = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, act);
+    let up = reference::upsample_nearest(&normed, c, h, w, upsample);
+    let (uh, uw) = (h * upsample, w * upsample);
+    let (want, oh, ow) = reference::conv2d(&up, [c, uh, uw], &wt, [out_c, c, k, k], bias, &params);
+
+    let conv =
+        Conv2d::with_kernel(&ctx, "conv", &wt, [out_c, c, k, k], bias, params, kernel).unwrap();
+    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+    let g = ctx.upload("gamma", &[c], &gamma).unwrap();
+    let bt = ctx.upload("beta", &[c], &beta).unwrap();
+    let mut plan = Plan::new("conv input");
+    let map = ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &bt, 1e-5, act).unwrap();
+    let input = ConvInput {
+        map: Some(&map),
+        upsample,
+    };
+    let y = conv.record_input(&ctx, &mut plan, &xt, input).unwrap();
+    assert_eq!(y.shape(), &[out_c, oh, ow]);
+    plan.run(&ctx).await.unwrap();
+    let got = ctx.read(&y).await.unwrap();
+    let terms = (c * k * k) as f32;
+    assert_close(
+        &format!("conv of mapped input {kernel:?} {c}x{h}x{w} up {upsample} -> {out_c} k{k} {params:?} {act:?}"),
+        &got,
+        &want,
+        1e-5 * terms + 1e-4,
+        1e-4,
+    );
+}
+
+gpu_test!(conv_reads_a_normalised_input, {
+    // Reflection padding (the nets'), then zero padding, whose border must stay 0 after the map.
+    for (padding, seed) in [(Padding::Reflect, 130), (Padding::Zero, 140)] {
+        let params = Conv2dParams::padded(1, padding).activation(Activation::Relu);
+        let case = ConvCase {
+            c: 7,
+            h: 13,
+            w: 19,
+            out_c: 10,
+            k: 3,
+            params,
+            bias: true,
+        };
+        check_conv_input(case, tiled(8, 2), Activation::Relu, 1, seed).await;
+    }
+    let params = Conv2dParams::padded(1, Padding::Reflect).stride(2);
+    let case = ConvCase {
+        c: 6,
+        h: 15,
+        w: 21,
+        out_c: 9,
+        k: 3,
+        params,
+        bias: false,
+    };
+    check_conv_input(case, tiled(4, 1), Activation::None, 1, 150).await;
+    // The last layer's shape: 9x9 to RGB, 16 pixels per invocation.
+    let params = Conv2dParams::padded(4, Padding::Reflect);
+    let case = ConvCase {
+        c: 4,
+        h: 12,
+        w: 20,
+        out_c: 3,
+        k: 9,
+        params,
+        bias: true,
+    };
+    check_conv_input(
+        case,
+        ConvKernel::Tiled(Tiling::for_layer(3, 9, 1)),
+        Activation::Relu,
+        1,
+        160,
+    )
+    .await;
+});
+
+gpu_test!(conv_reads_a_normalised_input_upsampled, {
+    // The upsampling layers' shape (x2, 3x3 reflection) at odd sizes, and a 9x9 window whose
+    // padding reaches past the upsampled border's first pixel pair.
+    let params = Conv2dParams::padded(1, Padding::Reflect).activation(Activation::Relu);
+    let case = ConvCase {
+        c: 5,
+        h: 7,
+        w: 11,
+        out_c: 8,
+        k: 3,
+        params,
+        bias: false,
+    };
+    check_conv_input(case, tiled(8, 2), Activation::Relu, 2, 170).await;
+    let params = Conv2dParams::padded(4, Padding::Reflect);
+    let case = ConvCase {
+        c: 3,
+        h: 5,
+        w: 9,
+        out_c: 6,
+        k: 9,
+        params,
+        bias: true,
+    };
+    check_conv_input(case, tiled(8, 2), Activation::Sigmoid, 2, 180).await;
+    let params = Conv2dParams::padded(2, Padding::Zero).stride(2);
+    let case = ConvCase {
+        c: 4,
+        h: 6,
+        w: 10,
+        out_c: 5,
+        k: 5,
+        params,
+        bias: true,
+    };
+    check_conv_input(case, tiled(4, 2), Activation::None, 2, 190).await;
+});
+
+gpu_test!(conv_input_errors_are_named, {
+    let ctx = ctx().await;
+    let w = random(4 * 4 * 9, 200);
+    let params = Conv2dParams::padded(1, Padding::Reflect);
+    let x = ctx.upload("x", &[4, 8, 8], &random(256, 201)).unwrap();
+    let ones = ctx.upload("ones", &[4], &[1.0; 4]).unwrap();
+    let mut plan = Plan::new("errors");
+    let map = ops::instance_norm_coeffs(&ctx, &mut plan, &x, &ones, &ones, 1e-5, Activation::None)
+        .unwrap();
+    let naive = Conv2d::with_kernel(
+        &ctx,
+        "naive",
+        &w,
+        [4, 4, 3, 3],
+        None,
+        params,
+        ConvKernel::Naive,
+    )
+    .unwrap();
+    let input = ConvInput {
+        map: Some(&map),
+        upsample: 1,
+    };
+    let err = naive.record_input(&ctx, &mut plan, &x, input).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument { .. }) && err.to_string().contains("naive"),
+        "{err}"
+    );
+    // The naive kernel still takes an input as stored.
+    naive
+        .record_input(&ctx, &mut plan, &x, ConvInput::default())
+        .unwrap();
+    let conv =
+        Conv2d::with_kernel(&ctx, "conv", &w, [4, 4, 3, 3], None, params, tiled(8, 1)).unwrap();
+    let input = ConvInput {
+        map: None,
+        upsample: 3,
+    };
+    let err = conv.record_input(&ctx, &mut plan, &x, input).unwrap_err();
+    assert!(err.to_string().contains("upsampled by 1 or 2"), "{err}");
 });
 
 gpu_test!(elementwise_unary_ops, {

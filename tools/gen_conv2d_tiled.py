@@ -49,9 +49,13 @@ HEADER = f"""// conv2d_tiled: implicit-GEMM convolution with a register tile per
 // and zero-padding masks depend only on the tile, so they are computed once.
 // Tile shape, kernel width (<= {MAX_K}), stride ({' or '.join(map(str, STRIDES))}) and workgroup size are
 // override constants (one cached pipeline per choice); shapes and padding come from the parameters.
-// Layouts: x [in_c][in_h][in_w]; w [k_h][k_w][in_c][out_c4] vec4 over output channels,
-// zero-padded to out_c4 = TILE_CO4 * (number of channel blocks); b [out_c4] vec4, zero-padded;
-// y [out_c][out_h][out_w].
+// The input can be read through what would otherwise be passes of their own over it: a
+// per-channel map `IN_ACT((x - mean) * scale + beta)` (an instance norm's apply and its activation,
+// IN_MAP) and nearest upsampling by UP; the padding then applies to the mapped, upsampled input.
+// Layouts: x [in_c][in_h / UP][in_w / UP] (in_h, in_w: the input as the convolution sees it);
+// w [k_h][k_w][in_c][out_c4] vec4 over output channels, zero-padded to out_c4 = TILE_CO4 *
+// (number of channel blocks); b [out_c4] vec4, zero-padded; y [out_c][out_h][out_w];
+// in_map [in_c] vec4 (mean, scale, beta, 0), read only when IN_MAP.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -68,6 +72,12 @@ override K_W: u32 = 3u;
 override STRIDE: u32 = 1u;
 // Input values per tile row.
 override WIN: u32 = (TILE_PX - 1u) * STRIDE + K_W;
+// Whether the input is read through the per-channel map, and the map's activation (the codes
+// of `activate`).
+override IN_MAP: bool = false;
+override IN_ACT: u32 = 0u;
+// Nearest upsampling of the stored input: 1 or 2.
+override UP: u32 = 1u;
 
 struct Params {{
     in_c: u32, in_h: u32, in_w: u32, out_c: u32,
@@ -80,7 +90,14 @@ struct Params {{
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> in_map: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+// The stored input value at i, through the channel's map when IN_MAP.
+fn load(i: u32, sm: vec4<f32>) -> f32 {{
+    if (IN_MAP) {{ return activate(fma(x[i] - sm.x, sm.y, sm.z), IN_ACT); }}
+    return x[i];
+}}
 
 // Writes the 4 channels of output vec4 group c4 at pixel (ox, oy), skipping padded channels
 // and pixels past the right edge.
@@ -117,23 +134,26 @@ def main():
     o("        return;")
     o("    }")
     o("    let reflect = p.reflect != 0u;")
-    o("    let plane = p.in_h * p.in_w;")
+    o("    // The stored (not upsampled) input's row length and plane.")
+    o("    let in_w = p.in_w / UP;")
+    o("    let plane = (p.in_h / UP) * in_w;")
     o("    // Columns of the input window and 0 where zero padding applies (1 elsewhere).")
     o("    let ix0 = i32(ox0 * STRIDE) - i32(p.pad_l);")
     for j in range(MAX_WIN):
         o(f"    var i{j} = 0u; var m{j} = 0.0;")
-        o(f"    if (WIN > {j}u) {{ let s = src_index(ix0 + {j}, i32(p.in_w), reflect); i{j} = u32(max(s, 0)); m{j} = select(1.0, 0.0, s < 0); }}")
+        o(f"    if (WIN > {j}u) {{ let s = src_index(ix0 + {j}, i32(p.in_w), reflect); i{j} = u32(max(s, 0)) / UP; m{j} = select(1.0, 0.0, s < 0); }}")
     for t in range(MAX_PX):
         o("    var " + " = vec4<f32>(); var ".join(f"a{t}_{c}" for c in range(MAX_CO4)) + " = vec4<f32>();")
     o("    for (var ky = 0u; ky < p.k_h; ky++) {")
     o("        let iy = src_index(i32(oy * STRIDE + ky) - i32(p.pad_t), i32(p.in_h), reflect);")
     o("        if (iy < 0) { continue; }")
-    o("        var row = u32(iy) * p.in_w;")
+    o("        var row = (u32(iy) / UP) * in_w;")
     o("        var wi = ky * K_W * p.in_c * p.out_c4 + c4_0;")
     o("        let kstep = p.in_c * p.out_c4;")
     o("        for (var ci = 0u; ci < p.in_c; ci++) {")
+    o("            var sm = vec4<f32>(); if (IN_MAP) { sm = in_map[ci]; }")
     for j in range(MAX_WIN):
-        o(f"            var x{j} = 0.0; if (WIN > {j}u) {{ x{j} = x[row + i{j}] * m{j}; }}")
+        o(f"            var x{j} = 0.0; if (WIN > {j}u) {{ x{j} = load(row + i{j}, sm) * m{j}; }}")
     for kx in range(MAX_K):
         o(f"            if (K_W > {kx}u) {{")
         o(f"                let wk = wi + {kx}u * kstep;")

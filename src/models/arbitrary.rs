@@ -20,7 +20,8 @@
 
 use std::sync::Mutex;
 
-use super::net::{self, Builder, Net, OutputOptions};
+use super::direct;
+use super::net::{Builder, Net, OutputOptions};
 use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
@@ -441,7 +442,7 @@ impl ArbitraryNet {
     /// at least 8) and returns the output ([3, H, W], RGB in [0, 1]); the style is whatever
     /// [`ArbitraryNet::set_style`] last wrote.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        net::record(self, ctx, plan, x, "arbitrary")
+        direct::record(self, ctx, plan, x, "arbitrary")
     }
 }
 

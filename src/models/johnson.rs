@@ -8,7 +8,8 @@
 //! conv, IN, ReLU) stages 128->64->32; 9x9 conv 32->3. Input and output are RGB in [0, 255]
 //! (the output is clamped when it becomes pixels).
 
-use super::net::{self, Builder, Net, OutputOptions};
+use super::direct;
+use super::net::{Builder, Net, OutputOptions};
 use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
@@ -113,7 +114,7 @@ impl JohnsonNet {
     /// Records the forward pass for `x` ([3, H, W], RGB in [0, 255], H and W multiples of 4 and
     /// at least 8) and returns the output planes (RGB in [0, 255], not clamped).
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        net::record(self, ctx, plan, x, "johnson")
+        direct::record(self, ctx, plan, x, "johnson")
     }
 }
 

@@ -3,12 +3,14 @@
 //!
 //! The transform nets stand on three layers, each using only those below it:
 //! - [`net`]: what a net is (the layer operations it is written against, the input check,
-//!   [`OutputOptions`]);
+//!   [`OutputOptions`]), and [`direct`]: recording one on whole tensors, with norms and
+//!   upsamplings folded into the ops that read them;
 //! - the runners: [`whole`] (one submission per image), [`tiled`] (exact tiles for images too
 //!   large for the device) and [`runner`] (picks one, then strength and colour preservation);
 //! - the nets, and [`Styled`] (a net with its style, whichever net it is).
 
 pub mod arbitrary;
+pub(crate) mod direct;
 pub mod johnson;
 pub mod learned;
 pub mod multistyle;

@@ -8,8 +8,9 @@
 //! nearest x2 + 3x3 conv 8->4 + ReLU; 9x9 conv 4->3; CIN; sigmoid. Input and output are RGB in
 //! [0, 1]; height and width must be multiples of 4.
 
+use super::direct;
 use super::learned::{LearnedStyle, BASE_WEIGHTS_KEY};
-use super::net::{self, Builder, Net, OutputOptions};
+use super::net::{Builder, Net, OutputOptions};
 use super::runner::{self, Plans, Runnable};
 use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
@@ -334,7 +335,7 @@ impl MultiStyle26 {
     /// a plan and returns the output tensor ([3, H, W], RGB in [0, 1]). Build it once per size
     /// and run it for every frame.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        net::record(self, ctx, plan, x, "multistyle26")
+        direct::record(self, ctx, plan, x, "multistyle26")
     }
 }
 

@@ -1,12 +1,12 @@
 //! What every transform net shares, and nothing that runs one: the layer operations a net is
-//! written against ([`Builder`], with [`Direct`] recording on whole tensors), the [`Net`]
+//! written against ([`Builder`]; [`super::direct`] records them on whole tensors), the [`Net`]
 //! trait, the input check, and the options of a stylization's output ([`OutputOptions`]).
 //!
 //! The runners ([`super::whole`], [`super::tiled`], [`super::runner`]) build on this module;
 //! the nets ([`super::multistyle`], [`super::arbitrary`], [`super::johnson`]) on the runners.
 
-use crate::gpu::{GpuContext, Plan, Tensor};
-use crate::ops::{self, Activation, Conv2d, PixelMap};
+use crate::gpu::Tensor;
+use crate::ops::{Activation, Conv2d, PixelMap};
 use crate::{Error, Result};
 
 /// How a stylization's output is made, the same for every net.
@@ -122,53 +122,4 @@ pub(crate) fn check_input(x: &Tensor, op: &'static str) -> Result<()> {
         });
     }
     Ok(())
-}
-
-/// Records `net` on a whole input tensor, after checking it ([`check_input`]).
-pub(crate) fn record<N: Net>(
-    net: &N,
-    ctx: &GpuContext,
-    plan: &mut Plan,
-    x: &Tensor,
-    op: &'static str,
-) -> Result<Tensor> {
-    check_input(x, op)?;
-    net.forward(&mut Direct { ctx, plan }, x)
-}
-
-/// Records on whole tensors.
-pub(crate) struct Direct<'a> {
-    pub(crate) ctx: &'a GpuContext,
-    pub(crate) plan: &'a mut Plan,
-}
-
-impl Builder for Direct<'_> {
-    type T = Tensor;
-
-    fn conv(&mut self, conv: &Conv2d, x: &Tensor) -> Result<Tensor> {
-        conv.record(self.ctx, self.plan, x)
-    }
-
-    fn norm(
-        &mut self,
-        x: &Tensor,
-        gamma: &Tensor,
-        beta: &Tensor,
-        eps: f32,
-        act: Activation,
-    ) -> Result<Tensor> {
-        ops::instance_norm(self.ctx, self.plan, x, gamma, beta, eps, act)
-    }
-
-    fn add(&mut self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-        ops::add(self.ctx, self.plan, a, b)
-    }
-
-    fn upsample2(&mut self, x: &Tensor) -> Result<Tensor> {
-        ops::upsample_nearest(self.ctx, self.plan, x, 2)
-    }
-
-    fn release(&mut self, x: Tensor) {
-        self.plan.release(x);
-    }
 }

@@ -1,6 +1,6 @@
 //! Large images in tiles, exactly.
 //!
-//! The transform nets are written once against [`Builder`]: [`super::net::Direct`] records
+//! The transform nets are written once against [`Builder`]: [`super::direct::Direct`] records
 //! them on whole tensors, [`Tiled`] here on a grid of tiles. A tiled run keeps every tile in step, layer by layer:
 //! each tile is its core (a `tile` x `tile` cell of the image) plus a margin of [`MARGIN`]
 //! pixels of its neighbours (clipped at the image's edges, where the convs' own reflection

@@ -33,13 +33,7 @@ fn record_plan<N: Net>(ctx: &GpuContext, net: &N, padded: &Rgba8Image) -> Result
     let mut plan = Plan::new("transform net");
     let pixels = ctx.tensor("photo", &[padded.height, padded.width], DType::Rgba8)?;
     let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &net.pixel_map())?;
-    let output = net.forward(
-        &mut super::net::Direct {
-            ctx,
-            plan: &mut plan,
-        },
-        &x,
-    )?;
+    let output = super::direct::forward(net, ctx, &mut plan, &x)?;
     let bytes = plan.bytes();
     Ok((
         WholePlan {

@@ -6,7 +6,7 @@
 //! one output per invocation, which covers every case and is the GPU reference.
 
 use super::upsample::dilate;
-use super::{grid, kernel, shape_err, Activation};
+use super::{grid, kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
 use crate::{Error, Result};
@@ -432,7 +432,26 @@ impl Conv2d {
 
     /// Appends the convolution of `x` ([in_c, H, W]) to `plan` and returns its output tensor.
     pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        let (c, h, w) = x.chw("conv2d")?;
+        self.record_input(ctx, plan, x, ConvInput::default())
+    }
+
+    /// Whether the layer's kernel can read its input through a [`ConvInput`] (the tiled one);
+    /// the naive kernel reads it as stored.
+    pub fn reads_mapped(&self) -> bool {
+        matches!(self.kernel, ConvKernel::Tiled(_))
+    }
+
+    /// [`Conv2d::record`] of `x` read through `input` (its per-channel map, then its nearest
+    /// upsampling): one pass where the map and the upsampling would each be a pass of their own.
+    /// Fails unless [`Conv2d::reads_mapped`] or `input` is the identity.
+    pub fn record_input(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        x: &Tensor,
+        input: ConvInput,
+    ) -> Result<Tensor> {
+        let (c, stored_h, stored_w) = x.chw("conv2d")?;
         let [out_c, _, k_h, k_w] = self.shape;
         if c != self.in_channels() {
             return Err(shape_err(
@@ -446,6 +465,8 @@ impl Conv2d {
                 ),
             ));
         }
+        input.check(self, x)?;
+        let (h, w) = (stored_h * input.upsample, stored_w * input.upsample);
         let (oh, ow) = self.output_size(h, w)?;
         let y = plan.alloc(ctx, &self.label, &[out_c, oh, ow], DType::F32)?;
         let p = Params {
@@ -466,19 +487,16 @@ impl Conv2d {
             k_h: k_h as u32,
             k_w: k_w as u32,
         };
-        let bindings = [x, &self.weights, &self.bias, &y];
         let d = match self.kernel {
-            ConvKernel::Naive => ctx.dispatch(
-                &self.label,
-                &NAIVE,
-                &[],
-                &p,
-                &bindings,
-                grid(ow, oh, out_c, [8, 8]),
-            )?,
+            ConvKernel::Naive => {
+                let bindings = [x, &self.weights, &self.bias, &y];
+                let groups = grid(ow, oh, out_c, [8, 8]);
+                ctx.dispatch(&self.label, &NAIVE, &[], &p, &bindings, groups)?
+            }
             ConvKernel::Tiled(t) => {
                 let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
                 let [wg_x, wg_y, wg_z] = fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
+                let map = input.map.map(|m| (&m.coeffs, m.act.code()));
                 let constants = [
                     ("WG_X", wg_x as f64),
                     ("WG_Y", wg_y as f64),
@@ -487,12 +505,18 @@ impl Conv2d {
                     ("TILE_CO4", t.tile_co4 as f64),
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
+                    ("IN_MAP", map.is_some() as u32 as f64),
+                    ("IN_ACT", map.map_or(0, |m| m.1) as f64),
+                    ("UP", input.upsample as f64),
                 ];
                 let groups = [
                     tiles_x.div_ceil(wg_x) as u32,
                     oh.div_ceil(wg_y) as u32,
                     blocks.div_ceil(wg_z) as u32,
                 ];
+                // Without a map the kernel never reads its map binding: the bias fills it.
+                let coeffs = map.map_or(&self.bias, |m| m.0);
+                let bindings = [x, &self.weights, &self.bias, coeffs, &y];
                 ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
             }
         };
@@ -500,6 +524,59 @@ impl Conv2d {
         let per_output = (c / self.params.groups * k_h * k_w) as u64;
         plan.push(d.with_flops(2 * (out_c * oh * ow) as u64 * per_output));
         Ok(y)
+    }
+}
+
+/// How a convolution reads its input: through an instance norm's per-channel map (with its
+/// activation), then upsampled by repeating each value `upsample` x `upsample` times (nearest);
+/// the padding applies to the result. The default reads the input as stored.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvInput<'a> {
+    /// The per-channel map, or `None`.
+    pub map: Option<&'a ChannelAffine>,
+    /// 1 or 2.
+    pub upsample: usize,
+}
+
+impl Default for ConvInput<'_> {
+    fn default() -> Self {
+        Self {
+            map: None,
+            upsample: 1,
+        }
+    }
+}
+
+impl ConvInput<'_> {
+    fn is_identity(&self) -> bool {
+        self.map.is_none() && self.upsample == 1
+    }
+
+    fn check(&self, conv: &Conv2d, x: &Tensor) -> Result<()> {
+        let op = "conv2d";
+        if !matches!(self.upsample, 1 | 2) {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "'{}': an input can be upsampled by 1 or 2 on load, not {}",
+                    conv.label, self.upsample
+                ),
+            });
+        }
+        if !(self.is_identity() || conv.reads_mapped()) {
+            return Err(Error::InvalidArgument {
+                op,
+                message: format!(
+                    "'{}' runs the naive kernel, which reads its input as stored: apply the map \
+                     and the upsampling first",
+                    conv.label
+                ),
+            });
+        }
+        match self.map {
+            Some(m) => m.check(op, x),
+            None => Ok(()),
+        }
     }
 }
 

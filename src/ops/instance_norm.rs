@@ -3,12 +3,13 @@
 //! norm and conditional instance norm (gamma and beta computed per style) share the kernels:
 //! gamma and beta are always tensors.
 
-use super::{kernel, shape_err, Activation};
+use super::{kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
 use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const STATS: Kernel = kernel!("instance_norm.wgsl", "stats_main");
+const COEFFS: Kernel = kernel!("instance_norm.wgsl", "coeffs_main");
 const APPLY: Kernel = kernel!("instance_norm_apply.wgsl", "main");
 const BACKWARD: Kernel = kernel!("instance_norm_backward.wgsl", "main");
 
@@ -43,6 +44,44 @@ pub fn instance_norm_stats(ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Res
     Ok(stats)
 }
 
+/// Appends the statistics of `x` [C, H, W] as the normalisation's per-channel map
+/// ([`ChannelAffine`]: `act((x - mean) * scale + beta)`, scale = gamma / sqrt(var + eps)),
+/// for the next op to apply as it reads `x` ([super::add_mapped], [super::Conv2d::record_input])
+/// instead of a pass of its own. One dispatch, as [`instance_norm_stats`].
+pub fn instance_norm_coeffs(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    gamma: &Tensor,
+    beta: &Tensor,
+    eps: f32,
+    act: Activation,
+) -> Result<ChannelAffine> {
+    let (c, h, w) = x.chw("instance_norm")?;
+    check_sizes(
+        "instance_norm",
+        x,
+        &[("gamma", gamma, c), ("beta", beta, c)],
+    )?;
+    check_eps(eps)?;
+    let coeffs = plan.alloc(ctx, &format!("{}.norm", x.label()), &[c, 4], DType::F32)?;
+    let p = Params {
+        channels: c as u32,
+        plane: (h * w) as u32,
+        act: 0,
+        eps,
+    };
+    plan.push(ctx.dispatch(
+        "instance_norm.coeffs",
+        &COEFFS,
+        &[],
+        &p,
+        &[x, gamma, beta, &coeffs],
+        [c as u32, 1, 1],
+    )?);
+    Ok(ChannelAffine { coeffs, act })
+}
+
 /// Appends the normalisation of `x` with given statistics ([C, 2], from
 /// [`instance_norm_stats`], possibly of a larger image that `x` is a tile of).
 #[allow(clippy::too_many_arguments)]
@@ -63,12 +102,7 @@ pub fn instance_norm_apply(
         ("beta", beta, c),
     ];
     check_sizes("instance_norm", x, &per_channel)?;
-    if eps.is_nan() || eps < 0.0 {
-        return Err(crate::Error::InvalidArgument {
-            op: "instance_norm",
-            message: format!("eps must be a non-negative number, got {eps}"),
-        });
-    }
+    check_eps(eps)?;
     let n = c * h * w;
     let y = plan.alloc(ctx, &format!("{}.in", x.label()), x.shape(), DType::F32)?;
     let p = Params {
@@ -145,6 +179,16 @@ pub fn instance_norm_backward(
         [c as u32, 1, 1],
     )?);
     Ok(InstanceNormGrads { x: gx, params })
+}
+
+fn check_eps(eps: f32) -> Result<()> {
+    if eps.is_nan() || eps < 0.0 {
+        return Err(crate::Error::InvalidArgument {
+            op: "instance_norm",
+            message: format!("eps must be a non-negative number, got {eps}"),
+        });
+    }
+    Ok(())
 }
 
 /// Fails unless each (name, tensor, values) holds that many values (the per-channel tensors

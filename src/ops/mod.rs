@@ -3,6 +3,7 @@
 //! tensor. Every op has a plain-loop CPU oracle in [`crate::reference`] and tests against it.
 //! Backward kernels (for Gatys and training) live beside their forward op.
 
+pub mod affine;
 pub mod channels;
 pub mod conv2d;
 pub mod elementwise;
@@ -15,15 +16,16 @@ pub mod reduce;
 pub mod tile;
 pub mod upsample;
 
+pub use affine::{add_mapped, apply_map, ChannelAffine, Mapped};
 pub use channels::{channel_map, copy_strided, ChannelMap, Strided, Write};
-pub use conv2d::{Conv2d, Conv2dParams, ConvKernel, InputGradient, Padding, Tiling};
+pub use conv2d::{Conv2d, Conv2dParams, ConvInput, ConvKernel, InputGradient, Padding, Tiling};
 pub use elementwise::{
     accumulate, activation_backward, add, relu_backward, scale_add, unary, Unary,
 };
 pub use gram::{gram, gram_backward};
 pub use instance_norm::{
-    instance_norm, instance_norm_apply, instance_norm_backward, instance_norm_stats,
-    InstanceNormGrads,
+    instance_norm, instance_norm_apply, instance_norm_backward, instance_norm_coeffs,
+    instance_norm_stats, InstanceNormGrads,
 };
 pub use pad::pad_backward;
 pub use pixels::{planar_to_rgba, rgba_to_planar, PixelMap};

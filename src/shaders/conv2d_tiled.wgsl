@@ -10,9 +10,13 @@
 // and zero-padding masks depend only on the tile, so they are computed once.
 // Tile shape, kernel width (<= 9), stride (1 or 2) and workgroup size are
 // override constants (one cached pipeline per choice); shapes and padding come from the parameters.
-// Layouts: x [in_c][in_h][in_w]; w [k_h][k_w][in_c][out_c4] vec4 over output channels,
-// zero-padded to out_c4 = TILE_CO4 * (number of channel blocks); b [out_c4] vec4, zero-padded;
-// y [out_c][out_h][out_w].
+// The input can be read through what would otherwise be passes of their own over it: a
+// per-channel map `IN_ACT((x - mean) * scale + beta)` (an instance norm's apply and its activation,
+// IN_MAP) and nearest upsampling by UP; the padding then applies to the mapped, upsampled input.
+// Layouts: x [in_c][in_h / UP][in_w / UP] (in_h, in_w: the input as the convolution sees it);
+// w [k_h][k_w][in_c][out_c4] vec4 over output channels, zero-padded to out_c4 = TILE_CO4 *
+// (number of channel blocks); b [out_c4] vec4, zero-padded; y [out_c][out_h][out_w];
+// in_map [in_c] vec4 (mean, scale, beta, 0), read only when IN_MAP.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -29,6 +33,12 @@ override K_W: u32 = 3u;
 override STRIDE: u32 = 1u;
 // Input values per tile row.
 override WIN: u32 = (TILE_PX - 1u) * STRIDE + K_W;
+// Whether the input is read through the per-channel map, and the map's activation (the codes
+// of `activate`).
+override IN_MAP: bool = false;
+override IN_ACT: u32 = 0u;
+// Nearest upsampling of the stored input: 1 or 2.
+override UP: u32 = 1u;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, out_c: u32,
@@ -41,7 +51,14 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read> w: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> in_map: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+
+// The stored input value at i, through the channel's map when IN_MAP.
+fn load(i: u32, sm: vec4<f32>) -> f32 {
+    if (IN_MAP) { return activate(fma(x[i] - sm.x, sm.y, sm.z), IN_ACT); }
+    return x[i];
+}
 
 // Writes the 4 channels of output vec4 group c4 at pixel (ox, oy), skipping padded channels
 // and pixels past the right edge.
@@ -67,57 +84,59 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let reflect = p.reflect != 0u;
-    let plane = p.in_h * p.in_w;
+    // The stored (not upsampled) input's row length and plane.
+    let in_w = p.in_w / UP;
+    let plane = (p.in_h / UP) * in_w;
     // Columns of the input window and 0 where zero padding applies (1 elsewhere).
     let ix0 = i32(ox0 * STRIDE) - i32(p.pad_l);
     var i0 = 0u; var m0 = 0.0;
-    if (WIN > 0u) { let s = src_index(ix0 + 0, i32(p.in_w), reflect); i0 = u32(max(s, 0)); m0 = select(1.0, 0.0, s < 0); }
+    if (WIN > 0u) { let s = src_index(ix0 + 0, i32(p.in_w), reflect); i0 = u32(max(s, 0)) / UP; m0 = select(1.0, 0.0, s < 0); }
     var i1 = 0u; var m1 = 0.0;
-    if (WIN > 1u) { let s = src_index(ix0 + 1, i32(p.in_w), reflect); i1 = u32(max(s, 0)); m1 = select(1.0, 0.0, s < 0); }
+    if (WIN > 1u) { let s = src_index(ix0 + 1, i32(p.in_w), reflect); i1 = u32(max(s, 0)) / UP; m1 = select(1.0, 0.0, s < 0); }
     var i2 = 0u; var m2 = 0.0;
-    if (WIN > 2u) { let s = src_index(ix0 + 2, i32(p.in_w), reflect); i2 = u32(max(s, 0)); m2 = select(1.0, 0.0, s < 0); }
+    if (WIN > 2u) { let s = src_index(ix0 + 2, i32(p.in_w), reflect); i2 = u32(max(s, 0)) / UP; m2 = select(1.0, 0.0, s < 0); }
     var i3 = 0u; var m3 = 0.0;
-    if (WIN > 3u) { let s = src_index(ix0 + 3, i32(p.in_w), reflect); i3 = u32(max(s, 0)); m3 = select(1.0, 0.0, s < 0); }
+    if (WIN > 3u) { let s = src_index(ix0 + 3, i32(p.in_w), reflect); i3 = u32(max(s, 0)) / UP; m3 = select(1.0, 0.0, s < 0); }
     var i4 = 0u; var m4 = 0.0;
-    if (WIN > 4u) { let s = src_index(ix0 + 4, i32(p.in_w), reflect); i4 = u32(max(s, 0)); m4 = select(1.0, 0.0, s < 0); }
+    if (WIN > 4u) { let s = src_index(ix0 + 4, i32(p.in_w), reflect); i4 = u32(max(s, 0)) / UP; m4 = select(1.0, 0.0, s < 0); }
     var i5 = 0u; var m5 = 0.0;
-    if (WIN > 5u) { let s = src_index(ix0 + 5, i32(p.in_w), reflect); i5 = u32(max(s, 0)); m5 = select(1.0, 0.0, s < 0); }
+    if (WIN > 5u) { let s = src_index(ix0 + 5, i32(p.in_w), reflect); i5 = u32(max(s, 0)) / UP; m5 = select(1.0, 0.0, s < 0); }
     var i6 = 0u; var m6 = 0.0;
-    if (WIN > 6u) { let s = src_index(ix0 + 6, i32(p.in_w), reflect); i6 = u32(max(s, 0)); m6 = select(1.0, 0.0, s < 0); }
+    if (WIN > 6u) { let s = src_index(ix0 + 6, i32(p.in_w), reflect); i6 = u32(max(s, 0)) / UP; m6 = select(1.0, 0.0, s < 0); }
     var i7 = 0u; var m7 = 0.0;
-    if (WIN > 7u) { let s = src_index(ix0 + 7, i32(p.in_w), reflect); i7 = u32(max(s, 0)); m7 = select(1.0, 0.0, s < 0); }
+    if (WIN > 7u) { let s = src_index(ix0 + 7, i32(p.in_w), reflect); i7 = u32(max(s, 0)) / UP; m7 = select(1.0, 0.0, s < 0); }
     var i8 = 0u; var m8 = 0.0;
-    if (WIN > 8u) { let s = src_index(ix0 + 8, i32(p.in_w), reflect); i8 = u32(max(s, 0)); m8 = select(1.0, 0.0, s < 0); }
+    if (WIN > 8u) { let s = src_index(ix0 + 8, i32(p.in_w), reflect); i8 = u32(max(s, 0)) / UP; m8 = select(1.0, 0.0, s < 0); }
     var i9 = 0u; var m9 = 0.0;
-    if (WIN > 9u) { let s = src_index(ix0 + 9, i32(p.in_w), reflect); i9 = u32(max(s, 0)); m9 = select(1.0, 0.0, s < 0); }
+    if (WIN > 9u) { let s = src_index(ix0 + 9, i32(p.in_w), reflect); i9 = u32(max(s, 0)) / UP; m9 = select(1.0, 0.0, s < 0); }
     var i10 = 0u; var m10 = 0.0;
-    if (WIN > 10u) { let s = src_index(ix0 + 10, i32(p.in_w), reflect); i10 = u32(max(s, 0)); m10 = select(1.0, 0.0, s < 0); }
+    if (WIN > 10u) { let s = src_index(ix0 + 10, i32(p.in_w), reflect); i10 = u32(max(s, 0)) / UP; m10 = select(1.0, 0.0, s < 0); }
     var i11 = 0u; var m11 = 0.0;
-    if (WIN > 11u) { let s = src_index(ix0 + 11, i32(p.in_w), reflect); i11 = u32(max(s, 0)); m11 = select(1.0, 0.0, s < 0); }
+    if (WIN > 11u) { let s = src_index(ix0 + 11, i32(p.in_w), reflect); i11 = u32(max(s, 0)) / UP; m11 = select(1.0, 0.0, s < 0); }
     var i12 = 0u; var m12 = 0.0;
-    if (WIN > 12u) { let s = src_index(ix0 + 12, i32(p.in_w), reflect); i12 = u32(max(s, 0)); m12 = select(1.0, 0.0, s < 0); }
+    if (WIN > 12u) { let s = src_index(ix0 + 12, i32(p.in_w), reflect); i12 = u32(max(s, 0)) / UP; m12 = select(1.0, 0.0, s < 0); }
     var i13 = 0u; var m13 = 0.0;
-    if (WIN > 13u) { let s = src_index(ix0 + 13, i32(p.in_w), reflect); i13 = u32(max(s, 0)); m13 = select(1.0, 0.0, s < 0); }
+    if (WIN > 13u) { let s = src_index(ix0 + 13, i32(p.in_w), reflect); i13 = u32(max(s, 0)) / UP; m13 = select(1.0, 0.0, s < 0); }
     var i14 = 0u; var m14 = 0.0;
-    if (WIN > 14u) { let s = src_index(ix0 + 14, i32(p.in_w), reflect); i14 = u32(max(s, 0)); m14 = select(1.0, 0.0, s < 0); }
+    if (WIN > 14u) { let s = src_index(ix0 + 14, i32(p.in_w), reflect); i14 = u32(max(s, 0)) / UP; m14 = select(1.0, 0.0, s < 0); }
     var i15 = 0u; var m15 = 0.0;
-    if (WIN > 15u) { let s = src_index(ix0 + 15, i32(p.in_w), reflect); i15 = u32(max(s, 0)); m15 = select(1.0, 0.0, s < 0); }
+    if (WIN > 15u) { let s = src_index(ix0 + 15, i32(p.in_w), reflect); i15 = u32(max(s, 0)) / UP; m15 = select(1.0, 0.0, s < 0); }
     var i16 = 0u; var m16 = 0.0;
-    if (WIN > 16u) { let s = src_index(ix0 + 16, i32(p.in_w), reflect); i16 = u32(max(s, 0)); m16 = select(1.0, 0.0, s < 0); }
+    if (WIN > 16u) { let s = src_index(ix0 + 16, i32(p.in_w), reflect); i16 = u32(max(s, 0)) / UP; m16 = select(1.0, 0.0, s < 0); }
     var i17 = 0u; var m17 = 0.0;
-    if (WIN > 17u) { let s = src_index(ix0 + 17, i32(p.in_w), reflect); i17 = u32(max(s, 0)); m17 = select(1.0, 0.0, s < 0); }
+    if (WIN > 17u) { let s = src_index(ix0 + 17, i32(p.in_w), reflect); i17 = u32(max(s, 0)) / UP; m17 = select(1.0, 0.0, s < 0); }
     var i18 = 0u; var m18 = 0.0;
-    if (WIN > 18u) { let s = src_index(ix0 + 18, i32(p.in_w), reflect); i18 = u32(max(s, 0)); m18 = select(1.0, 0.0, s < 0); }
+    if (WIN > 18u) { let s = src_index(ix0 + 18, i32(p.in_w), reflect); i18 = u32(max(s, 0)) / UP; m18 = select(1.0, 0.0, s < 0); }
     var i19 = 0u; var m19 = 0.0;
-    if (WIN > 19u) { let s = src_index(ix0 + 19, i32(p.in_w), reflect); i19 = u32(max(s, 0)); m19 = select(1.0, 0.0, s < 0); }
+    if (WIN > 19u) { let s = src_index(ix0 + 19, i32(p.in_w), reflect); i19 = u32(max(s, 0)) / UP; m19 = select(1.0, 0.0, s < 0); }
     var i20 = 0u; var m20 = 0.0;
-    if (WIN > 20u) { let s = src_index(ix0 + 20, i32(p.in_w), reflect); i20 = u32(max(s, 0)); m20 = select(1.0, 0.0, s < 0); }
+    if (WIN > 20u) { let s = src_index(ix0 + 20, i32(p.in_w), reflect); i20 = u32(max(s, 0)) / UP; m20 = select(1.0, 0.0, s < 0); }
     var i21 = 0u; var m21 = 0.0;
-    if (WIN > 21u) { let s = src_index(ix0 + 21, i32(p.in_w), reflect); i21 = u32(max(s, 0)); m21 = select(1.0, 0.0, s < 0); }
+    if (WIN > 21u) { let s = src_index(ix0 + 21, i32(p.in_w), reflect); i21 = u32(max(s, 0)) / UP; m21 = select(1.0, 0.0, s < 0); }
     var i22 = 0u; var m22 = 0.0;
-    if (WIN > 22u) { let s = src_index(ix0 + 22, i32(p.in_w), reflect); i22 = u32(max(s, 0)); m22 = select(1.0, 0.0, s < 0); }
+    if (WIN > 22u) { let s = src_index(ix0 + 22, i32(p.in_w), reflect); i22 = u32(max(s, 0)) / UP; m22 = select(1.0, 0.0, s < 0); }
     var i23 = 0u; var m23 = 0.0;
-    if (WIN > 23u) { let s = src_index(ix0 + 23, i32(p.in_w), reflect); i23 = u32(max(s, 0)); m23 = select(1.0, 0.0, s < 0); }
+    if (WIN > 23u) { let s = src_index(ix0 + 23, i32(p.in_w), reflect); i23 = u32(max(s, 0)) / UP; m23 = select(1.0, 0.0, s < 0); }
     var a0_0 = vec4<f32>(); var a0_1 = vec4<f32>(); var a0_2 = vec4<f32>(); var a0_3 = vec4<f32>();
     var a1_0 = vec4<f32>(); var a1_1 = vec4<f32>(); var a1_2 = vec4<f32>(); var a1_3 = vec4<f32>();
     var a2_0 = vec4<f32>(); var a2_1 = vec4<f32>(); var a2_2 = vec4<f32>(); var a2_3 = vec4<f32>();
@@ -137,34 +156,35 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var ky = 0u; ky < p.k_h; ky++) {
         let iy = src_index(i32(oy * STRIDE + ky) - i32(p.pad_t), i32(p.in_h), reflect);
         if (iy < 0) { continue; }
-        var row = u32(iy) * p.in_w;
+        var row = (u32(iy) / UP) * in_w;
         var wi = ky * K_W * p.in_c * p.out_c4 + c4_0;
         let kstep = p.in_c * p.out_c4;
         for (var ci = 0u; ci < p.in_c; ci++) {
-            var x0 = 0.0; if (WIN > 0u) { x0 = x[row + i0] * m0; }
-            var x1 = 0.0; if (WIN > 1u) { x1 = x[row + i1] * m1; }
-            var x2 = 0.0; if (WIN > 2u) { x2 = x[row + i2] * m2; }
-            var x3 = 0.0; if (WIN > 3u) { x3 = x[row + i3] * m3; }
-            var x4 = 0.0; if (WIN > 4u) { x4 = x[row + i4] * m4; }
-            var x5 = 0.0; if (WIN > 5u) { x5 = x[row + i5] * m5; }
-            var x6 = 0.0; if (WIN > 6u) { x6 = x[row + i6] * m6; }
-            var x7 = 0.0; if (WIN > 7u) { x7 = x[row + i7] * m7; }
-            var x8 = 0.0; if (WIN > 8u) { x8 = x[row + i8] * m8; }
-            var x9 = 0.0; if (WIN > 9u) { x9 = x[row + i9] * m9; }
-            var x10 = 0.0; if (WIN > 10u) { x10 = x[row + i10] * m10; }
-            var x11 = 0.0; if (WIN > 11u) { x11 = x[row + i11] * m11; }
-            var x12 = 0.0; if (WIN > 12u) { x12 = x[row + i12] * m12; }
-            var x13 = 0.0; if (WIN > 13u) { x13 = x[row + i13] * m13; }
-            var x14 = 0.0; if (WIN > 14u) { x14 = x[row + i14] * m14; }
-            var x15 = 0.0; if (WIN > 15u) { x15 = x[row + i15] * m15; }
-            var x16 = 0.0; if (WIN > 16u) { x16 = x[row + i16] * m16; }
-            var x17 = 0.0; if (WIN > 17u) { x17 = x[row + i17] * m17; }
-            var x18 = 0.0; if (WIN > 18u) { x18 = x[row + i18] * m18; }
-            var x19 = 0.0; if (WIN > 19u) { x19 = x[row + i19] * m19; }
-            var x20 = 0.0; if (WIN > 20u) { x20 = x[row + i20] * m20; }
-            var x21 = 0.0; if (WIN > 21u) { x21 = x[row + i21] * m21; }
-            var x22 = 0.0; if (WIN > 22u) { x22 = x[row + i22] * m22; }
-            var x23 = 0.0; if (WIN > 23u) { x23 = x[row + i23] * m23; }
+            var sm = vec4<f32>(); if (IN_MAP) { sm = in_map[ci]; }
+            var x0 = 0.0; if (WIN > 0u) { x0 = load(row + i0, sm) * m0; }
+            var x1 = 0.0; if (WIN > 1u) { x1 = load(row + i1, sm) * m1; }
+            var x2 = 0.0; if (WIN > 2u) { x2 = load(row + i2, sm) * m2; }
+            var x3 = 0.0; if (WIN > 3u) { x3 = load(row + i3, sm) * m3; }
+            var x4 = 0.0; if (WIN > 4u) { x4 = load(row + i4, sm) * m4; }
+            var x5 = 0.0; if (WIN > 5u) { x5 = load(row + i5, sm) * m5; }
+            var x6 = 0.0; if (WIN > 6u) { x6 = load(row + i6, sm) * m6; }
+            var x7 = 0.0; if (WIN > 7u) { x7 = load(row + i7, sm) * m7; }
+            var x8 = 0.0; if (WIN > 8u) { x8 = load(row + i8, sm) * m8; }
+            var x9 = 0.0; if (WIN > 9u) { x9 = load(row + i9, sm) * m9; }
+            var x10 = 0.0; if (WIN > 10u) { x10 = load(row + i10, sm) * m10; }
+            var x11 = 0.0; if (WIN > 11u) { x11 = load(row + i11, sm) * m11; }
+            var x12 = 0.0; if (WIN > 12u) { x12 = load(row + i12, sm) * m12; }
+            var x13 = 0.0; if (WIN > 13u) { x13 = load(row + i13, sm) * m13; }
+            var x14 = 0.0; if (WIN > 14u) { x14 = load(row + i14, sm) * m14; }
+            var x15 = 0.0; if (WIN > 15u) { x15 = load(row + i15, sm) * m15; }
+            var x16 = 0.0; if (WIN > 16u) { x16 = load(row + i16, sm) * m16; }
+            var x17 = 0.0; if (WIN > 17u) { x17 = load(row + i17, sm) * m17; }
+            var x18 = 0.0; if (WIN > 18u) { x18 = load(row + i18, sm) * m18; }
+            var x19 = 0.0; if (WIN > 19u) { x19 = load(row + i19, sm) * m19; }
+            var x20 = 0.0; if (WIN > 20u) { x20 = load(row + i20, sm) * m20; }
+            var x21 = 0.0; if (WIN > 21u) { x21 = load(row + i21, sm) * m21; }
+            var x22 = 0.0; if (WIN > 22u) { x22 = load(row + i22, sm) * m22; }
+            var x23 = 0.0; if (WIN > 23u) { x23 = load(row + i23, sm) * m23; }
             if (K_W > 0u) {
                 let wk = wi + 0u * kstep;
                 var w0 = vec4<f32>(); if (TILE_CO4 > 0u) { w0 = w[wk + 0u]; }

@@ -1,13 +1,17 @@
 // instance_norm: per-channel normalisation, y = (x - mean_c) / sqrt(var_c + eps) * gamma_c + beta_c.
 //
-// Two entry points. `stats`: one workgroup of 256 threads per channel (workgroup_id.x = c)
-// computes the channel's mean, then its (biased) variance around that mean, each as strided
-// per-thread partial sums reduced in workgroup memory; writes stats[2c] = mean,
-// stats[2c + 1] = variance. The two passes avoid the cancellation of E[x^2] - E[x]^2.
-// `apply`: one thread per element normalises it, applies gamma/beta (plain affine instance
-// norm and conditional instance norm differ only in where gamma and beta come from) and the
-// fused activation. Keeping statistics separate lets a tiled run compute them once for the
-// whole image. Layout: x, y [C][H][W]; gamma, beta [C]; stats [C][2].
+// Statistics: one workgroup of 256 threads per channel (workgroup_id.x = c) computes the
+// channel's mean, then its (biased) variance around that mean, each as strided per-thread
+// partial sums reduced in workgroup memory. The two passes avoid the cancellation of
+// E[x^2] - E[x]^2. Two entry points write them:
+// `stats_main`: stats[2c] = mean, stats[2c + 1] = variance (kept separate from the apply so that
+// a tiled run can combine them over the whole image, and for the backward);
+// `coeffs_main`: the normalisation as a per-channel map for the next op to apply as it reads x (a
+// convolution's loads, an addition), so the apply needs no pass of its own: coeffs[4c..4c + 4] =
+// (mean_c, gamma_c / sqrt(var_c + eps), beta_c, 0), applied as (x - mean) * scale + beta, which
+// rounds as the apply pass does (folding the mean into a shift, x * scale + (beta - mean *
+// scale), would lose digits where the mean is large against the spread).
+// Layout: x [C][H][W]; gamma, beta [C]; stats [C][2]; coeffs [C][4].
 
 struct Params {
     channels: u32,
@@ -18,18 +22,17 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
+// stats_main's output.
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+// coeffs_main's inputs and output (bindings are per entry point: both may use 2).
+@group(0) @binding(2) var<storage, read> gamma: array<f32>;
+@group(0) @binding(3) var<storage, read> beta: array<f32>;
+@group(0) @binding(4) var<storage, read_write> coeffs: array<f32>;
 
 const WG: u32 = 256u;
 
-@compute @workgroup_size(256, 1, 1)
-fn stats_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    let c = wg.x;
-    let lid = lid3.x;
-    // Uniform control flow: every thread of the workgroup takes the same path.
-    if (c >= p.channels) {
-        return;
-    }
+// (mean, biased variance) of channel c, returned to every thread of the workgroup.
+fn channel_stats(c: u32, lid: u32) -> vec2<f32> {
     let base = c * p.plane;
     var s = 0.0;
     for (var i = lid; i < p.plane; i += WG) {
@@ -41,9 +44,34 @@ fn stats_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id
         let d = x[base + i] - mean;
         q = fma(d, d, q);
     }
-    let variance = workgroup_sum(lid, q) / f32(p.plane);
-    if (lid == 0u) {
-        stats[2u * c] = mean;
-        stats[2u * c + 1u] = variance;
+    return vec2(mean, workgroup_sum(lid, q) / f32(p.plane));
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn stats_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let c = wg.x;
+    // Uniform control flow: every thread of the workgroup takes the same path.
+    if (c >= p.channels) {
+        return;
+    }
+    let s = channel_stats(c, lid3.x);
+    if (lid3.x == 0u) {
+        stats[2u * c] = s.x;
+        stats[2u * c + 1u] = s.y;
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn coeffs_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let c = wg.x;
+    if (c >= p.channels) {
+        return;
+    }
+    let s = channel_stats(c, lid3.x);
+    if (lid3.x == 0u) {
+        coeffs[4u * c] = s.x;
+        coeffs[4u * c + 1u] = gamma[c] * inverseSqrt(s.y + p.eps);
+        coeffs[4u * c + 2u] = beta[c];
+        coeffs[4u * c + 3u] = 0.0;
     }
 }

@@ -16,9 +16,10 @@ use super::TrainOptions;
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::loss::{self, LossValues, Recorded, Targets};
+use crate::models::direct;
 use crate::models::learned::BASE_WEIGHTS_KEY;
 use crate::models::multistyle::{self, row_layout, StyleWeights, ROW_LEN, STYLES};
-use crate::models::net::{Direct, Net};
+use crate::models::net::Net;
 use crate::models::{LearnedStyle, ModelFile, MultiStyle26, OutputOptions, Vgg};
 use crate::ops::{self, ChannelMap, InputGradient, PixelMap, PoolMode, Strided, Write};
 use crate::optim::{Optimizer, OptimizerState};
@@ -396,13 +397,7 @@ impl StyleTrainer {
         self.record_unpack(ctx, &mut plan)?;
         let x = ops::rgba_to_planar(ctx, &mut plan, &px, &PixelMap::rgb_unit())?;
         let content = self.content_features(ctx, &mut plan, &px)?;
-        let out = self.net.forward(
-            &mut Direct {
-                ctx,
-                plan: &mut plan,
-            },
-            &x,
-        )?;
+        let out = direct::forward(&self.net, ctx, &mut plan, &x)?;
         let to_vgg = ChannelMap::between(&PixelMap::rgb_unit(), &PixelMap::vgg_bgr());
         let y = ops::channel_map(ctx, &mut plan, &out, &to_vgg)?;
         let targets = Targets::new(content, self.grams.clone());
