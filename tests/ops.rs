@@ -433,6 +433,39 @@ fn norm_input(c: usize, h: usize, w: usize, seed: u32) -> (Vec<f32>, Vec<f32>, V
     (x, random(c, seed + 1), random(c, seed + 2))
 }
 
+gpu_test!(instance_norm_stats_with_an_outlying_first_value, {
+    // The statistics sum x - k with k the channel's first value; a first value far from the
+    // mean is their worst case. Here it lies 26 standard deviations out (E[x - k]^2 is 700
+    // variances) on a plane whose mean is 1500 standard deviations from 0: the variance holds
+    // to 3e-4 relative (measured 1e-4), the mean to 1e-5; unshifted sums miss it by 8e-3.
+    let ctx = ctx().await;
+    let (c, h, w) = (3, 64, 48);
+    // Values in [-1, 1] (standard deviation 0.58) around 1000.
+    let mut x: Vec<f32> = random(c * h * w, 90).iter().map(|v| 1000.0 + v).collect();
+    for ch in 0..c {
+        x[ch * h * w] = 1000.0 + 30.0 * 0.58;
+    }
+    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+    let mut plan = Plan::new("stats");
+    let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
+    plan.run(&ctx).await.unwrap();
+    let got = ctx.read(&stats).await.unwrap();
+    for (ch, (mean, var)) in reference::channel_stats(&x, c, h * w)
+        .into_iter()
+        .enumerate()
+    {
+        let (m, v) = (got[2 * ch] as f64, got[2 * ch + 1] as f64);
+        assert!(
+            (m - mean).abs() <= 1e-5 * mean.abs(),
+            "channel {ch}: mean {m} against {mean}"
+        );
+        assert!(
+            (v - var).abs() <= 3e-4 * var,
+            "channel {ch}: variance {v} against {var}"
+        );
+    }
+});
+
 gpu_test!(instance_norm_as_a_map_matches_the_norm, {
     // The norm's map (one statistics pass), written out by `apply_map`, against the oracle, for
     // each activation; and the large-mean plane of the test above at its tolerance, which the
