@@ -116,6 +116,10 @@ mod tests {
             ),
             (gram::Params::layout(), &["gram.wgsl"]),
             (
+                crate::ops::affine::Params::layout(),
+                &["channel_affine.wgsl"],
+            ),
+            (
                 instance_norm::Params::layout(),
                 &[
                     "instance_norm.wgsl",
