@@ -87,6 +87,51 @@ fn conv2d_input_gradient() {
     });
 }
 
+/// The weight and bias gradient oracle against finite differences of the convolution oracle:
+/// the 9x9 reflection-padded first layer, the stride-2 layers (reflection, and zero padding at
+/// a size the stride does not divide), at small sizes (every weight is checked).
+#[test]
+fn conv2d_weight_gradient_oracle() {
+    for (i, &(c, h, w, oc, k, stride, padding)) in [
+        (2, 10, 9, 3, 9, 1, Padding::Reflect),
+        (3, 7, 6, 4, 3, 2, Padding::Reflect),
+        (2, 8, 9, 3, 3, 2, Padding::Zero),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 500 + 10 * i as u32;
+        let x = random(c * h * w, seed);
+        let wt = random(oc * c * k * k, seed + 1);
+        let b = random(oc, seed + 2);
+        let p = Conv2dParams::padded(k / 2, padding).stride(stride);
+        let shape = [oc, c, k, k];
+        let (_, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, shape, None, &p);
+        let r = random(oc * oh * ow, seed + 3);
+        let (dw, db) = reference::conv2d_weight_grad(&x, [c, h, w], &r, shape, &p);
+        let f = |wt: &[f32], b: &[f32]| {
+            loss(
+                &r,
+                &reference::conv2d(&x, [c, h, w], wt, shape, Some(b), &p).0,
+            )
+        };
+        let numeric = finite_differences(&wt, 1e-2, 1, |wt| f(wt, &b));
+        check(
+            &format!("conv {k}x{k}/{stride} {padding:?} weight gradient"),
+            &dw,
+            &numeric,
+            2e-3,
+        );
+        let numeric = finite_differences(&b, 1e-2, 1, |b| f(&wt, b));
+        check(
+            &format!("conv {k}x{k}/{stride} {padding:?} bias gradient"),
+            &db,
+            &numeric,
+            2e-3,
+        );
+    }
+}
+
 #[test]
 fn relu_gradient() {
     pollster::block_on(async {

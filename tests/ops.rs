@@ -1231,3 +1231,196 @@ gpu_test!(copy_strided_sets_and_adds_slices, {
         .unwrap_err();
     assert!(e.to_string().contains("do not fit 'src'"), "{e}");
 });
+
+/// The weight and bias gradients of a tiled layer against the oracle, written at offsets into a
+/// larger vector: set, then added (a batch's second photo), leaving every other value alone.
+async fn check_weight_gradient(case: ConvCase, kernel: ConvKernel, seed: u32) {
+    let ctx = ctx().await;
+    let ConvCase {
+        c,
+        h,
+        w,
+        out_c,
+        k,
+        params,
+        ..
+    } = case;
+    let shape = [out_c, c, k, k];
+    let wt = random(out_c * c * k * k, seed);
+    let conv = Conv2d::with_kernel(&ctx, "conv", &wt, shape, None, params, kernel).unwrap();
+    let (_, oh, ow) =
+        reference::conv2d(&random(c * h * w, 0), [c, h, w], &wt, shape, None, &params);
+    let (wn, bn) = (conv.weights().numel(), conv.bias().numel());
+    let (w_at, b_at) = (5, 5 + wn + 3);
+    let sentinel = 7.0;
+    let dst = ctx
+        .upload("dst", &[b_at + bn + 2], &vec![sentinel; b_at + bn + 2])
+        .unwrap();
+    let mut want_w = vec![0.0f32; wt.len()];
+    let mut want_b = vec![0.0f32; out_c];
+    let mut plan = Plan::new("weight gradient");
+    for (i, (scale, write)) in [(0.5, ops::Write::Set), (0.25, ops::Write::Add)]
+        .into_iter()
+        .enumerate()
+    {
+        let x = random(c * h * w, seed + 1 + 2 * i as u32);
+        let gy = random(out_c * oh * ow, seed + 2 + 2 * i as u32);
+        let (dw, db) = reference::conv2d_weight_grad(&x, [c, h, w], &gy, shape, &params);
+        for (acc, v) in want_w.iter_mut().zip(&dw).chain(want_b.iter_mut().zip(&db)) {
+            *acc += scale * v;
+        }
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let gt = ctx.upload("gy", &[out_c, oh, ow], &gy).unwrap();
+        let to = ops::GradTarget {
+            dst: &dst,
+            weights_at: w_at,
+            bias_at: b_at,
+            scale,
+            write,
+        };
+        ops::weight_gradient(&ctx, &mut plan, &conv, &xt, &gt, to).unwrap();
+    }
+    plan.run(&ctx).await.unwrap();
+    let got = ctx.read(&dst).await.unwrap();
+    let what = format!("weight gradient {c}x{h}x{w} -> {out_c} k{k} {params:?} {kernel:?}");
+    let untouched: Vec<f32> = [&got[..w_at], &got[w_at + wn..b_at], &got[b_at + bn..]].concat();
+    assert!(
+        untouched.iter().all(|&v| v == sentinel),
+        "{what}: wrote outside its slices"
+    );
+    let padded_bias = &got[b_at + out_c..b_at + bn];
+    assert!(
+        padded_bias.iter().all(|&v| v == 0.0),
+        "{what}: padding channels' bias gradient"
+    );
+    // The layout's padding channels get exactly 0, so a zero-padded weight stays 0 under Adam.
+    let layout = &got[w_at..w_at + wn];
+    let oihw = conv.weights_to_oihw(layout).unwrap();
+    let nonzero_layout = layout.iter().filter(|v| **v != 0.0).count();
+    let nonzero_oihw = oihw.iter().filter(|v| **v != 0.0).count();
+    assert_eq!(
+        nonzero_layout, nonzero_oihw,
+        "{what}: padding channels' weight gradient"
+    );
+    // Sums of oh * ow products of values in [-1, 1].
+    let terms = (oh * ow) as f32;
+    assert_close(
+        &format!("{what} (weights)"),
+        &oihw,
+        &want_w,
+        1e-5 * terms + 1e-4,
+        1e-4,
+    );
+    assert_close(
+        &format!("{what} (bias)"),
+        &got[b_at..b_at + out_c],
+        &want_b,
+        1e-5 * terms + 1e-4,
+        1e-4,
+    );
+}
+
+gpu_test!(conv_weight_gradient_every_layer_shape, {
+    // The Johnson net's layers at awkward sizes: the 9x9 first layer (3 input channels), the
+    // stride-2 layers (a size the stride does not divide, and zero padding), a 3x3 body layer
+    // whose channels are not a whole block, and the 9x9 layer to RGB (one channel block, 3 live).
+    let cases = [
+        (3, 13, 11, 10, 9, 1, Padding::Reflect, tiled(16, 1)),
+        (7, 15, 12, 9, 3, 2, Padding::Reflect, tiled(8, 2)),
+        (5, 9, 10, 6, 3, 2, Padding::Zero, tiled(4, 1)),
+        (6, 11, 7, 13, 3, 1, Padding::Reflect, tiled(8, 4)),
+        (
+            6,
+            12,
+            10,
+            3,
+            9,
+            1,
+            Padding::Reflect,
+            ConvKernel::Tiled(Tiling::for_layer(3, 9, 1)),
+        ),
+    ];
+    for (i, &(c, h, w, out_c, k, stride, padding, kernel)) in cases.iter().enumerate() {
+        let params = Conv2dParams::padded(k / 2, padding).stride(stride);
+        let case = ConvCase {
+            c,
+            h,
+            w,
+            out_c,
+            k,
+            params,
+            bias: true,
+        };
+        check_weight_gradient(case, kernel, 300 + 10 * i as u32).await;
+    }
+});
+
+gpu_test!(weight_gradient_refuses_what_it_does_not_handle, {
+    let ctx = ctx().await;
+    let wt = random(4 * 3 * 3 * 3, 1);
+    let x = ctx.upload("x", &[3, 8, 8], &random(3 * 64, 2)).unwrap();
+    let gy = ctx.upload("gy", &[4, 8, 8], &random(4 * 64, 3)).unwrap();
+    let dst = ctx.upload("dst", &[200], &[0.0; 200]).unwrap();
+    let to = |weights_at| ops::GradTarget {
+        dst: &dst,
+        weights_at,
+        bias_at: 0,
+        scale: 1.0,
+        write: ops::Write::Set,
+    };
+    let p = Conv2dParams::padded(1, Padding::Zero);
+    let naive =
+        Conv2d::with_kernel(&ctx, "n", &wt, [4, 3, 3, 3], None, p, ConvKernel::Naive).unwrap();
+    let relu = Conv2d::with_kernel(
+        &ctx,
+        "r",
+        &wt,
+        [4, 3, 3, 3],
+        None,
+        p.activation(Activation::Relu),
+        tiled(8, 1),
+    )
+    .unwrap();
+    let good = Conv2d::with_kernel(&ctx, "g", &wt, [4, 3, 3, 3], None, p, tiled(8, 1)).unwrap();
+    let mut plan = Plan::new("refused");
+    for (conv, gy, at, needle) in [
+        (&naive, &gy, 8, "tiled kernel"),
+        (&relu, &gy, 8, "fused activation"),
+        (&good, &x, 8, "do not fit"),
+        (&good, &gy, 190, "do not fit 'dst'"),
+    ] {
+        let e = ops::weight_gradient(&ctx, &mut plan, conv, &x, gy, to(at)).unwrap_err();
+        assert!(e.to_string().contains(needle), "{e}");
+    }
+});
+
+gpu_test!(input_gradient_follows_weights_on_the_gpu, {
+    // A gradient made for zeros that follows the layer gives exactly what one built from the
+    // layer's weights on the CPU gives: stride 2 with reflection (dilate, conv, fold the
+    // border), and 9x9 to 3 channels (the flipped layer's input is the forward's 3 outputs).
+    let ctx = ctx().await;
+    for (i, (c, h, w, out_c, k, stride)) in [(6, 11, 9, 10, 3, 2), (5, 10, 12, 3, 9, 1)]
+        .into_iter()
+        .enumerate()
+    {
+        let seed = 400 + 10 * i as u32;
+        let wt = random(out_c * c * k * k, seed);
+        let shape = [out_c, c, k, k];
+        let params = Conv2dParams::padded(k / 2, Padding::Reflect).stride(stride);
+        let conv = Conv2d::new(&ctx, "conv", &wt, shape, None, params).unwrap();
+        let (oh, ow) = conv.output_size(h, w).unwrap();
+        let gy = ctx
+            .upload("gy", &[out_c, oh, ow], &random(out_c * oh * ow, seed + 1))
+            .unwrap();
+        let built = ops::InputGradient::new(&ctx, "conv", &wt, shape, &params).unwrap();
+        let following = ops::InputGradient::following(&ctx, &conv).unwrap();
+        let mut plan = Plan::new("follow");
+        following.follow(&ctx, &mut plan, &conv).unwrap();
+        let a = built.record(&ctx, &mut plan, &gy, (h, w)).unwrap();
+        let b = following.record(&ctx, &mut plan, &gy, (h, w)).unwrap();
+        plan.run(&ctx).await.unwrap();
+        let (a, b) = (ctx.read(&a).await.unwrap(), ctx.read(&b).await.unwrap());
+        assert!(a.iter().any(|v| *v != 0.0));
+        assert_eq!(a, b, "{shape:?} stride {stride}");
+    }
+});

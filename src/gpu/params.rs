@@ -111,6 +111,10 @@ mod tests {
                 &["conv2d_naive.wgsl", "conv2d_tiled.wgsl"],
             ),
             (
+                crate::ops::conv2d_grad::GradParams::layout(),
+                &["conv2d_weight_grad.wgsl", "conv2d_flip.wgsl"],
+            ),
+            (
                 elementwise::Params::layout(),
                 &["elementwise.wgsl", "elementwise_binary.wgsl"],
             ),

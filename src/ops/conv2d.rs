@@ -5,7 +5,6 @@
 //! output pixels x output channels per invocation, for groups = 1), and `conv2d_naive.wgsl`,
 //! one output per invocation, which covers every case and is the GPU reference.
 
-use super::upsample::dilate;
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
@@ -216,6 +215,23 @@ params! {
     }
 }
 
+/// Pairs (OIHW index, index in the tiled kernel's layout `[k_h][k_w][in_c][co_pad]`) of every
+/// weight of a layer of `shape` ([out_c, in_c, k_h, k_w]).
+fn tiled_indices(
+    [out_c, cig, k_h, k_w]: [usize; 4],
+    co_pad: usize,
+) -> impl Iterator<Item = (usize, usize)> {
+    (0..out_c).flat_map(move |co| {
+        (0..cig * k_h * k_w).map(move |r| {
+            let (ci, ky, kx) = (r / (k_h * k_w), r / k_w % k_h, r % k_w);
+            (
+                ((co * cig + ci) * k_h + ky) * k_w + kx,
+                ((ky * k_w + kx) * cig + ci) * co_pad + co,
+            )
+        })
+    })
+}
+
 /// A convolution layer with its weights on the GPU in the layout its kernel reads.
 #[derive(Debug)]
 pub struct Conv2d {
@@ -317,15 +333,8 @@ impl Conv2d {
                 let block = 4 * t.tile_co4;
                 let co_pad = out_c.div_ceil(block) * block;
                 let mut w = vec![0.0f32; k_h * k_w * cig * co_pad];
-                for co in 0..out_c {
-                    for ci in 0..cig {
-                        for ky in 0..k_h {
-                            for kx in 0..k_w {
-                                w[((ky * k_w + kx) * cig + ci) * co_pad + co] =
-                                    weights[((co * cig + ci) * k_h + ky) * k_w + kx];
-                            }
-                        }
-                    }
+                for (o, i) in tiled_indices(shape, co_pad) {
+                    w[i] = weights[o];
                 }
                 let mut b = vec![0.0f32; co_pad];
                 if let Some(bias) = bias {
@@ -410,6 +419,52 @@ impl Conv2d {
     /// The kernel it runs.
     pub fn kernel(&self) -> ConvKernel {
         self.kernel
+    }
+
+    /// Stride, padding, groups and activation.
+    pub fn params(&self) -> &Conv2dParams {
+        &self.params
+    }
+
+    /// The weights on the GPU, in the layout the kernel reads (OIHW for the naive kernel;
+    /// `[k_h][k_w][in_c][co_pad]` for the tiled one, output channels padded with zeros).
+    pub fn weights(&self) -> &Tensor {
+        &self.weights
+    }
+
+    /// The bias on the GPU (`co_pad` values for the tiled kernel, zeros past out_c).
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// Output channels as the tiled layout pads them (a multiple of its channel block).
+    pub fn padded_out_channels(&self) -> usize {
+        self.out_c4 * 4
+    }
+
+    /// OIHW weights from values in the layout the kernel reads (what [`Conv2d::weights`] holds).
+    pub fn weights_to_oihw(&self, layout: &[f32]) -> Result<Vec<f32>> {
+        if layout.len() != self.weights.numel() {
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "'{}': {} values given, the layer's weights hold {}",
+                    self.label,
+                    layout.len(),
+                    self.weights.numel()
+                ),
+            ));
+        }
+        match self.kernel {
+            ConvKernel::Naive => Ok(layout.to_vec()),
+            ConvKernel::Tiled(_) => {
+                let mut w = vec![0.0; self.shape.iter().product()];
+                for (o, i) in tiled_indices(self.shape, self.out_c4 * 4) {
+                    w[o] = layout[i];
+                }
+                Ok(w)
+            }
+        }
     }
 
     /// Output height and width for an input of `in_h` x `in_w`, or an error if the padded
@@ -589,121 +644,6 @@ fn fit_workgroup(threads: usize, extent: [usize; 3]) -> [usize; 3] {
     let y = extent[1].next_power_of_two().min(threads / x);
     let z = extent[2].next_power_of_two().min(threads / (x * y)).max(1);
     [x, y, z]
-}
-
-/// The gradient of a convolution with respect to its input: a convolution with the weights'
-/// input and output channels swapped and the kernel flipped, over the output gradient
-/// (dilated by the stride), giving the gradient of the padded input, then the padding's
-/// backward ([`super::pad_backward`]: a crop, or for reflection padding the mirrored border
-/// folded back). Stride 1 with zero padding smaller than the kernel (VGG) is one convolution.
-pub struct InputGradient {
-    conv: Conv2d,
-    /// The forward layer's [out_c, in_c, k_h, k_w] and parameters.
-    shape: [usize; 4],
-    params: Conv2dParams,
-}
-
-impl InputGradient {
-    /// Builds the input gradient of a forward layer with OIHW `weights` of `shape` and
-    /// `params` (groups 1).
-    pub fn new(
-        ctx: &GpuContext,
-        label: &str,
-        weights: &[f32],
-        shape: [usize; 4],
-        params: &Conv2dParams,
-    ) -> Result<Self> {
-        let [out_c, in_c, k_h, k_w] = shape;
-        let op = "conv2d input gradient";
-        if params.groups != 1 || params.stride == 0 {
-            return Err(Error::InvalidArgument {
-                op,
-                message: format!("'{label}': only groups 1 is supported, got {params:?}"),
-            });
-        }
-        if weights.len() != out_c * in_c * k_h * k_w {
-            return Err(shape_err(
-                op,
-                format!(
-                    "'{label}': weights hold {} values but shape {shape:?} needs {}",
-                    weights.len(),
-                    out_c * in_c * k_h * k_w
-                ),
-            ));
-        }
-        let mut t = vec![0.0f32; weights.len()];
-        for co in 0..out_c {
-            for ci in 0..in_c {
-                for ky in 0..k_h {
-                    for kx in 0..k_w {
-                        t[((ci * out_c + co) * k_h + (k_h - 1 - ky)) * k_w + (k_w - 1 - kx)] =
-                            weights[((co * in_c + ci) * k_h + ky) * k_w + kx];
-                    }
-                }
-            }
-        }
-        let pad = if Self::direct(params, shape) {
-            let [pt, pl, pb, pr] = params.pad;
-            [k_h - 1 - pt, k_w - 1 - pl, k_h - 1 - pb, k_w - 1 - pr]
-        } else {
-            [k_h - 1, k_w - 1, k_h - 1, k_w - 1]
-        };
-        let grad_params = Conv2dParams {
-            pad,
-            ..Conv2dParams::default()
-        };
-        let label = format!("{label}.input_grad");
-        let conv = Conv2d::new(ctx, &label, &t, [in_c, out_c, k_h, k_w], None, grad_params)?;
-        Ok(Self {
-            conv,
-            shape,
-            params: *params,
-        })
-    }
-
-    /// Whether the gradient is one convolution: stride 1, zero padding smaller than the kernel.
-    fn direct(params: &Conv2dParams, [_, _, k_h, k_w]: [usize; 4]) -> bool {
-        let [pt, pl, pb, pr] = params.pad;
-        params.stride == 1
-            && params.padding == Padding::Zero
-            && pt.max(pb) < k_h
-            && pl.max(pr) < k_w
-    }
-
-    /// Records the gradient with respect to the forward layer's input [in_c, h, w] from
-    /// `grad_out`, the gradient with respect to its output (before its activation).
-    pub fn record(
-        &self,
-        ctx: &GpuContext,
-        plan: &mut Plan,
-        grad_out: &Tensor,
-        (h, w): (usize, usize),
-    ) -> Result<Tensor> {
-        if Self::direct(&self.params, self.shape) {
-            return self.conv.record(ctx, plan, grad_out);
-        }
-        let [_, _, k_h, k_w] = self.shape;
-        let [pt, pl, pb, pr] = self.params.pad;
-        let (ph, pw) = (h + pt + pb, w + pl + pr);
-        if ph < k_h || pw < k_w {
-            return Err(shape_err(
-                "conv2d input gradient",
-                format!(
-                    "a {h}x{w} input padded by {:?} is smaller than the kernel",
-                    self.params.pad
-                ),
-            ));
-        }
-        // The dilated gradient, zero-filled to the size whose full convolution is the padded
-        // input's (the rows and columns the strided forward never read get zero gradient).
-        let s = self.params.stride;
-        let dilated = dilate(ctx, plan, grad_out, s, (ph - k_h + 1, pw - k_w + 1))?;
-        let padded = self.conv.record(ctx, plan, &dilated)?;
-        plan.release(dilated);
-        let g = super::pad_backward(ctx, plan, &padded, self.params.pad, self.params.padding)?;
-        plan.release(padded);
-        Ok(g)
-    }
 }
 
 #[cfg(test)]

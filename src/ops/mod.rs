@@ -6,6 +6,7 @@
 pub mod affine;
 pub mod channels;
 pub mod conv2d;
+pub mod conv2d_grad;
 pub mod elementwise;
 pub mod gram;
 pub mod instance_norm;
@@ -18,7 +19,8 @@ pub mod upsample;
 
 pub use affine::{add_mapped, apply_map, ChannelAffine, Mapped};
 pub use channels::{channel_map, copy_strided, ChannelMap, Strided, Write};
-pub use conv2d::{Conv2d, Conv2dParams, ConvInput, ConvKernel, InputGradient, Padding, Tiling};
+pub use conv2d::{Conv2d, Conv2dParams, ConvInput, ConvKernel, Padding, Tiling};
+pub use conv2d_grad::{weight_gradient, GradTarget, InputGradient};
 pub use elementwise::{
     accumulate, activation_backward, add, relu_backward, scale_add, unary, Unary,
 };

@@ -71,6 +71,55 @@ pub fn conv2d(
     (y, oh, ow)
 }
 
+/// The gradients of a loss with respect to the weights (OIHW, groups 1) and the bias of a
+/// convolution without activation, from its input `x` [in_c, h, w] and the gradient `gy`
+/// [out_c, out_h, out_w] with respect to its output: dW[co][ci][ky][kx] = sum over output
+/// pixels of gy[co, oy, ox] * x_padded[ci, oy * stride + ky, ox * stride + kx], db[co] = sum
+/// of gy[co, ...].
+pub fn conv2d_weight_grad(
+    x: &[f32],
+    [in_c, h, wd]: [usize; 3],
+    gy: &[f32],
+    w_shape: [usize; 4],
+    p: &Conv2dParams,
+) -> (Vec<f32>, Vec<f32>) {
+    let [out_c, cig, kh, kw] = w_shape;
+    assert_eq!((cig, p.groups), (in_c, 1));
+    let [pt, pl, pb, pr] = p.pad;
+    let oh = (h + pt + pb - kh) / p.stride + 1;
+    let ow = (wd + pl + pr - kw) / p.stride + 1;
+    assert_eq!(gy.len(), out_c * oh * ow);
+    let mut dw = vec![0.0f32; out_c * in_c * kh * kw];
+    for co in 0..out_c {
+        let g = &gy[co * oh * ow..(co + 1) * oh * ow];
+        for ci in 0..in_c {
+            for ky in 0..kh {
+                for kx in 0..kw {
+                    let mut acc = 0.0f64;
+                    for oy in 0..oh {
+                        let iy = (oy * p.stride + ky) as isize - pt as isize;
+                        let Some(iy) = source_index(iy, h, p.padding) else {
+                            continue;
+                        };
+                        for ox in 0..ow {
+                            let ix = (ox * p.stride + kx) as isize - pl as isize;
+                            if let Some(ix) = source_index(ix, wd, p.padding) {
+                                acc += g[oy * ow + ox] as f64 * x[(ci * h + iy) * wd + ix] as f64;
+                            }
+                        }
+                    }
+                    dw[((co * in_c + ci) * kh + ky) * kw + kx] = acc as f32;
+                }
+            }
+        }
+    }
+    let db = gy
+        .chunks(oh * ow)
+        .map(|g| g.iter().map(|&v| v as f64).sum::<f64>() as f32)
+        .collect();
+    (dw, db)
+}
+
 /// Per-channel (mean, biased variance) of `x` [c, plane].
 pub fn channel_stats(x: &[f32], c: usize, plane: usize) -> Vec<(f64, f64)> {
     (0..c)
