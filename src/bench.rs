@@ -465,7 +465,7 @@ pub async fn train_table(
     steps: usize,
     now: &dyn Fn() -> f64,
 ) -> Result<Vec<TrainRow>> {
-    use crate::train::{PhotoSet, StyleTrainer, TrainOptions};
+    use crate::train::{PhotoSet, TrainOptions, Trainer};
     let mut rows = Vec::new();
     for &size in sizes {
         let opts = TrainOptions {
@@ -476,7 +476,7 @@ pub async fn train_table(
         ctx.trim_pool();
         ctx.reset_peak_memory();
         let painting = test_card(256, 200, 9);
-        let mut t = StyleTrainer::new(ctx, net, vgg, &painting, opts).await?;
+        let mut t = Trainer::multistyle(ctx, net, vgg, &painting, opts).await?;
         let photos: Vec<_> = (0..4).map(|i| test_card(size * 3 / 2, size, i)).collect();
         let set = PhotoSet::new(photos, size)?;
         t.step(ctx, &set, true).await?;

@@ -457,3 +457,76 @@ fn ctrl_c_checkpoints_training_and_resume_finishes_a_usable_style() {
         std::fs::read(dir.join("blend.png")).unwrap()
     );
 }
+
+/// `train --net johnson`: a half-width net from scratch at 32 px, written as a Johnson net file
+/// that `stylize --model` runs; then fine-tuned from it with --init, and refused where the
+/// flags do not fit the net or the --init file is of another family.
+#[test]
+fn train_johnson_writes_a_net_that_stylizes_and_fine_tunes() {
+    let dir = scratch("rel-train-johnson");
+    let net = dir.join("j.safetensors");
+    let n = net.to_str().unwrap();
+    let out = train_args(
+        &dir,
+        &[
+            "--net", "johnson", "--width", "0.5", "--steps", "2", "-o", n,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file =
+        webgpu_style_transfer::models::ModelFile::parse(&std::fs::read(&net).unwrap()).unwrap();
+    assert_eq!(file.family(), "johnson");
+    assert_eq!(file.shape("conv1.weight"), Some(&[16, 3, 9, 9][..]));
+    assert_eq!(file.meta("train.steps_done"), Some("2"));
+    assert_eq!(file.meta("painting"), Some("style.png"));
+    let styled = dir.join("styled.png");
+    let out = cli()
+        .args(["stylize", "--model"])
+        .arg(&net)
+        .arg("-o")
+        .arg(&styled)
+        .arg(dir.join("photos/a.png"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tuned = dir.join("tuned.safetensors");
+    let t = tuned.to_str().unwrap();
+    let args = [
+        "--net", "johnson", "--width", "0.5", "--steps", "1", "--init", n, "-o", t,
+    ];
+    let out = train_args(&dir, &args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tuned =
+        webgpu_style_transfer::models::ModelFile::parse(&std::fs::read(&tuned).unwrap()).unwrap();
+    assert_eq!(tuned.meta("train.init_sha256"), Some(file.weights_sha256()));
+    // Flags that do not fit the net, and an --init of another family or width.
+    let o = dir.join("x.safetensors");
+    let o = o.to_str().unwrap();
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    let multi = models.join("multistyle26.safetensors");
+    let multi = multi.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--width", "0.5", "-o", o],
+            "--width and --init are for --net johnson",
+        ),
+        (
+            &["--net", "johnson", "--init-style", "3", "-o", o],
+            "--init-style",
+        ),
+        (
+            &["--net", "johnson", "--init", multi, "-o", o],
+            "not a 'johnson' one",
+        ),
+        (
+            &["--net", "johnson", "--init", n, "-o", o],
+            "give the matching --width",
+        ),
+    ];
+    for (args, says) in cases {
+        fails_saying(&train_args(&dir, args).output().unwrap(), says);
+    }
+    assert!(!Path::new(o).exists());
+}

@@ -15,12 +15,13 @@ use super::weights::ModelFile;
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::ops::{Activation, Conv2d, Conv2dParams, Padding, PixelMap};
-use crate::Result;
+use crate::{Error, Result};
 
 /// Instance-norm epsilon of PyTorch's InstanceNorm2d.
 const EPS: f32 = 1e-5;
 
-/// (conv, in, out, kernel, stride, its instance norm (none for the last conv)).
+/// (conv, in, out, kernel, stride, its instance norm (none for the last conv)), channels of
+/// the full-width net; [`layer_specs`] scales them.
 type LayerSpec = (
     &'static str,
     usize,
@@ -49,6 +50,91 @@ const LAYERS: [LayerSpec; 16] = [
     ("deconv3", 32, 3, 9, 1, None),
 ];
 
+/// Channels of the first layer of the full-width net; the half-width one (suggested by
+/// Johnson et al. for slow hardware) has 16, and every layer but the RGB ends is scaled alike.
+pub const FULL_WIDTH: usize = 32;
+
+/// The layers of a net whose first layer has `base` channels.
+fn layer_specs(base: usize) -> impl Iterator<Item = LayerSpec> {
+    let scale = move |c: usize| if c == 3 { 3 } else { c * base / FULL_WIDTH };
+    LAYERS
+        .into_iter()
+        .map(move |(n, cin, cout, k, s, norm)| (n, scale(cin), scale(cout), k, s, norm))
+}
+
+/// Every tensor of a net with `base` channels, in file order: per layer the conv's OIHW weight
+/// and bias, then its norm's weight (gamma) and bias (beta); names as PyTorch's
+/// `TransformerNet` state dict has them without the `.conv2d` level.
+pub fn tensor_specs(base: usize) -> Vec<(String, Vec<usize>)> {
+    let mut specs = Vec::new();
+    for (name, cin, cout, k, _, norm) in layer_specs(base) {
+        specs.push((format!("{name}.weight"), vec![cout, cin, k, k]));
+        specs.push((format!("{name}.bias"), vec![cout]));
+        if let Some(n) = norm {
+            specs.push((format!("{n}.weight"), vec![cout]));
+            specs.push((format!("{n}.bias"), vec![cout]));
+        }
+    }
+    specs
+}
+
+/// A file's tensors in [`tensor_specs`] order, shapes checked, concatenated (f32, f16 or 8-bit
+/// codebook weights expanded), with the net's width.
+pub fn file_values(file: &ModelFile) -> Result<(usize, Vec<f32>)> {
+    file.expect_family("johnson")?;
+    let base = file
+        .shape("conv1.weight")
+        .map_or(FULL_WIDTH, |s| s[0].max(1));
+    let mut values = Vec::new();
+    for (name, shape) in tensor_specs(base) {
+        match name.strip_suffix(".weight") {
+            Some(prefix) if shape.len() == 4 => values.extend(file.weight(prefix, &shape)?),
+            _ => values.extend_from_slice(file.tensor(&name, &shape)?),
+        }
+    }
+    Ok((base, values))
+}
+
+/// A Johnson net file's bytes from values in [`tensor_specs`] order (f32), with `meta` added to
+/// the metadata the converter writes, and `extra` vectors (a checkpoint's optimiser state).
+pub fn file_bytes(
+    base: usize,
+    values: &[f32],
+    meta: &std::collections::BTreeMap<String, String>,
+    extra: &[(String, &[f32])],
+) -> Result<Vec<u8>> {
+    let specs = tensor_specs(base);
+    let total: usize = specs.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
+    if values.len() != total {
+        return Err(Error::Model(format!(
+            "a Johnson net of width {base} holds {total} values, {} given",
+            values.len()
+        )));
+    }
+    let mut rest = values;
+    let mut tensors = Vec::new();
+    for (name, shape) in specs {
+        let (v, r) = rest.split_at(shape.iter().product());
+        tensors.push((name, shape, v));
+        rest = r;
+    }
+    for (name, v) in extra {
+        tensors.push((name.clone(), vec![v.len()], v));
+    }
+    let mut metadata = meta.clone();
+    metadata.insert("family".into(), "johnson".into());
+    metadata.insert(
+        "input".into(),
+        "RGB in [0, 255], planar [3, H, W]; output RGB in [0, 255] (clamped by the engine)".into(),
+    );
+    let names: Vec<&str> = LAYERS.iter().map(|l| l.0).collect();
+    metadata.insert(
+        "layers".into(),
+        serde_json::to_string(&names).expect("names serialise"),
+    );
+    super::weights::write_f32(&tensors, metadata)
+}
+
 struct Layer {
     conv: Conv2d,
     /// Affine instance norm (gamma, beta), absent on the last conv.
@@ -58,24 +144,60 @@ struct Layer {
 /// A Johnson transform net with its weights on the GPU.
 pub struct JohnsonNet {
     layers: Vec<Layer>,
+    /// Channels of the first layer (32 full width, 16 half).
+    base: usize,
     plans: Plans,
 }
 
 impl JohnsonNet {
-    /// Uploads the net from a converted `johnson` model file (f32, f16 or 8-bit codebook
-    /// weights), checking every tensor's shape.
+    /// Uploads the net from a converted or trained `johnson` model file (f32, f16 or 8-bit
+    /// codebook weights, full or half width), checking every tensor's shape.
     pub fn load(ctx: &GpuContext, file: &ModelFile) -> Result<Self> {
-        file.expect_family("johnson")?;
+        let (base, values) = file_values(file)?;
+        Self::from_values(ctx, base, &values)
+    }
+
+    /// A net with `base` channels in its first layer, initialised as PyTorch initialises a new
+    /// `TransformerNet`: conv weights and biases uniform in +-1/sqrt(fan_in) (Kaiming uniform with
+    /// a = sqrt(5)), norms gamma 1 and beta 0. The values come from [`seeded_uniform`], so the
+    /// same seed gives the same net on every machine.
+    pub fn init(ctx: &GpuContext, base: usize, seed: u64) -> Result<Self> {
+        Self::from_values(ctx, base, &init_values(base, seed))
+    }
+
+    /// Uploads a net from values in [`tensor_specs`] order.
+    pub fn from_values(ctx: &GpuContext, base: usize, values: &[f32]) -> Result<Self> {
+        if base == 0 || !base.is_multiple_of(4) {
+            return Err(Error::Model(format!(
+                "a Johnson net's first layer has a multiple of 4 channels (32 full width, 16 half), not {base}"
+            )));
+        }
+        let total: usize = tensor_specs(base)
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum();
+        if values.len() != total {
+            return Err(Error::Model(format!(
+                "a Johnson net of width {base} holds {total} values, {} given",
+                values.len()
+            )));
+        }
+        let mut rest = values;
+        let mut take = |n: usize| {
+            let (v, r) = rest.split_at(n);
+            rest = r;
+            v
+        };
         let mut layers = Vec::with_capacity(LAYERS.len());
-        for (name, cin, cout, k, stride, norm) in LAYERS {
-            let w = file.weight(name, &[cout, cin, k, k])?;
-            let b = file.tensor(&format!("{name}.bias"), &[cout])?;
+        for (name, cin, cout, k, stride, norm) in layer_specs(base) {
+            let w = take(cout * cin * k * k);
+            let b = take(cout);
             let params = Conv2dParams::padded(k / 2, Padding::Reflect).stride(stride);
-            let conv = Conv2d::new(ctx, name, &w, [cout, cin, k, k], Some(b), params)?;
+            let conv = Conv2d::new(ctx, name, w, [cout, cin, k, k], Some(b), params)?;
             let norm = match norm {
                 Some(n) => {
-                    let g = file.tensor(&format!("{n}.weight"), &[cout])?;
-                    let bt = file.tensor(&format!("{n}.bias"), &[cout])?;
+                    let g = take(cout);
+                    let bt = take(cout);
                     Some((
                         ctx.upload(&format!("{n}.gamma"), &[cout], g)?,
                         ctx.upload(&format!("{n}.beta"), &[cout], bt)?,
@@ -87,8 +209,19 @@ impl JohnsonNet {
         }
         Ok(Self {
             layers,
+            base,
             plans: Plans::default(),
         })
+    }
+
+    /// Channels of the first layer (32 full width, 16 half).
+    pub fn base_channels(&self) -> usize {
+        self.base
+    }
+
+    /// Every layer's conv and norm (gamma, beta), in order (for training).
+    pub(crate) fn layers(&self) -> impl Iterator<Item = (&Conv2d, Option<&(Tensor, Tensor)>)> {
+        self.layers.iter().map(|l| (&l.conv, l.norm.as_ref()))
     }
 
     /// Stylizes a photo of any size (scaled to `opts.max_size`, reflection padded to
@@ -160,4 +293,35 @@ impl Net for JohnsonNet {
         b.release(t);
         Ok(out)
     }
+}
+
+/// The `i`-th value of a stream of uniform values in [0, 1) from `seed`: SplitMix64 (Steele,
+/// Lea & Flood 2014) of `seed + (i + 1) * 0x9E3779B97F4A7C15`, its top 24 bits over 2^24 (exact
+/// in f32). Written so another language can reproduce it in a few lines.
+pub fn seeded_uniform(seed: u64, i: u64) -> f32 {
+    let mut z = seed.wrapping_add((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 40) as f32 / (1u64 << 24) as f32
+}
+
+/// A fresh net's values in [`tensor_specs`] order (see [`JohnsonNet::init`]): one stream of
+/// [`seeded_uniform`] over every conv weight and bias in order.
+pub fn init_values(base: usize, seed: u64) -> Vec<f32> {
+    let mut i = 0u64;
+    let mut values = Vec::new();
+    for (name, cin, cout, k, _, norm) in layer_specs(base) {
+        let _ = name;
+        let bound = 1.0 / ((cin * k * k) as f32).sqrt();
+        for _ in 0..cout * cin * k * k + cout {
+            values.push((2.0 * seeded_uniform(seed, i) - 1.0) * bound);
+            i += 1;
+        }
+        if norm.is_some() {
+            values.extend(std::iter::repeat_n(1.0, cout));
+            values.extend(std::iter::repeat_n(0.0, cout));
+        }
+    }
+    values
 }

@@ -6,7 +6,7 @@
 //! It runs wherever the 26-style net runs, alone or blended with the trained styles
 //! ([`super::StyleWeights::mix`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::multistyle::{norm_names, row_layout, ROW_LEN};
@@ -99,36 +99,22 @@ impl LearnedStyle {
     /// The model file's bytes with more f32 tensors beside the style's (a checkpoint's
     /// optimiser state), each `(name, values)` stored as a vector.
     pub fn to_bytes_with(&self, extra: &[(String, &[f32])]) -> Result<Vec<u8>> {
-        let mut blobs: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut tensors: Vec<(String, Vec<usize>, &[f32])> = Vec::new();
         for (name, (offset, c)) in norm_names().zip(row_layout()) {
-            blobs.push((
+            tensors.push((
                 format!("{name}.gamma"),
-                le_bytes(&self.row[offset..offset + c]),
+                vec![c],
+                &self.row[offset..offset + c],
             ));
-            blobs.push((
+            tensors.push((
                 format!("{name}.beta"),
-                le_bytes(&self.row[offset + c..offset + 2 * c]),
+                vec![c],
+                &self.row[offset + c..offset + 2 * c],
             ));
         }
         for (name, values) in extra {
-            blobs.push((name.clone(), le_bytes(values)));
+            tensors.push((name.clone(), vec![values.len()], values));
         }
-        let mut views = Vec::new();
-        for (name, data) in &blobs {
-            let view = safetensors::tensor::TensorView::new(
-                safetensors::Dtype::F32,
-                vec![data.len() / 4],
-                data,
-            )
-            .map_err(|e| Error::Model(format!("cannot store {name}: {e}")))?;
-            views.push((name.clone(), view));
-        }
-        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        safetensors::serialize(views, Some(meta))
-            .map_err(|e| Error::Model(format!("cannot write the learned style: {e}")))
+        super::weights::write_f32(&tensors, self.metadata.clone())
     }
-}
-
-fn le_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -239,6 +239,28 @@ fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
+/// A safetensors file of f32 tensors `(name, shape, values)` with `metadata` (the format tag
+/// is added).
+pub fn write_f32(
+    tensors: &[(String, Vec<usize>, &[f32])],
+    metadata: std::collections::BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let blobs: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, _, v)| v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        .collect();
+    let mut views = Vec::new();
+    for ((name, shape, _), data) in tensors.iter().zip(&blobs) {
+        let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data)
+            .map_err(|e| Error::Model(format!("cannot store {name}: {e}")))?;
+        views.push((name.clone(), view));
+    }
+    let mut meta: HashMap<String, String> = metadata.into_iter().collect();
+    meta.insert("format".into(), FORMAT.into());
+    safetensors::serialize(views, Some(meta))
+        .map_err(|e| Error::Model(format!("cannot write the model file: {e}")))
+}
+
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&sha2::Sha256::digest(bytes))

@@ -442,6 +442,32 @@ impl Conv2d {
         self.out_c4 * 4
     }
 
+    /// Values in the layout the kernel reads (what [`Conv2d::weights`] holds) from OIHW weights.
+    pub fn weights_from_oihw(&self, oihw: &[f32]) -> Result<Vec<f32>> {
+        if oihw.len() != self.shape.iter().product::<usize>() {
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "'{}': {} values given, shape {:?} holds {}",
+                    self.label,
+                    oihw.len(),
+                    self.shape,
+                    self.shape.iter().product::<usize>()
+                ),
+            ));
+        }
+        match self.kernel {
+            ConvKernel::Naive => Ok(oihw.to_vec()),
+            ConvKernel::Tiled(_) => {
+                let mut w = vec![0.0; self.weights.numel()];
+                for (o, i) in tiled_indices(self.shape, self.out_c4 * 4) {
+                    w[i] = oihw[o];
+                }
+                Ok(w)
+            }
+        }
+    }
+
     /// OIHW weights from values in the layout the kernel reads (what [`Conv2d::weights`] holds).
     pub fn weights_to_oihw(&self, layout: &[f32]) -> Result<Vec<f32>> {
         if layout.len() != self.weights.numel() {

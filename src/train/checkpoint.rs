@@ -1,17 +1,22 @@
-//! Checkpoints: a learned style file (usable as a style as it is) that also holds the
-//! optimiser's state (`optimizer.0`, `optimizer.1`, ... as f32 vectors) and the step reached
-//! (`train.step`), so a run can stop and later continue where it was.
+//! Checkpoints: the file the run makes (a learned style or a Johnson net, usable as it is) that
+//! also holds the optimiser's state (`optimizer.0`, `optimizer.1`, ... as f32 vectors) and the
+//! step reached (`train.step`), so a run can stop and later continue where it was.
 
-use super::{TrainOptions, TrainState};
-use crate::models::{LearnedStyle, ModelFile};
+use std::collections::BTreeMap;
+
+use super::{TrainNet, TrainOptions, TrainState};
+use crate::models::learned::FAMILY as STYLE_FAMILY;
+use crate::models::{johnson, LearnedStyle, ModelFile};
 use crate::{Error, Result};
 
-/// A run's saved state with the style it had reached.
+/// A run's saved state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
-    /// The style so far, with the run's metadata.
-    pub style: LearnedStyle,
-    /// The step, row and optimiser state.
+    /// The net trained.
+    pub net: TrainNet,
+    /// The run's settings and the metadata of its output.
+    pub metadata: BTreeMap<String, String>,
+    /// The step, parameters and optimiser state.
     pub state: TrainState,
 }
 
@@ -25,18 +30,47 @@ impl Checkpoint {
             .enumerate()
             .map(|(i, v)| (format!("optimizer.{i}"), v.as_slice()))
             .collect();
-        let style = self
-            .style
-            .clone()
-            .with_meta("train.step", self.state.step.to_string());
-        style.to_bytes_with(&extra)
+        let mut meta = self.metadata.clone();
+        meta.insert("train.step".into(), self.state.step.to_string());
+        self.file_bytes(meta, &extra)
+    }
+
+    /// The run's output file as it stands (the parameters and the metadata, no optimiser).
+    pub fn model_bytes(&self) -> Result<Vec<u8>> {
+        self.file_bytes(self.metadata.clone(), &[])
+    }
+
+    fn file_bytes(
+        &self,
+        meta: BTreeMap<String, String>,
+        extra: &[(String, &[f32])],
+    ) -> Result<Vec<u8>> {
+        match self.net {
+            TrainNet::MultiStyle26 => {
+                LearnedStyle::new(self.state.params.clone(), meta)?.to_bytes_with(extra)
+            }
+            TrainNet::Johnson { base } => {
+                johnson::file_bytes(base, &self.state.params, &meta, extra)
+            }
+        }
     }
 
     /// Reads a checkpoint file.
     pub fn from_file(file: &ModelFile) -> Result<Self> {
-        let style = LearnedStyle::from_file(file)?;
         let bad = || {
-            Error::Model("this style file is not a checkpoint (it has no training state); start a new run without --resume".into())
+            Error::Model("this file is not a checkpoint (it has no training state); start a new run without --resume".into())
+        };
+        let (net, params) = match file.family() {
+            STYLE_FAMILY => (TrainNet::MultiStyle26, LearnedStyle::from_file(file)?.row().to_vec()),
+            "johnson" => {
+                let (base, values) = johnson::file_values(file)?;
+                (TrainNet::Johnson { base }, values)
+            }
+            other => {
+                return Err(Error::Model(format!(
+                    "a '{other}' model is not a checkpoint of a training run; start a new run without --resume"
+                )))
+            }
         };
         let step = file
             .meta("train.step")
@@ -53,15 +87,21 @@ impl Checkpoint {
         if optimizer.is_empty() {
             return Err(bad());
         }
-        let row = style.row().to_vec();
+        let metadata = file.metadata().clone().into_iter().collect();
         Ok(Self {
-            style,
+            net,
+            metadata,
             state: TrainState {
                 step,
-                row,
+                params,
                 optimizer,
             },
         })
+    }
+
+    /// A metadata value.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
     }
 
     /// Fails unless the checkpoint was made with `opts` (all but the number of steps, which a
@@ -71,7 +111,9 @@ impl Checkpoint {
             if key == "train.steps" {
                 continue;
             }
-            let had = self.style.meta(&key).unwrap_or("(none)");
+            // Checkpoints from before Johnson nets were trained are of the 26-style net.
+            let default = (key == "train.net").then_some("multistyle26");
+            let had = self.meta(&key).or(default).unwrap_or("(none)");
             if had != want {
                 return Err(Error::InvalidArgument {
                     op: "train",

@@ -11,6 +11,30 @@ use crate::{Error, Result};
 /// 26-style net quarters it; below 32 px the deep features are a few pixels.
 pub const MIN_SIZE: usize = 32;
 
+/// Which net a run trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrainNet {
+    /// A new style for the 26-style net: one row of its norm parameters, its convs frozen.
+    #[default]
+    MultiStyle26,
+    /// A whole Johnson transform net with `base` channels in its first layer (32 full width, 16
+    /// half), every parameter trained.
+    Johnson {
+        /// Channels of the first layer.
+        base: usize,
+    },
+}
+
+impl TrainNet {
+    /// The net's model family.
+    pub fn family(self) -> &'static str {
+        match self {
+            TrainNet::MultiStyle26 => "multistyle26",
+            TrainNet::Johnson { .. } => "johnson",
+        }
+    }
+}
+
 /// A training run's settings. Defaults follow Johnson et al.'s recipe for this input
 /// convention (VGG's 0-255 BGR input, as jcjohnson/fast-neural-style): content 1 at relu3_3,
 /// style 5 at relu1_2, relu2_2, relu3_3 and relu4_3, total variation 1e-6, 256 px crops,
@@ -37,6 +61,8 @@ pub struct TrainOptions {
     pub init_style: Option<usize>,
     /// Losses are read back every this many steps (and at the last).
     pub report_every: usize,
+    /// The net trained.
+    pub net: TrainNet,
 }
 
 impl Default for TrainOptions {
@@ -61,6 +87,20 @@ impl Default for TrainOptions {
             seed: 0,
             init_style: None,
             report_every: 10,
+            net: TrainNet::MultiStyle26,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The defaults for a Johnson net of `base` channels (32 full width, 16 half): those of
+    /// Johnson et al. and jcjohnson/fast-neural-style (Adam at 1e-3, 256 px, batch 4, content 1
+    /// at relu3_3, style 5 at relu1_2..relu4_3, total variation 1e-6).
+    pub fn johnson(base: usize) -> Self {
+        Self {
+            learning_rate: 1e-3,
+            net: TrainNet::Johnson { base },
+            ..Self::default()
         }
     }
 }
@@ -97,6 +137,14 @@ impl TrainOptions {
                 "--learning-rate must be a positive number, got {}",
                 self.learning_rate
             ));
+        }
+        if let TrainNet::Johnson { base } = self.net {
+            if base < 4 || !base.is_multiple_of(4) {
+                return bad(format!("a Johnson net's first layer has a multiple of 4 channels (32 is full width, 16 half), got {base}"));
+            }
+            if self.init_style.is_some() {
+                return bad("--init-style picks one of the 26-style net's styles; a Johnson net starts from --init FILE or from scratch".into());
+            }
         }
         if let Some(k) = self.init_style.filter(|&k| k >= STYLES) {
             return bad(format!("--init-style must be 0 to {}, got {k}", STYLES - 1));
@@ -135,8 +183,13 @@ impl TrainOptions {
                 "init_style",
                 self.init_style.map_or("mean".into(), |k| k.to_string()),
             ),
+            ("net", self.net.family().to_string()),
         ]
         .into_iter()
+        .chain(match self.net {
+            TrainNet::Johnson { base } => Some(("width", (base as f32 / 32.0).to_string())),
+            TrainNet::MultiStyle26 => None,
+        })
         .map(|(k, v)| (format!("train.{k}"), v))
         .collect()
     }

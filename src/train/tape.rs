@@ -1,23 +1,47 @@
 //! A [`Builder`] that records a transform net's forward pass keeping every activation, and
-//! then its backward pass: the gradient of a loss with respect to every norm's gamma and beta
-//! (and, on the way, to every activation). The nets' `forward` is written once against
-//! [`Builder`], so the same code that stylizes is the code that is differentiated.
-
-use std::collections::HashMap;
+//! then its backward pass: the gradient of a loss with respect to every activation, handed to
+//! a [`Gradients`] at each convolution and norm, which records what its parameters need. The
+//! nets' `forward` is written once against [`Builder`], so the same code that stylizes is the
+//! code that is differentiated.
 
 use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::models::net::Builder;
-use crate::ops::{self, Activation, Conv2d, InputGradient};
+use crate::ops::{self, Activation, Conv2d};
 use crate::{Error, Result};
 
-/// One recorded layer operation; values are indices into [`Tape::values`].
+/// What a backward pass does at the layers that have parameters.
+pub(crate) trait Gradients {
+    /// The `k`-th convolution of the forward pass (labelled `label`) read `x` and the loss's
+    /// gradient with respect to its output is `gy`: records its parameters' gradients (if it
+    /// has trained ones) and, when `input` is true, returns the gradient with respect to `x`.
+    #[allow(clippy::too_many_arguments)]
+    fn conv(
+        &mut self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        k: usize,
+        label: &str,
+        x: &Tensor,
+        gy: &Tensor,
+        input: bool,
+    ) -> Result<Option<Tensor>>;
+
+    /// The `k`-th norm's parameter gradient, [C, 2] (dgamma, dbeta).
+    fn norm(&mut self, ctx: &GpuContext, plan: &mut Plan, k: usize, dparams: &Tensor)
+        -> Result<()>;
+}
+
+/// One recorded layer operation; values are indices into [`Tape::values`], `k` counts the
+/// layers of its kind in forward order.
 enum Node {
     Conv {
+        k: usize,
         label: String,
         x: usize,
         y: usize,
     },
     Norm {
+        k: usize,
         x: usize,
         stats: Tensor,
         gamma: Tensor,
@@ -68,40 +92,35 @@ impl<'a> Tape<'a> {
         self.plan
     }
 
+    /// Recorded nodes of a kind.
+    fn count(&self, kind: impl Fn(&Node) -> bool) -> usize {
+        self.nodes.iter().filter(|n| kind(n)).count()
+    }
+
     fn push(&mut self, t: Tensor) -> usize {
         self.values.push(t);
         self.values.len() - 1
     }
 
-    /// Records the backward pass from `grad`, the loss's gradient with respect to value
-    /// `out`: `on_norm(plan, k, dparams)` is called for the k-th norm of the forward pass (in
-    /// reverse order) with its [C, 2] (dgamma, dbeta). Convolutions are differentiated with
-    /// `input_grads`, found by the conv's label. Every activation is released afterwards.
+    /// Records the backward pass from `grad`, the loss's gradient with respect to value `out`,
+    /// calling `sink` at every convolution and norm (in reverse order). Every activation is
+    /// released afterwards.
     pub(crate) fn backward(
         mut self,
         out: usize,
         grad: Tensor,
-        input_grads: &HashMap<String, InputGradient>,
-        mut on_norm: impl FnMut(&GpuContext, &mut Plan, usize, &Tensor) -> Result<()>,
+        sink: &mut impl Gradients,
     ) -> Result<()> {
         let mut grads: Vec<Option<Tensor>> = vec![None; self.values.len()];
         grads[out] = Some(grad);
-        let mut norm = self
-            .nodes
-            .iter()
-            .filter(|n| matches!(n, Node::Norm { .. }))
-            .count();
         let nodes = std::mem::take(&mut self.nodes);
         for node in nodes.iter().rev() {
-            if let Node::Norm { .. } = node {
-                norm -= 1;
-            }
             let y = match *node {
                 Node::Conv { y, .. } | Node::Norm { y, .. } | Node::Add { y, .. } => y,
                 Node::Upsample { y, .. } => y,
             };
             let Some(g) = grads[y].take() else { continue };
-            self.node_backward(node, g, &mut grads, input_grads, norm, &mut on_norm)?;
+            self.node_backward(node, g, &mut grads, sink)?;
         }
         for t in self.values.drain(1..).chain(grads.into_iter().flatten()) {
             self.plan.release(t);
@@ -114,28 +133,21 @@ impl<'a> Tape<'a> {
         node: &Node,
         g: Tensor,
         grads: &mut [Option<Tensor>],
-        input_grads: &HashMap<String, InputGradient>,
-        norm: usize,
-        on_norm: &mut impl FnMut(&GpuContext, &mut Plan, usize, &Tensor) -> Result<()>,
+        sink: &mut impl Gradients,
     ) -> Result<()> {
         let ctx = self.ctx;
         match node {
-            Node::Conv { label, x, .. } => {
-                if *x == Self::INPUT {
-                    return self.drop_grad(g, grads);
-                }
-                let ig = input_grads
-                    .get(label)
-                    .ok_or_else(|| Error::InvalidArgument {
-                        op: "train",
-                        message: format!("no input gradient for conv '{label}'"),
-                    })?;
-                let (_, h, w) = self.values[*x].chw("train")?;
-                let gx = ig.record(ctx, self.plan, &g, (h, w))?;
+            Node::Conv { k, label, x, .. } => {
+                let input = *x != Self::INPUT;
+                let gx = sink.conv(ctx, self.plan, *k, label, &self.values[*x], &g, input)?;
                 self.drop_grad(g, grads)?;
-                self.add_grad(grads, *x, gx)
+                match gx {
+                    Some(gx) => self.add_grad(grads, *x, gx),
+                    None => Ok(()),
+                }
             }
             Node::Norm {
+                k,
                 x,
                 stats,
                 gamma,
@@ -160,7 +172,7 @@ impl<'a> Tape<'a> {
                     *eps,
                 )?;
                 self.drop_grad(gz, grads)?;
-                on_norm(ctx, self.plan, norm, &r.params)?;
+                sink.norm(ctx, self.plan, *k, &r.params)?;
                 self.plan.release(r.params);
                 self.add_grad(grads, *x, r.x)
             }
@@ -204,9 +216,20 @@ impl Builder for Tape<'_> {
     type T = usize;
 
     fn conv(&mut self, conv: &Conv2d, x: &usize) -> Result<usize> {
+        if conv.params().activation != Activation::None {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!(
+                    "conv '{}' fuses an activation, which the tape does not differentiate",
+                    conv.label()
+                ),
+            });
+        }
         let y = conv.record(self.ctx, self.plan, &self.values[*x])?;
         let y = self.push(y);
+        let k = self.count(|n| matches!(n, Node::Conv { .. }));
         self.nodes.push(Node::Conv {
+            k,
             label: conv.label().to_string(),
             x: *x,
             y,
@@ -226,7 +249,9 @@ impl Builder for Tape<'_> {
         let stats = ops::instance_norm_stats(self.ctx, self.plan, xt)?;
         let y = ops::instance_norm_apply(self.ctx, self.plan, xt, &stats, gamma, beta, eps, act)?;
         let y = self.push(y);
+        let k = self.count(|n| matches!(n, Node::Norm { .. }));
         self.nodes.push(Node::Norm {
+            k,
             x: *x,
             stats,
             gamma: gamma.clone(),

@@ -1,38 +1,44 @@
-//! Learning a new style for the 26-style net: its convolutions frozen, one row of conditional
-//! norm parameters (gamma and beta of every norm, [`ROW_LEN`] values) optimised with Adam
-//! against the perceptual loss of [`crate::loss`] through a VGG loss net.
+//! A training run on the GPU: a new style for the 26-style net (one row of its norm
+//! parameters, convs frozen) or a whole Johnson net (every weight), optimised with Adam against
+//! the perceptual loss of [`crate::loss`] through a VGG loss net. What is trained is a
+//! [`Model`]: one flat vector of parameters on the GPU.
 //!
-//! Everything stays on the GPU. A step is one submission: the row is copied into the net's
-//! gamma and beta tensors; for each photo of the batch the photo's content features, the
-//! net's forward pass on a [`Tape`], the output mapped into VGG's space, the loss and its
-//! gradient, and the tape's backward pass adding `1 / batch` of each norm's (dgamma, dbeta)
-//! into the gradient row; then Adam updates the row. Losses are read back only when asked.
+//! Everything stays on the GPU. A step is one submission: the vector is copied into the net's
+//! tensors; for each photo of the batch the photo's content features, the net's forward pass
+//! on a [`Tape`], the output mapped into VGG's space, the loss and its gradient, and the tape's
+//! backward pass adding `1 / batch` of every parameter's gradient into the gradient vector;
+//! then Adam updates the vector. Losses are read back only when asked.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
+use super::checkpoint::Checkpoint;
+use super::johnson::JohnsonParams;
+use super::model::Model;
 use super::photos::PhotoSet;
+use super::style_row::StyleRow;
 use super::tape::Tape;
-use super::TrainOptions;
+use super::{TrainNet, TrainOptions};
 use crate::gpu::{DType, GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
 use crate::loss::{self, LossValues, Recorded, Targets};
-use crate::models::direct;
+use crate::models::johnson::{self, JohnsonNet};
 use crate::models::learned::BASE_WEIGHTS_KEY;
-use crate::models::multistyle::{self, row_layout, StyleWeights, ROW_LEN, STYLES};
-use crate::models::net::Net;
-use crate::models::{LearnedStyle, ModelFile, MultiStyle26, OutputOptions, Vgg};
-use crate::ops::{self, ChannelMap, InputGradient, PixelMap, PoolMode, Strided, Write};
+use crate::models::multistyle::StyleWeights;
+use crate::models::{LearnedStyle, ModelFile, OutputOptions, Vgg};
+use crate::ops::{self, ChannelMap, PixelMap, PoolMode, Write};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::{Error, Result};
 
-/// Where a run stands: what a checkpoint holds and a resumed run starts from.
+/// Where a run stands: what a checkpoint holds and a resumed run starts from. Vectors are in
+/// the order files keep (for a Johnson net: each tensor in file order, OIHW weights), so a
+/// checkpoint resumes on another device.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrainState {
     /// Steps done.
     pub step: usize,
-    /// The row of norm parameters.
-    pub row: Vec<f32>,
-    /// Adam's state tensors (the state array, m, v).
+    /// The trained parameters (the 26-style net's row; a Johnson net's tensors).
+    pub params: Vec<f32>,
+    /// Adam's state: the state array (its step count), then the first and second moments.
     pub optimizer: Vec<Vec<f32>>,
 }
 
@@ -45,12 +51,12 @@ pub struct TrainMemory {
     pub largest_buffer: (u64, String),
 }
 
-/// A training run of a new style for the 26-style net.
-pub struct StyleTrainer {
-    net: MultiStyle26,
+/// A training run: a new style for the 26-style net ([`Trainer::multistyle`]) or a Johnson
+/// net ([`Trainer::johnson`]).
+pub struct Trainer {
+    model: Model,
     vgg: Vgg,
     opts: TrainOptions,
-    row: Tensor,
     grad: Tensor,
     pixels: Vec<Tensor>,
     grams: Vec<Tensor>,
@@ -58,21 +64,95 @@ pub struct StyleTrainer {
     terms: Vec<Recorded>,
     optim: OptimizerState,
     step: usize,
-    /// SHA-256 of the 26-style net's weights, which the learned row only works with.
-    base_weights_sha256: String,
+    /// Metadata the output and checkpoints carry besides the run's settings.
+    meta: BTreeMap<String, String>,
 }
 
-impl StyleTrainer {
-    /// Checks the options and the memory the run needs, uploads the nets, computes the
-    /// painting's Gram matrices and records the training step.
-    pub async fn new(
+impl Trainer {
+    /// A new style for the 26-style net in `net_file`, starting from `opts.init_style` or the
+    /// mean of the 26. Checks the options and the memory the run needs, uploads the nets,
+    /// computes the painting's Gram matrices and records the training step.
+    pub async fn multistyle(
         ctx: &GpuContext,
         net_file: &ModelFile,
         vgg_file: &ModelFile,
         painting: &Rgba8Image,
         opts: TrainOptions,
     ) -> Result<Self> {
+        Self::check(ctx, vgg_file, &opts, TrainNet::MultiStyle26)?;
+        let row = StyleRow::new(ctx, net_file, opts.init_style)?;
+        let mut meta = BTreeMap::new();
+        meta.insert(
+            BASE_WEIGHTS_KEY.to_string(),
+            row.base_weights_sha256.clone(),
+        );
+        meta.insert("base_family".into(), "multistyle26".into());
+        Self::build(ctx, Model::Style(row), vgg_file, painting, opts, meta).await
+    }
+
+    /// A Johnson net of `opts.net`'s width, from `init` (a Johnson net file of that width, to
+    /// fine-tune) or from scratch (PyTorch's initialisation, seeded by `opts.seed`).
+    pub async fn johnson(
+        ctx: &GpuContext,
+        init: Option<&ModelFile>,
+        vgg_file: &ModelFile,
+        painting: &Rgba8Image,
+        opts: TrainOptions,
+    ) -> Result<Self> {
+        let TrainNet::Johnson { base } = opts.net else {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: "Trainer::johnson needs options for a Johnson net (TrainOptions::johnson)"
+                    .into(),
+            });
+        };
+        Self::check(ctx, vgg_file, &opts, opts.net)?;
+        let mut meta = BTreeMap::new();
+        let values = match init {
+            Some(file) => {
+                let (file_base, values) = johnson::file_values(file).map_err(|e| {
+                    Error::Model(format!("--init must be a Johnson net to fine-tune: {e}"))
+                })?;
+                if file_base != base {
+                    return Err(Error::InvalidArgument {
+                        op: "train",
+                        message: format!(
+                            "the --init net has {file_base} channels in its first layer (width {}), the run trains width {}; give the matching --width",
+                            file_base as f32 / 32.0,
+                            base as f32 / 32.0
+                        ),
+                    });
+                }
+                meta.insert(
+                    "train.init_sha256".into(),
+                    file.weights_sha256().to_string(),
+                );
+                values
+            }
+            None => johnson::init_values(base, opts.seed),
+        };
+        let params = JohnsonParams::new(ctx, base, &values)?;
+        Self::build(ctx, Model::Johnson(params), vgg_file, painting, opts, meta).await
+    }
+
+    /// The checks before any upload: the options, the loss net's family, the memory.
+    fn check(
+        ctx: &GpuContext,
+        vgg_file: &ModelFile,
+        opts: &TrainOptions,
+        net: TrainNet,
+    ) -> Result<()> {
         opts.validate()?;
+        if opts.net != net {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: format!(
+                    "the options are for a {} net, not a {} one",
+                    opts.net.family(),
+                    net.family()
+                ),
+            });
+        }
         if vgg_file.family() != opts.loss_net.family() {
             return Err(Error::Model(format!(
                 "the loss net is to be {} but the file given is a '{}' model",
@@ -80,16 +160,20 @@ impl StyleTrainer {
                 vgg_file.family()
             )));
         }
-        check_fits(ctx, &opts)?;
-        let net = MultiStyle26::load(ctx, net_file)?;
-        let input_grads = multistyle::input_gradients(ctx, net_file)?;
+        check_fits(ctx, opts)?;
+        Ok(())
+    }
+
+    async fn build(
+        ctx: &GpuContext,
+        model: Model,
+        vgg_file: &ModelFile,
+        painting: &Rgba8Image,
+        opts: TrainOptions,
+        meta: BTreeMap<String, String>,
+    ) -> Result<Self> {
         let vgg = Vgg::load_with_gradients(ctx, vgg_file, PoolMode::Max)?;
-        let init = match opts.init_style {
-            Some(k) => StyleWeights::single(k)?,
-            None => StyleWeights::blend(&(0..STYLES).map(|i| (i, 1.0)).collect::<Vec<_>>())?,
-        };
-        let row = ctx.upload("train.row", &[ROW_LEN], &net.style_row(&init))?;
-        let grad = ctx.tensor("train.grad", &[ROW_LEN], DType::F32)?;
+        let grad = ctx.tensor("train.grad", model.params().shape(), DType::F32)?;
         let pixels = (0..opts.batch)
             .map(|i| {
                 ctx.tensor(
@@ -101,21 +185,25 @@ impl StyleTrainer {
             .collect::<Result<Vec<_>>>()?;
         let grams = style_grams(ctx, &vgg, painting, &opts).await?;
         let mut trainer = Self {
-            optim: OptimizerState::new(ctx, &adam(&opts), &row, &grad)?,
-            net,
+            optim: OptimizerState::new(ctx, &adam(&opts), model.params(), &grad)?,
+            model,
             vgg,
             opts,
-            row,
             grad,
             pixels,
             grams,
             plan: Plan::new("train.step"),
             terms: Vec::new(),
             step: 0,
-            base_weights_sha256: net_file.weights_sha256().to_string(),
+            meta,
         };
-        trainer.record_step(ctx, &input_grads)?;
+        trainer.record_step(ctx)?;
         Ok(trainer)
+    }
+
+    /// Adds metadata to the output and checkpoints (the painting's name, ...).
+    pub fn add_metadata(&mut self, key: &str, value: impl Into<String>) {
+        self.meta.insert(key.to_string(), value.into());
     }
 
     /// The options the run was made with.
@@ -129,24 +217,19 @@ impl StyleTrainer {
     }
 
     /// Records the whole step (see the module documentation) into `self.plan`.
-    fn record_step(
-        &mut self,
-        ctx: &GpuContext,
-        input_grads: &HashMap<String, InputGradient>,
-    ) -> Result<()> {
-        let grad = &self.grad;
+    fn record_step(&mut self, ctx: &GpuContext) -> Result<()> {
         let mut plan = Plan::new("train.step");
-        self.record_unpack(ctx, &mut plan)?;
-        let to_vgg = ChannelMap::between(&PixelMap::rgb_unit(), &PixelMap::vgg_bgr());
+        self.model.record_unpack(ctx, &mut plan)?;
+        let input = self.model.pixel_map();
+        let to_vgg = ChannelMap::between(&input, &PixelMap::vgg_bgr());
         let back = to_vgg.gradient()?;
-        let layout: Vec<(usize, usize)> = row_layout().collect();
         let scale = 1.0 / self.opts.batch as f32;
         let mut terms = Vec::new();
         for (i, px) in self.pixels.iter().enumerate() {
-            let x = ops::rgba_to_planar(ctx, &mut plan, px, &PixelMap::rgb_unit())?;
+            let x = ops::rgba_to_planar(ctx, &mut plan, px, &input)?;
             let content = self.content_features(ctx, &mut plan, px)?;
             let mut tape = Tape::new(ctx, &mut plan, &x);
-            let out = self.net.forward(&mut tape, &Tape::INPUT)?;
+            let out = self.model.forward(&mut tape, &Tape::INPUT)?;
             let out_t = tape.value(out).clone();
             let y = ops::channel_map(ctx, tape.plan(), &out_t, &to_vgg)?;
             let targets = Targets::new(content.clone(), self.grams.clone());
@@ -162,25 +245,8 @@ impl StyleTrainer {
             let gy = rec.grad.clone().expect("asked for the gradient");
             let g = ops::channel_map(ctx, tape.plan(), &gy, &back)?;
             let write = if i == 0 { Write::Set } else { Write::Add };
-            tape.backward(out, g, input_grads, |ctx, plan, k, dparams| {
-                let (offset, c) = layout[k];
-                for (part, at) in [(0, offset), (1, offset + c)] {
-                    let from = Strided {
-                        offset: part,
-                        stride: 2,
-                    };
-                    ops::copy_strided(
-                        ctx,
-                        plan,
-                        c,
-                        (dparams, from),
-                        (grad, Strided::contiguous(at)),
-                        scale,
-                        write,
-                    )?;
-                }
-                Ok(())
-            })?;
+            self.model
+                .backward(tape, (out, g), &self.grad, scale, write)?;
             for t in content.into_iter().chain([x, y, gy]) {
                 plan.release(t);
             }
@@ -188,25 +254,6 @@ impl StyleTrainer {
         }
         self.plan = plan;
         self.terms = terms;
-        Ok(())
-    }
-
-    /// Copies the row into the net's gamma and beta tensors.
-    fn record_unpack(&self, ctx: &GpuContext, plan: &mut Plan) -> Result<()> {
-        for ((gamma, beta), (offset, c)) in self.net.norm_params().zip(row_layout()) {
-            for (t, at) in [(gamma, offset), (beta, offset + c)] {
-                let from = (&self.row, Strided::contiguous(at));
-                ops::copy_strided(
-                    ctx,
-                    plan,
-                    c,
-                    from,
-                    (t, Strided::contiguous(0)),
-                    1.0,
-                    Write::Set,
-                )?;
-            }
-        }
         Ok(())
     }
 
@@ -251,7 +298,7 @@ impl StyleTrainer {
         self.step_on(ctx, &crops, report).await
     }
 
-    /// [`StyleTrainer::step`] on given crops (`batch` of them, each `size` x `size`).
+    /// [`Trainer::step`] on given crops (`batch` of them, each `size` x `size`).
     pub async fn step_on(
         &mut self,
         ctx: &GpuContext,
@@ -268,8 +315,8 @@ impl StyleTrainer {
         }
     }
 
-    /// The batch's mean losses and the gradient of their sum with respect to the row, for
-    /// given crops, without updating anything.
+    /// The batch's mean losses and their gradient with respect to the trained parameters (in
+    /// file order), for given crops, without updating anything.
     pub async fn loss_and_gradient(
         &mut self,
         ctx: &GpuContext,
@@ -277,7 +324,11 @@ impl StyleTrainer {
     ) -> Result<(LossValues, Vec<f32>)> {
         self.write_crops(ctx, crops)?;
         self.plan.run(ctx).await?;
-        Ok((self.read_losses(ctx).await?, ctx.read(&self.grad).await?))
+        let losses = self.read_losses(ctx).await?;
+        let grad = self
+            .model
+            .layout_to_file_order(ctx.read(&self.grad).await?)?;
+        Ok((losses, grad))
     }
 
     fn write_crops(&self, ctx: &GpuContext, crops: &[Rgba8Image]) -> Result<()> {
@@ -330,38 +381,73 @@ impl StyleTrainer {
         })
     }
 
-    /// The current row of norm parameters.
-    pub async fn row(&self, ctx: &GpuContext) -> Result<Vec<f32>> {
-        ctx.read(&self.row).await
+    /// The trained parameters as they stand (in file order).
+    pub async fn params(&self, ctx: &GpuContext) -> Result<Vec<f32>> {
+        self.model
+            .layout_to_file_order(ctx.read(self.model.params()).await?)
     }
 
     /// Where the run stands (for a checkpoint).
     pub async fn state(&self, ctx: &GpuContext) -> Result<TrainState> {
-        let mut tensors = vec![&self.row];
+        let mut tensors = vec![self.model.params()];
         tensors.extend(self.optim.state());
-        let mut values = ctx.read_many(&tensors).await?;
-        let row = values.remove(0);
+        let mut values = ctx.read_many(&tensors).await?.into_iter();
+        let params = self
+            .model
+            .layout_to_file_order(values.next().expect("the parameters"))?;
+        // The state array as it is; the moments are in the parameters' layout.
+        let mut optimizer = vec![values.next().expect("Adam's state array")];
+        for m in values {
+            optimizer.push(self.model.layout_to_file_order(m)?);
+        }
         Ok(TrainState {
             step: self.step,
-            row,
-            optimizer: values,
+            params,
+            optimizer,
         })
     }
 
-    /// The style learned so far, with the run's settings, steps done, loss net and base net
-    /// in its metadata (add the painting's with [`LearnedStyle::with_meta`]).
-    pub async fn learned_style(&self, ctx: &GpuContext) -> Result<LearnedStyle> {
+    /// The run's settings, steps done and added metadata.
+    fn metadata(&self) -> BTreeMap<String, String> {
         let mut meta = self.opts.metadata();
         meta.insert("train.steps_done".into(), self.step.to_string());
-        meta.insert(BASE_WEIGHTS_KEY.into(), self.base_weights_sha256.clone());
-        meta.insert("base_family".into(), "multistyle26".into());
-        LearnedStyle::new(self.row(ctx).await?, meta)
+        meta.extend(self.meta.clone());
+        meta
+    }
+
+    /// The style learned so far, with the run's settings, steps done, loss net and base net
+    /// in its metadata (a run of the 26-style net only).
+    pub async fn learned_style(&self, ctx: &GpuContext) -> Result<LearnedStyle> {
+        if !matches!(self.model, Model::Style(_)) {
+            return Err(Error::InvalidArgument {
+                op: "train",
+                message: "this run trains a Johnson net, not a style for the 26-style net; save it with model_bytes".into(),
+            });
+        }
+        LearnedStyle::new(self.params(ctx).await?, self.metadata())
+    }
+
+    /// The file the run makes, as it stands: a learned style for the 26-style net, or a
+    /// Johnson net (the family `tools/convert_models.py johnson` writes), with the run's
+    /// metadata.
+    pub async fn model_bytes(&self, ctx: &GpuContext) -> Result<Vec<u8>> {
+        let ck = Checkpoint {
+            net: self.opts.net,
+            metadata: self.metadata(),
+            state: TrainState {
+                step: self.step,
+                params: self.params(ctx).await?,
+                optimizer: Vec::new(),
+            },
+        };
+        ck.model_bytes()
     }
 
     /// A checkpoint of the run as it stands.
-    pub async fn checkpoint(&self, ctx: &GpuContext) -> Result<super::Checkpoint> {
-        Ok(super::Checkpoint {
-            style: self.learned_style(ctx).await?,
+    pub async fn checkpoint(&self, ctx: &GpuContext) -> Result<Checkpoint> {
+        Ok(Checkpoint {
+            net: self.opts.net,
+            metadata: self.metadata(),
             state: self.state(ctx).await?,
         })
     }
@@ -379,26 +465,49 @@ impl StyleTrainer {
                 ),
             });
         }
-        ctx.write(&self.row, &state.row)?;
-        for (t, v) in held.iter().zip(&state.optimizer) {
-            ctx.write(t, v)?;
+        let params = self.model.params();
+        let mut writes = vec![(params, self.model.layout_from_file_order(&state.params)?)];
+        for (i, (t, v)) in held.iter().zip(&state.optimizer).enumerate() {
+            let v = if i == 0 {
+                v.clone()
+            } else {
+                self.model.layout_from_file_order(v)?
+            };
+            writes.push((t, v));
+        }
+        for (t, v) in &writes {
+            if v.len() != t.numel() {
+                return Err(Error::InvalidArgument {
+                    op: "train",
+                    message: format!(
+                        "the checkpoint's '{}' holds {} values, the run's {}",
+                        t.label(),
+                        v.len(),
+                        t.numel()
+                    ),
+                });
+            }
+        }
+        for (t, v) in writes {
+            ctx.write(t, &v)?;
         }
         self.step = state.step;
         Ok(())
     }
 
     /// The losses of one photo (scaled so its shorter side is the training size and cropped
-    /// in the middle) under the current row: content, style and TV as in training.
+    /// in the middle) under the current parameters: content, style and TV as in training.
     pub async fn evaluate(&self, ctx: &GpuContext, photo: &Rgba8Image) -> Result<LossValues> {
         let s = self.opts.size;
         let crop = photo.clone().cover(s, s);
         let px = ctx.upload_rgba8("train.eval", s, s, &crop.data)?;
         let mut plan = Plan::new("train.evaluate");
-        self.record_unpack(ctx, &mut plan)?;
-        let x = ops::rgba_to_planar(ctx, &mut plan, &px, &PixelMap::rgb_unit())?;
+        self.model.record_unpack(ctx, &mut plan)?;
+        let input = self.model.pixel_map();
+        let x = ops::rgba_to_planar(ctx, &mut plan, &px, &input)?;
         let content = self.content_features(ctx, &mut plan, &px)?;
-        let out = direct::forward(&self.net, ctx, &mut plan, &x)?;
-        let to_vgg = ChannelMap::between(&PixelMap::rgb_unit(), &PixelMap::vgg_bgr());
+        let out = self.model.record_direct(ctx, &mut plan, &x)?;
+        let to_vgg = ChannelMap::between(&input, &PixelMap::vgg_bgr());
         let y = ops::channel_map(ctx, &mut plan, &out, &to_vgg)?;
         let targets = Targets::new(content, self.grams.clone());
         let rec = loss::record_gradient(
@@ -414,21 +523,31 @@ impl StyleTrainer {
         Ok(rec.values(&loss::read_terms(ctx, &rec).await?))
     }
 
-    /// A photo stylized with the current row (at most `max_size` px on its longer side).
+    /// A photo stylized with the current parameters (at most `max_size` px on its longer side).
     pub async fn preview(
         &self,
         ctx: &GpuContext,
         photo: &Rgba8Image,
         max_size: usize,
     ) -> Result<Rgba8Image> {
-        let style = LearnedStyle::new(self.row(ctx).await?, Default::default())?;
         let opts = OutputOptions {
             max_size,
             ..OutputOptions::default()
         };
-        self.net
-            .stylize(ctx, photo, &StyleWeights::learned(&style), &opts)
-            .await
+        match &self.model {
+            Model::Style(m) => {
+                let style = LearnedStyle::new(self.params(ctx).await?, Default::default())?;
+                m.net
+                    .stylize(ctx, photo, &StyleWeights::learned(&style), &opts)
+                    .await
+            }
+            Model::Johnson(m) => {
+                // A net of its own, so the run's recorded plans are not disturbed.
+                let net =
+                    JohnsonNet::from_values(ctx, m.net.base_channels(), &self.params(ctx).await?)?;
+                net.stylize(ctx, photo, &opts).await
+            }
+        }
     }
 }
 
@@ -478,7 +597,21 @@ pub fn estimate_memory(opts: &TrainOptions, vgg_weight_bytes: u64) -> TrainMemor
     let px = (opts.size as u64).pow(2);
     // The 26-style net keeps about 190 values a pixel of the crop (conv and norm outputs at
     // full, half and quarter size, measured from its layers), and as many again in gradients.
-    let net = 2 * 190 * 4 * px;
+    // A Johnson net keeps about 510 a pixel at full width (its 128-channel body is at quarter
+    // size, 8 values a pixel per tensor, 25 of them; the 32 and 64 channel ends at full and half
+    // size), half as many at half width; its parameters, their gradient and Adam's two moments
+    // are four vectors of 1.7 M values at full width.
+    let (per_px, params) = match opts.net {
+        TrainNet::MultiStyle26 => (190, 0),
+        TrainNet::Johnson { base } => {
+            let n: usize = johnson::tensor_specs(base)
+                .iter()
+                .map(|(_, s)| s.iter().product::<usize>())
+                .sum();
+            ((510 * base).div_ceil(32) as u64, 4 * 4 * n as u64)
+        }
+    };
+    let net = 2 * per_px * 4 * px + params;
     let first = |side: usize| arch.geometry(0).0 as u64 * (side as u64).pow(2) * 4;
     let style_side = opts.style_size;
     let largest = if style_side > opts.size {
@@ -507,7 +640,7 @@ fn largest_fitting_side(opts: &TrainOptions, limit: u64) -> usize {
 }
 
 /// Fails unless the largest buffer of a run fits the device's storage binding limit (a
-/// [`Error::TooLarge`] naming the largest size that fits); [`StyleTrainer::new`] checks it
+/// [`Error::TooLarge`] naming the largest size that fits); [`Trainer::new`] checks it
 /// first, and a caller can before preparing the photos.
 pub fn check_fits(ctx: &GpuContext, opts: &TrainOptions) -> Result<TrainMemory> {
     let est = estimate_memory(opts, opts.loss_net.weight_bytes(true));

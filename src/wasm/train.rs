@@ -1,5 +1,5 @@
 //! `Engine.train`: a new style for the 26-style net learned in the browser, on the page's GPU.
-//! The same [`StyleTrainer`] as `style-transfer train`; this module only reads the request,
+//! The same [`Trainer`] as `style-transfer train`; this module only reads the request,
 //! drives the steps and reports them to JavaScript.
 
 use std::collections::BTreeMap;
@@ -16,7 +16,7 @@ use crate::image::Rgba8Image;
 use crate::loss::LossValues;
 use crate::models::learned::FAMILY as LEARNED_FAMILY;
 use crate::models::{LearnedStyle, ModelFile, VggArch};
-use crate::train::{PhotoSet, StyleTrainer, TrainOptions};
+use crate::train::{PhotoSet, TrainOptions, Trainer};
 
 const OP: &str = "train";
 
@@ -172,7 +172,7 @@ impl Engine {
         let opts = train_options(&options)?;
         crate::train::check_fits(&self.ctx, &opts).map_err(js_error)?;
         let input = inputs(&painting, &photos, &preview, &options, opts.size)?;
-        let mut t = StyleTrainer::new(&self.ctx, &net_file, &vgg, &input.painting, opts)
+        let mut t = Trainer::multistyle(&self.ctx, &net_file, &vgg, &input.painting, opts)
             .await
             .map_err(js_error)?;
         let start = now_ms();

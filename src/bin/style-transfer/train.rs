@@ -1,5 +1,5 @@
-//! `style-transfer train`: learns a new style for the 26-style net from a painting and a folder
-//! of photos. Every output is checked before any work; the style file, the checkpoint and the
+//! `style-transfer train`: learns a new style for the 26-style net, or a whole Johnson net
+//! (`--net johnson`), from a painting and a folder of photos. Every output is checked before any work; the style file, the checkpoint and the
 //! log are written atomically; Ctrl-C writes a checkpoint and stops, and `--resume` continues
 //! from it (seeded, with the same losses as a run that was never stopped).
 
@@ -12,9 +12,11 @@ use webgpu_style_transfer::files::{check_writable, write_atomic, AtomicFile};
 use webgpu_style_transfer::gpu::GpuContext;
 use webgpu_style_transfer::image::{Rgba8Image, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::loss::{LossValues, LossWeights};
+use webgpu_style_transfer::models::johnson::FULL_WIDTH;
 use webgpu_style_transfer::models::weights::sha256_hex;
+use webgpu_style_transfer::models::ModelFile;
 use webgpu_style_transfer::models::VggArch;
-use webgpu_style_transfer::train::{self, Checkpoint, PhotoSet, StyleTrainer, TrainOptions};
+use webgpu_style_transfer::train::{self, Checkpoint, PhotoSet, TrainNet, TrainOptions, Trainer};
 use webgpu_style_transfer::{Error, Result};
 
 use crate::input::{load_model, read_image};
@@ -24,9 +26,21 @@ use crate::stdout::say;
 pub struct TrainArgs {
     /// The painting whose style is learned (PNG or JPEG).
     painting: PathBuf,
-    /// The style file to write (.safetensors); use it with `stylize --model` or in --style.
+    /// The file to write (.safetensors): a style (use it with `stylize --model` or in --style),
+    /// or with --net johnson a Johnson net (use it with `stylize --model`).
     #[arg(short, long)]
     output: PathBuf,
+    /// What is trained: a new style for the 26-style net (its norm parameters), or a whole
+    /// Johnson et al. transform net.
+    #[arg(long, default_value = "multistyle26", value_parser = ["multistyle26", "johnson"])]
+    net: String,
+    /// Width of a Johnson net: 1 (32 channels in the first layer), or 0.5 (16, faster).
+    #[arg(long, value_parser = ["1", "0.5"])]
+    width: Option<String>,
+    /// A Johnson net to fine-tune (converted or trained here) instead of training one from
+    /// scratch.
+    #[arg(long, value_name = "FILE")]
+    init: Option<PathBuf>,
     /// A folder of training photos (*.jpg, *.jpeg, *.png, searched recursively). Default: the
     /// set the set-up assembles (models/photos, or $STYLE_TRANSFER_PHOTOS).
     #[arg(long, value_name = "DIR")]
@@ -40,9 +54,9 @@ pub struct TrainArgs {
     /// Optimiser steps.
     #[arg(long, default_value_t = 1000)]
     steps: usize,
-    /// Adam's step size.
-    #[arg(long, default_value_t = 0.01)]
-    learning_rate: f32,
+    /// Adam's step size (default 0.01 for a style, 0.001 for a Johnson net).
+    #[arg(long)]
+    learning_rate: Option<f32>,
     /// Weight of the content loss.
     #[arg(long, default_value_t = 1.0)]
     content_weight: f32,
@@ -88,7 +102,7 @@ pub struct TrainArgs {
     /// Write one JSON object per reported step (step, total, content, style, tv, elapsed_ms).
     #[arg(long, value_name = "FILE")]
     log_json: Option<PathBuf>,
-    /// The 26-style net (default: models/multistyle26.safetensors).
+    /// The 26-style net a style is trained for (default: models/multistyle26.safetensors).
     #[arg(long)]
     model: Option<PathBuf>,
     /// The loss net's file (default: models/vgg16.safetensors or models/vgg19.safetensors).
@@ -161,13 +175,38 @@ fn layers(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// The net trained, from --net and --width (and which of --width, --init, --model and
+/// --init-style fit it).
+fn net(a: &TrainArgs) -> Result<TrainNet> {
+    if a.net == "johnson" {
+        if a.model.is_some() || a.init_style.is_some() {
+            return Err(invalid("--model and --init-style are for a style of the 26-style net; a Johnson net starts from --init FILE or from scratch"));
+        }
+        let base = match a.width.as_deref() {
+            Some("0.5") => FULL_WIDTH / 2,
+            _ => FULL_WIDTH,
+        };
+        return Ok(TrainNet::Johnson { base });
+    }
+    if a.width.is_some() || a.init.is_some() {
+        return Err(invalid("--width and --init are for --net johnson"));
+    }
+    Ok(TrainNet::MultiStyle26)
+}
+
 fn options(a: &TrainArgs) -> Result<TrainOptions> {
     let style_layers = layers(&a.style_layers);
+    let net = net(a)?;
+    let defaults = match net {
+        TrainNet::Johnson { base } => TrainOptions::johnson(base),
+        TrainNet::MultiStyle26 => TrainOptions::default(),
+    };
     let opts = TrainOptions {
         size: a.size,
         batch: a.batch,
         steps: a.steps,
-        learning_rate: a.learning_rate,
+        learning_rate: a.learning_rate.unwrap_or(defaults.learning_rate),
+        net,
         style_size: a.style_size,
         loss: LossWeights {
             content: a.content_weight,
@@ -257,7 +296,6 @@ pub async fn run(ctx: &GpuContext, a: TrainArgs) -> Result<()> {
         .map(|p| read_image(p, DEFAULT_MAX_PIXELS as f64 / 1e6))
         .transpose()?;
     let photos = photos(&a)?;
-    let net = load_model(a.model.clone(), "multistyle26.safetensors")?;
     let vgg_name = format!("{}.safetensors", opts.loss_net.family());
     let vgg = load_model(a.loss_model.clone(), &vgg_name)?;
     let est = train::estimate_memory(&opts, opts.loss_net.weight_bytes(true));
@@ -267,7 +305,7 @@ pub async fn run(ctx: &GpuContext, a: TrainArgs) -> Result<()> {
         est.largest_buffer.0 as f64 / 1048576.0,
         est.largest_buffer.1
     ));
-    let mut trainer = StyleTrainer::new(ctx, &net, &vgg, &painting, opts).await?;
+    let mut trainer = trainer(ctx, &a, &vgg, &painting, opts).await?;
     if a.resume {
         let file = load_model(Some(paths.checkpoint.clone()), "")?;
         let ck = Checkpoint::from_file(&file)?;
@@ -275,36 +313,45 @@ pub async fn run(ctx: &GpuContext, a: TrainArgs) -> Result<()> {
         trainer.restore(ctx, &ck.state)?;
         say(&format!("resuming at step {}", ck.state.step));
     }
-    let painting_meta = [
-        (
-            "painting",
-            a.painting
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-        ),
-        ("painting_sha256", sha256_hex(&painting_bytes)),
-        (
-            "name",
-            a.output
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-        ),
-    ];
+    let name = a.output.file_stem().unwrap_or_default().to_string_lossy();
+    let painting_name = a.painting.file_name().unwrap_or_default().to_string_lossy();
+    trainer.add_metadata("painting", painting_name);
+    trainer.add_metadata("painting_sha256", sha256_hex(&painting_bytes));
+    trainer.add_metadata("name", name);
     let mut run = Run {
         a: &a,
         paths: &paths,
         preview,
-        meta: &painting_meta,
         log: open_log(&a, &paths)?,
     };
     let outcome = run.train(ctx, &mut trainer, &photos).await;
     let logged = run.log.take().map_or(Ok(()), AtomicFile::commit);
     outcome?;
     logged
+}
+
+/// The run: a style for the 26-style net (--model), or a Johnson net (from --init or scratch).
+async fn trainer(
+    ctx: &GpuContext,
+    a: &TrainArgs,
+    vgg: &ModelFile,
+    painting: &Rgba8Image,
+    opts: TrainOptions,
+) -> Result<Trainer> {
+    match opts.net {
+        TrainNet::MultiStyle26 => {
+            let net = load_model(a.model.clone(), "multistyle26.safetensors")?;
+            Trainer::multistyle(ctx, &net, vgg, painting, opts).await
+        }
+        TrainNet::Johnson { .. } => {
+            let init = a
+                .init
+                .clone()
+                .map(|p| load_model(Some(p), ""))
+                .transpose()?;
+            Trainer::johnson(ctx, init.as_ref(), vgg, painting, opts).await
+        }
+    }
 }
 
 /// The log: new, or with --resume the earlier run's lines first.
@@ -339,17 +386,11 @@ struct Run<'a> {
     a: &'a TrainArgs,
     paths: &'a Paths,
     preview: Option<Rgba8Image>,
-    meta: &'a [(&'static str, String)],
     log: Option<AtomicFile>,
 }
 
 impl Run<'_> {
-    async fn train(
-        &mut self,
-        ctx: &GpuContext,
-        t: &mut StyleTrainer,
-        photos: &PhotoSet,
-    ) -> Result<()> {
+    async fn train(&mut self, ctx: &GpuContext, t: &mut Trainer, photos: &PhotoSet) -> Result<()> {
         crate::interrupt::install();
         let steps = t.options().steps;
         let bar = step_bar(steps, t.step_count());
@@ -382,10 +423,9 @@ impl Run<'_> {
         self.save_style(ctx, t, start).await
     }
 
-    async fn save_style(&self, ctx: &GpuContext, t: &StyleTrainer, start: Instant) -> Result<()> {
-        let style = self.with_meta(t.learned_style(ctx).await?);
-        write_atomic(&self.paths.output, &style.to_bytes()?, self.a.force)?;
-        // The finished style supersedes the run's checkpoint.
+    async fn save_style(&self, ctx: &GpuContext, t: &Trainer, start: Instant) -> Result<()> {
+        write_atomic(&self.paths.output, &t.model_bytes(ctx).await?, self.a.force)?;
+        // The finished file supersedes the run's checkpoint.
         let _ = std::fs::remove_file(&self.paths.checkpoint);
         say(&format!(
             "{} -> {} ({} steps in {:.1} s)",
@@ -397,23 +437,12 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn with_meta(
-        &self,
-        mut style: webgpu_style_transfer::models::LearnedStyle,
-    ) -> webgpu_style_transfer::models::LearnedStyle {
-        for (k, v) in self.meta {
-            style = style.with_meta(k, v.clone());
-        }
-        style
-    }
-
-    async fn save_checkpoint(&self, ctx: &GpuContext, t: &StyleTrainer) -> Result<()> {
-        let mut ck = t.checkpoint(ctx).await?;
-        ck.style = self.with_meta(ck.style);
+    async fn save_checkpoint(&self, ctx: &GpuContext, t: &Trainer) -> Result<()> {
+        let ck = t.checkpoint(ctx).await?;
         write_atomic(&self.paths.checkpoint, &ck.to_bytes()?, true)
     }
 
-    async fn write_preview(&self, ctx: &GpuContext, t: &StyleTrainer) -> Result<()> {
+    async fn write_preview(&self, ctx: &GpuContext, t: &Trainer) -> Result<()> {
         let (Some(photo), Some(path)) = (&self.preview, &self.paths.preview) else {
             return Ok(());
         };
