@@ -301,6 +301,44 @@ pub async fn profile_gatys(
     plan.profile(ctx, runs, timing, now).await
 }
 
+/// The profile of one training step (batch 1, VGG16 loss, the default settings) at `size` px:
+/// of a new style of the 26-style net when `net` is its file, else of a Johnson net of `base`
+/// channels.
+#[allow(clippy::too_many_arguments)]
+pub async fn profile_train(
+    ctx: &GpuContext,
+    net: Option<&crate::models::ModelFile>,
+    base: usize,
+    vgg: &crate::models::ModelFile,
+    size: usize,
+    runs: usize,
+    timing: crate::gpu::Timing,
+    now: &dyn Fn() -> f64,
+) -> Result<crate::gpu::Profile> {
+    use crate::train::{TrainOptions, Trainer};
+    let painting = test_card(256, 200, 9);
+    let t = match net {
+        Some(net) => {
+            let opts = TrainOptions {
+                size,
+                batch: 1,
+                ..TrainOptions::default()
+            };
+            Trainer::multistyle(ctx, net, vgg, &painting, opts).await?
+        }
+        None => {
+            let opts = TrainOptions {
+                size,
+                batch: 1,
+                ..TrainOptions::johnson(base)
+            };
+            Trainer::johnson(ctx, None, vgg, &painting, opts).await?
+        }
+    };
+    t.profile_step(ctx, &[test_card(size, size, 0)], runs, timing, now)
+        .await
+}
+
 /// A profile as Markdown: one row per dispatch (layer, kernel, output shape, ms, GFLOP/s where
 /// the op states its operations, share of the dispatches' total), then the time per kernel,
 /// then the dispatches' sum beside the whole plan as one submission.
@@ -453,12 +491,15 @@ pub struct TrainRow {
     pub peak_bytes: u64,
 }
 
-/// Training steps of a new 26-style-net style (VGG16 loss, the default settings) at each size,
-/// on test cards: `steps` timed after one warm-up step, each read back so the GPU's time is
-/// counted.
+/// Training steps at each size (VGG16 loss, the default settings), on test cards: of a new
+/// 26-style-net style when `net` is the 26-style net's file, else of a Johnson net of `base`
+/// channels from scratch. `steps` timed after one warm-up step, each read back so the GPU's
+/// time is counted.
+#[allow(clippy::too_many_arguments)]
 pub async fn train_table(
     ctx: &GpuContext,
-    net: &crate::models::ModelFile,
+    net: Option<&crate::models::ModelFile>,
+    base: usize,
     vgg: &crate::models::ModelFile,
     sizes: &[usize],
     batch: usize,
@@ -468,15 +509,27 @@ pub async fn train_table(
     use crate::train::{PhotoSet, TrainOptions, Trainer};
     let mut rows = Vec::new();
     for &size in sizes {
-        let opts = TrainOptions {
-            size,
-            batch,
-            ..TrainOptions::default()
-        };
         ctx.trim_pool();
         ctx.reset_peak_memory();
         let painting = test_card(256, 200, 9);
-        let mut t = Trainer::multistyle(ctx, net, vgg, &painting, opts).await?;
+        let mut t = match net {
+            Some(net) => {
+                let opts = TrainOptions {
+                    size,
+                    batch,
+                    ..TrainOptions::default()
+                };
+                Trainer::multistyle(ctx, net, vgg, &painting, opts).await?
+            }
+            None => {
+                let opts = TrainOptions {
+                    size,
+                    batch,
+                    ..TrainOptions::johnson(base)
+                };
+                Trainer::johnson(ctx, None, vgg, &painting, opts).await?
+            }
+        };
         let photos: Vec<_> = (0..4).map(|i| test_card(size * 3 / 2, size, i)).collect();
         let set = PhotoSet::new(photos, size)?;
         t.step(ctx, &set, true).await?;

@@ -118,14 +118,19 @@ pub fn weight_gradient(
         _pad0: 0,
         _pad1: 0,
     };
-    let n = co_pad / 4 * (in_c * k_h * k_w + 1);
+    // Eight output channels an invocation where the layout's channel blocks allow.
+    let co4 = if co_pad.is_multiple_of(8) { 2 } else { 1 };
+    let n = co_pad / (4 * co4) * (in_c * k_h + 1);
+    let groups = linear_workgroups(n, 64);
+    let constants = [("K_W", k_w as f64), ("CO4", co4 as f64)];
+    let label = format!("{label}.weight_grad");
     let d = ctx.dispatch(
-        &format!("{label}.weight_grad"),
+        &label,
         &WEIGHT_GRAD,
-        &[],
+        &constants,
         &p,
         &[x, gy, to.dst],
-        linear_workgroups(n, 256),
+        groups,
     )?;
     plan.push(d.with_flops(2 * (out_c * in_c * k_h * k_w * oh * ow) as u64));
     Ok(())

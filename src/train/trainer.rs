@@ -331,6 +331,20 @@ impl Trainer {
         Ok((losses, grad))
     }
 
+    /// Where a step's time goes on given crops: each dispatch of the step plan timed (see
+    /// [`Plan::profile`]); nothing is updated.
+    pub async fn profile_step(
+        &self,
+        ctx: &GpuContext,
+        crops: &[Rgba8Image],
+        runs: usize,
+        timing: crate::gpu::Timing,
+        now: &dyn Fn() -> f64,
+    ) -> Result<crate::gpu::Profile> {
+        self.write_crops(ctx, crops)?;
+        self.plan.profile(ctx, runs, timing, now).await
+    }
+
     fn write_crops(&self, ctx: &GpuContext, crops: &[Rgba8Image]) -> Result<()> {
         let s = self.opts.size;
         if crops.len() != self.pixels.len() || crops.iter().any(|c| (c.width, c.height) != (s, s)) {

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use webgpu_style_transfer::gatys::Gatys;
 use webgpu_style_transfer::gpu::GpuContext;
+use webgpu_style_transfer::models::johnson::FULL_WIDTH;
 use webgpu_style_transfer::models::{ArbitraryNet, JohnsonNet, MultiStyle26};
 use webgpu_style_transfer::ops::PoolMode;
 use webgpu_style_transfer::{bench, Error, Result};
@@ -36,6 +37,12 @@ pub struct BenchArgs {
     /// The model for `bench johnson`.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// The net `bench train` trains: a style of the 26-style net, or a Johnson net from scratch.
+    #[arg(long, default_value = "multistyle26", value_parser = ["multistyle26", "johnson"])]
+    net: String,
+    /// Width of the Johnson net for `bench train --net johnson`: 1 or 0.5.
+    #[arg(long, default_value = "1", value_parser = ["1", "0.5"])]
+    width: String,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -50,8 +57,8 @@ enum BenchWhat {
     Johnson,
     /// The arbitrary-style pair: transformer ms per image at 256, 512, 1024 px; predictor.
     Arbitrary,
-    /// Training a new style (26-style net, VGG16 loss): steps per second at --sizes, batch
-    /// --batch, --iterations steps timed.
+    /// Training (VGG16 loss): a new style of the 26-style net, or with --net johnson a Johnson
+    /// net of --width; steps per second at --sizes, batch --batch, --iterations steps timed.
     Train,
 }
 
@@ -145,10 +152,26 @@ pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
             table(ctx, &columns, &rows);
         }
         BenchWhat::Train => {
-            let net = load_model(None, "multistyle26.safetensors")?;
+            let net = match a.net.as_str() {
+                "johnson" => None,
+                _ => Some(load_model(None, "multistyle26.safetensors")?),
+            };
+            let base = if a.width == "0.5" {
+                FULL_WIDTH / 2
+            } else {
+                FULL_WIDTH
+            };
             let vgg = load_model(None, "vgg16.safetensors")?;
-            let rows =
-                bench::train_table(ctx, &net, &vgg, &a.sizes, a.batch, a.iterations, &now).await?;
+            let (sizes, batch, steps) = (&a.sizes, a.batch, a.iterations);
+            let rows = bench::train_table(ctx, net.as_ref(), base, &vgg, sizes, batch, steps, &now)
+                .await?;
+            say(&format!(
+                "Training {}\n",
+                match net {
+                    Some(_) => "a style of the 26-style net".to_string(),
+                    None => format!("a Johnson net of width {} from scratch", a.width),
+                }
+            ));
             let rows: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use webgpu_style_transfer::gatys::Gatys;
 use webgpu_style_transfer::gpu::{GpuContext, Timing};
+use webgpu_style_transfer::models::johnson::FULL_WIDTH;
 use webgpu_style_transfer::models::{ArbitraryNet, JohnsonNet, MultiStyle26, StyleWeights};
 use webgpu_style_transfer::ops::PoolMode;
 use webgpu_style_transfer::{bench, Error, Result};
@@ -28,6 +29,12 @@ pub struct ProfileArgs {
     /// The converted net for `profile johnson`.
     #[arg(long)]
     model: Option<PathBuf>,
+    /// The net `profile train` trains: a style of the 26-style net, or a Johnson net.
+    #[arg(long, default_value = "multistyle26", value_parser = ["multistyle26", "johnson"])]
+    net: String,
+    /// Width of the Johnson net for `profile train --net johnson`: 1 or 0.5.
+    #[arg(long, default_value = "1", value_parser = ["1", "0.5"])]
+    width: String,
     /// The clock: the GPU's timestamps (where the device has them: the default there) or the
     /// host's, each dispatch submitted alone.
     #[arg(long, value_enum)]
@@ -50,6 +57,9 @@ enum ProfileWhat {
     Johnson,
     /// One Gatys gradient evaluation through VGG19 (forward, loss, backward).
     Gatys,
+    /// One training step on one photo (--net, --width): the net's forward and backward, VGG16's,
+    /// the loss; Adam's update is not in it.
+    Train,
 }
 
 pub async fn run(ctx: &GpuContext, a: ProfileArgs) -> Result<()> {
@@ -119,6 +129,19 @@ pub async fn run(ctx: &GpuContext, a: ProfileArgs) -> Result<()> {
                 &now,
             )
             .await?
+        }
+        ProfileWhat::Train => {
+            let net = match a.net.as_str() {
+                "johnson" => None,
+                _ => Some(load_model(None, "multistyle26.safetensors")?),
+            };
+            let base = if a.width == "0.5" {
+                FULL_WIDTH / 2
+            } else {
+                FULL_WIDTH
+            };
+            let vgg = load_model(None, "vgg16.safetensors")?;
+            bench::profile_train(ctx, net.as_ref(), base, &vgg, size, runs, timing, &now).await?
         }
         ProfileWhat::Gatys => {
             let gatys = Gatys::new(ctx, &load_model(None, "vgg19.safetensors")?, PoolMode::Max)?;
