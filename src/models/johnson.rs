@@ -127,11 +127,9 @@ pub fn file_bytes(
         "input".into(),
         "RGB in [0, 255], planar [3, H, W]; output RGB in [0, 255] (clamped by the engine)".into(),
     );
-    let names: Vec<&str> = LAYERS.iter().map(|l| l.0).collect();
-    metadata.insert(
-        "layers".into(),
-        serde_json::to_string(&names).expect("names serialise"),
-    );
+    // The converter's JSON list of layer names (plain identifiers: nothing to escape).
+    let names: Vec<String> = LAYERS.iter().map(|l| format!("\"{}\"", l.0)).collect();
+    metadata.insert("layers".into(), format!("[{}]", names.join(", ")));
     super::weights::write_f32(&tensors, metadata)
 }
 
