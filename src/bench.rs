@@ -133,6 +133,7 @@ pub async fn time_conv(
     let kernel = match kernel {
         ConvKernel::Naive => "naive".to_string(),
         ConvKernel::Tiled(t) => format!("tiled {}px x {}co", t.tile_px, t.tile_co4 * 4),
+        ConvKernel::Depthwise { tile_px } => format!("depthwise {tile_px}px"),
     };
     Ok(ConvResult {
         case: case.name,

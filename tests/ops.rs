@@ -137,6 +137,124 @@ gpu_test!(conv_naive_depthwise_asymmetric_pad_relu6, {
     .await;
 });
 
+gpu_test!(conv_depthwise_every_predictor_shape, {
+    // The register-tiled depthwise kernel on the MobileNetV2 predictor's shapes at awkward
+    // sizes: stride 1 with symmetric zero padding, stride 2 with TensorFlow's "SAME" padding
+    // (nothing top/left), widths the tile does not divide, 1 and 16 pixels an invocation, a
+    // reflection-padded 5x5 and a 9x9, a 1x1 input; against the oracle like the other kernels.
+    let same = Conv2dParams {
+        stride: 2,
+        pad: [0, 0, 1, 1],
+        padding: Padding::Zero,
+        groups: 7,
+        activation: Activation::Relu6,
+    };
+    let cases = [
+        (
+            7,
+            13,
+            19,
+            3,
+            Conv2dParams::padded(1, Padding::Zero)
+                .groups(7)
+                .activation(Activation::Relu6),
+            8,
+            true,
+        ),
+        (7, 15, 12, 3, same, 8, true),
+        (7, 16, 21, 3, same, 16, false),
+        (
+            5,
+            9,
+            23,
+            3,
+            Conv2dParams::padded(1, Padding::Zero).groups(5),
+            1,
+            true,
+        ),
+        (
+            6,
+            11,
+            14,
+            5,
+            Conv2dParams::padded(2, Padding::Reflect)
+                .groups(6)
+                .stride(2),
+            4,
+            true,
+        ),
+        (
+            4,
+            12,
+            10,
+            9,
+            Conv2dParams::padded(4, Padding::Reflect).groups(4),
+            16,
+            false,
+        ),
+        (
+            3,
+            1,
+            1,
+            3,
+            Conv2dParams::padded(1, Padding::Zero).groups(3),
+            8,
+            true,
+        ),
+    ];
+    for (i, (c, h, w, k, params, tile_px, bias)) in cases.into_iter().enumerate() {
+        let case = ConvCase {
+            c,
+            h,
+            w,
+            out_c: c,
+            k,
+            params,
+            bias,
+        };
+        check_conv(case, ConvKernel::Depthwise { tile_px }, 600 + i as u32).await;
+    }
+});
+
+gpu_test!(
+    conv_depthwise_is_chosen_for_depthwise_layers_and_refuses_others,
+    {
+        let ctx = ctx().await;
+        let dw = Conv2dParams::padded(1, Padding::Zero).groups(8);
+        let conv = Conv2d::new(&ctx, "dw", &random(8 * 9, 1), [8, 1, 3, 3], None, dw).unwrap();
+        assert_eq!(conv.kernel(), ConvKernel::Depthwise { tile_px: 8 });
+        // Grouped but not depthwise, a stride the kernel has no code for, too many pixels.
+        let grouped = Conv2dParams::padded(1, Padding::Zero).groups(2);
+        let g = Conv2d::new(
+            &ctx,
+            "g",
+            &random(4 * 2 * 9, 2),
+            [4, 2, 3, 3],
+            None,
+            grouped,
+        )
+        .unwrap();
+        assert_eq!(g.kernel(), ConvKernel::Naive);
+        for (params, tile_px) in [(grouped, 8), (dw.stride(3), 8), (dw, 17)] {
+            let cig = 4 / params.groups.min(4);
+            let shape = [params.groups.max(4), cig, 3, 3];
+            let w = random(shape.iter().product(), 3);
+            let e = Conv2d::with_kernel(
+                &ctx,
+                "x",
+                &w,
+                shape,
+                None,
+                params,
+                ConvKernel::Depthwise { tile_px },
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("the depthwise kernel needs"), "{e}");
+        }
+    }
+);
+
 gpu_test!(conv_naive_groups_sigmoid, {
     let p = Conv2dParams::padded(2, Padding::Zero)
         .groups(2)

@@ -108,7 +108,11 @@ mod tests {
         vec![
             (
                 conv2d::Params::layout(),
-                &["conv2d_naive.wgsl", "conv2d_tiled.wgsl"],
+                &[
+                    "conv2d_naive.wgsl",
+                    "conv2d_tiled.wgsl",
+                    "conv2d_depthwise.wgsl",
+                ],
             ),
             (
                 crate::ops::conv2d_grad::GradParams::layout(),

@@ -1,9 +1,11 @@
 //! 2-D convolution: stride 1 and 2 (any stride), zero or reflection padding, groups
 //! (including depthwise), optional bias and a fused activation.
 //!
-//! Two kernels: `conv2d_tiled.wgsl`, the fast one (implicit GEMM with a register tile of
-//! output pixels x output channels per invocation, for groups = 1), and `conv2d_naive.wgsl`,
-//! one output per invocation, which covers every case and is the GPU reference.
+//! Three kernels: `conv2d_tiled.wgsl`, the fast one (implicit GEMM with a register tile of
+//! output pixels x output channels per invocation, for groups = 1), `conv2d_depthwise.wgsl`
+//! (a row of output pixels of one channel per invocation, for depthwise layers), and
+//! `conv2d_naive.wgsl`, one output per invocation, which covers every case and is the GPU
+//! reference.
 
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
@@ -12,6 +14,11 @@ use crate::{Error, Result};
 
 const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
 const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
+const DEPTHWISE: Kernel = kernel!("conv2d_depthwise.wgsl", "main");
+
+/// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
+const DEPTHWISE_MAX_PX: usize = 16;
+const DEPTHWISE_PX: usize = 8;
 
 // What the tiled kernel holds. `tools/gen_conv2d_tiled.py` reads these lines to write the
 // shader (keep their form), and its `--check` in the test suite fails when they change
@@ -192,6 +199,12 @@ pub enum ConvKernel {
     Naive,
     /// Register-tiled implicit GEMM (groups = 1).
     Tiled(Tiling),
+    /// Depthwise (groups = in_c = out_c): `tile_px` output pixels of a row per invocation
+    /// (1..=16; kernel width up to 9, stride 1 or 2).
+    Depthwise {
+        /// Output pixels per invocation.
+        tile_px: usize,
+    },
 }
 
 params! {
@@ -258,6 +271,7 @@ impl Conv2d {
         bias: Option<&[f32]>,
         params: Conv2dParams,
     ) -> Result<Self> {
+        let depthwise = params.groups > 1 && params.groups == shape[0] && shape[1] == 1;
         let kernel = if params.groups == 1 && Tiling::supports(shape[3], params.stride) {
             ConvKernel::Tiled(Tiling::for_adapter(
                 shape[0],
@@ -265,6 +279,10 @@ impl Conv2d {
                 params.stride,
                 &ctx.adapter().device_type,
             ))
+        } else if depthwise && shape[3] <= MAX_K && STRIDES.contains(&params.stride) {
+            ConvKernel::Depthwise {
+                tile_px: DEPTHWISE_PX,
+            }
         } else {
             ConvKernel::Naive
         };
@@ -317,6 +335,20 @@ impl Conv2d {
             }
         }
         let (w_t, b_t, out_c4) = match kernel {
+            ConvKernel::Depthwise { tile_px } => {
+                let ok = (1..=DEPTHWISE_MAX_PX).contains(&tile_px)
+                    && cig == 1
+                    && params.groups == out_c
+                    && k_w <= MAX_K
+                    && STRIDES.contains(&params.stride);
+                if !ok {
+                    return Err(Error::InvalidArgument { op, message: format!("'{label}': the depthwise kernel needs groups = input channels = output channels, a kernel width up to {MAX_K}, stride 1 or 2 and 1..={DEPTHWISE_MAX_PX} pixels an invocation (got shape {shape:?}, {params:?}, {tile_px} px); use ConvKernel::Naive") });
+                }
+                let w_t = ctx.upload(&format!("{label}.weight"), &[weights.len()], weights)?;
+                let b = bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0]);
+                let b_t = ctx.upload(&format!("{label}.bias"), &[b.len()], &b)?;
+                (w_t, b_t, out_c.div_ceil(4))
+            }
             ConvKernel::Naive => {
                 let w_t = ctx.upload(&format!("{label}.weight"), &[weights.len()], weights)?;
                 let b = bias.map(<[f32]>::to_vec).unwrap_or_else(|| vec![0.0]);
@@ -457,7 +489,7 @@ impl Conv2d {
             ));
         }
         match self.kernel {
-            ConvKernel::Naive => Ok(oihw.to_vec()),
+            ConvKernel::Naive | ConvKernel::Depthwise { .. } => Ok(oihw.to_vec()),
             ConvKernel::Tiled(_) => {
                 let mut w = vec![0.0; self.weights.numel()];
                 for (o, i) in tiled_indices(self.shape, self.out_c4 * 4) {
@@ -482,7 +514,7 @@ impl Conv2d {
             ));
         }
         match self.kernel {
-            ConvKernel::Naive => Ok(layout.to_vec()),
+            ConvKernel::Naive | ConvKernel::Depthwise { .. } => Ok(layout.to_vec()),
             ConvKernel::Tiled(_) => {
                 let mut w = vec![0.0; self.shape.iter().product()];
                 for (o, i) in tiled_indices(self.shape, self.out_c4 * 4) {
@@ -574,6 +606,16 @@ impl Conv2d {
                 let groups = grid(ow, oh, out_c, [8, 8]);
                 ctx.dispatch(&self.label, &NAIVE, &[], &p, &bindings, groups)?
             }
+            ConvKernel::Depthwise { tile_px } => {
+                let bindings = [x, &self.weights, &self.bias, &y];
+                let groups = grid(ow.div_ceil(tile_px), oh, out_c, [8, 8]);
+                let constants = [
+                    ("TILE_PX", tile_px as f64),
+                    ("K_W", k_w as f64),
+                    ("STRIDE", self.params.stride as f64),
+                ];
+                ctx.dispatch(&self.label, &DEPTHWISE, &constants, &p, &bindings, groups)?
+            }
             ConvKernel::Tiled(t) => {
                 let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
                 let [wg_x, wg_y, wg_z] = fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
@@ -648,8 +690,8 @@ impl ConvInput<'_> {
             return Err(Error::InvalidArgument {
                 op,
                 message: format!(
-                    "'{}' runs the naive kernel, which reads its input as stored: apply the map \
-                     and the upsampling first",
+                    "'{}' runs a kernel that reads its input as stored: apply the map and the \
+                     upsampling first",
                     conv.label
                 ),
             });
