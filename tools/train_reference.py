@@ -197,7 +197,8 @@ def multistyle(jax):
                                            net[f"{n}.norm.beta"].astype(np.float64).mean(0)])
                            for n, *_ in NET])
 
-    def transform(x, row):
+    def transform(x, trained):
+        row = trained[0]  # the one trained vector (Loss takes a list of them)
         params, at = [], 0
         for c in sizes:
             params.append((row[at:at + c], row[at + c:at + 2 * c]))
@@ -218,12 +219,9 @@ def multistyle(jax):
         return layer(17, h)
 
     loss = Loss(jax, transform, 1.0)
-    row = jnp.asarray(row0)
-    _, g0 = loss.value_and_grad(row)
-    # A single vector: Adam over a list of one.
-    loss.value_and_grad = jax.jit(jax.value_and_grad(lambda p: loss.terms(p[0]).sum()))
-    loss.jit_terms = jax.jit(lambda p: loss.terms(p[0]))
-    write("", 0.01, np.asarray(loss.jit_terms([row])), g0, loss.adam([row0], 0.01))
+    params = [jnp.asarray(row0)]
+    _, (g0,) = loss.value_and_grad(params)
+    write("", 0.01, np.asarray(loss.jit_terms(params)), g0, loss.adam([row0], 0.01))
 
 
 def johnson(jax):

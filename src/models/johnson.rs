@@ -95,6 +95,26 @@ pub fn file_values(file: &ModelFile) -> Result<(usize, Vec<f32>)> {
     Ok((base, values))
 }
 
+/// Parameters of a net with `base` channels in its first layer (1,679,235 at full width).
+pub fn param_count(base: usize) -> usize {
+    tensor_specs(base)
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum()
+}
+
+/// Fails unless `n` values are what a net of `base` channels holds.
+fn check_count(base: usize, n: usize) -> Result<()> {
+    let total = param_count(base);
+    if n == total {
+        Ok(())
+    } else {
+        Err(Error::Model(format!(
+            "a Johnson net of width {base} holds {total} values, {n} given"
+        )))
+    }
+}
+
 /// A Johnson net file's bytes from values in [`tensor_specs`] order (f32), with `meta` added to
 /// the metadata the converter writes, and `extra` vectors (a checkpoint's optimiser state).
 pub fn file_bytes(
@@ -103,14 +123,8 @@ pub fn file_bytes(
     meta: &std::collections::BTreeMap<String, String>,
     extra: &[(String, &[f32])],
 ) -> Result<Vec<u8>> {
+    check_count(base, values.len())?;
     let specs = tensor_specs(base);
-    let total: usize = specs.iter().map(|(_, s)| s.iter().product::<usize>()).sum();
-    if values.len() != total {
-        return Err(Error::Model(format!(
-            "a Johnson net of width {base} holds {total} values, {} given",
-            values.len()
-        )));
-    }
     let mut rest = values;
     let mut tensors = Vec::new();
     for (name, shape) in specs {
@@ -170,16 +184,7 @@ impl JohnsonNet {
                 "a Johnson net's first layer has a multiple of 4 channels (32 full width, 16 half), not {base}"
             )));
         }
-        let total: usize = tensor_specs(base)
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum();
-        if values.len() != total {
-            return Err(Error::Model(format!(
-                "a Johnson net of width {base} holds {total} values, {} given",
-                values.len()
-            )));
-        }
+        check_count(base, values.len())?;
         let mut rest = values;
         let mut take = |n: usize| {
             let (v, r) = rest.split_at(n);
@@ -309,8 +314,7 @@ pub fn seeded_uniform(seed: u64, i: u64) -> f32 {
 pub fn init_values(base: usize, seed: u64) -> Vec<f32> {
     let mut i = 0u64;
     let mut values = Vec::new();
-    for (name, cin, cout, k, _, norm) in layer_specs(base) {
-        let _ = name;
+    for (_, cin, cout, k, _, norm) in layer_specs(base) {
         let bound = 1.0 / ((cin * k * k) as f32).sqrt();
         for _ in 0..cout * cin * k * k + cout {
             values.push((2.0 * seeded_uniform(seed, i) - 1.0) * bound);

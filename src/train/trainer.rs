@@ -618,11 +618,8 @@ pub fn estimate_memory(opts: &TrainOptions, vgg_weight_bytes: u64) -> TrainMemor
     let (per_px, params) = match opts.net {
         TrainNet::MultiStyle26 => (190, 0),
         TrainNet::Johnson { base } => {
-            let n: usize = johnson::tensor_specs(base)
-                .iter()
-                .map(|(_, s)| s.iter().product::<usize>())
-                .sum();
-            ((510 * base).div_ceil(32) as u64, 4 * 4 * n as u64)
+            let n = johnson::param_count(base) as u64;
+            ((510 * base).div_ceil(32) as u64, 4 * 4 * n)
         }
     };
     let net = 2 * per_px * 4 * px + params;
