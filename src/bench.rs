@@ -278,9 +278,167 @@ pub async fn profile_net(
     plan.profile(ctx, runs, timing, now).await
 }
 
-/// The profile of one Gatys gradient evaluation (VGG19 forward and backward, the loss and its
-/// gradient: what an iteration costs besides the optimiser's few element-wise passes) on a
-/// square image of `size` px, with the default loss layers and weights.
+/// The net that `record` appends on a square input of `size` px, twice: with the fixed kernel
+/// choices and with this device's tuned ones (tune first: [`crate::tune::tune_net`]), both
+/// profiled `rounds` times in alternation (each dispatch's fastest and each plan's median
+/// kept), so that the machine's drift falls on both alike.
+pub async fn fixed_and_tuned(
+    ctx: &GpuContext,
+    record: &dyn Fn(&mut Plan, &crate::gpu::Tensor) -> Result<crate::gpu::Tensor>,
+    size: usize,
+    rounds: usize,
+    timing: crate::gpu::Timing,
+    now: &dyn Fn() -> f64,
+) -> Result<FixedAndTuned> {
+    use crate::gpu::TuneMode;
+    let x = net_input(ctx, size)?;
+    let mode = ctx.tune_mode();
+    let mut plans = Vec::new();
+    for m in [TuneMode::Off, TuneMode::Cached] {
+        ctx.set_tune_mode(m);
+        let mut plan = Plan::new("bench.tuned");
+        let recorded = record(&mut plan, &x);
+        ctx.set_tune_mode(mode);
+        recorded?;
+        plans.push(plan);
+    }
+    let mut best: [Option<crate::gpu::Profile>; 2] = [None, None];
+    let mut whole: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..rounds.max(1) {
+        for (i, plan) in plans.iter().enumerate() {
+            let p = plan.profile(ctx, 1, timing, now).await?;
+            whole[i].push(p.plan_ms);
+            best[i] = Some(match best[i].take() {
+                None => p,
+                Some(mut b) => {
+                    for (d, n) in b.dispatches.iter_mut().zip(&p.dispatches) {
+                        d.ms = d.ms.min(n.ms);
+                    }
+                    b
+                }
+            });
+        }
+    }
+    let [fixed, tuned] = best.map(|p| p.expect("at least one round"));
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let [wf, wt] = whole;
+    let grids =
+        |p: &Plan| -> Vec<[u32; 3]> { p.dispatches().iter().map(|d| d.workgroups()).collect() };
+    let changed = grids(&plans[0])
+        .iter()
+        .zip(grids(&plans[1]))
+        .map(|(a, b)| *a != b)
+        .collect();
+    Ok(FixedAndTuned {
+        fixed: crate::gpu::Profile {
+            plan_ms: median(wf),
+            ..fixed
+        },
+        tuned: crate::gpu::Profile {
+            plan_ms: median(wt),
+            ..tuned
+        },
+        changed,
+    })
+}
+
+/// A net profiled with the fixed kernel choices and with the tuned ones ([`fixed_and_tuned`]).
+#[derive(Debug, Clone)]
+pub struct FixedAndTuned {
+    /// With the fixed choices.
+    pub fixed: crate::gpu::Profile,
+    /// With this device's tuned choices.
+    pub tuned: crate::gpu::Profile,
+    /// Per dispatch, whether tuning changed its launch (another tile: another grid).
+    pub changed: Vec<bool>,
+}
+
+/// Fixed and tuned profiles of one net side by side as Markdown: each convolution's time with
+/// both (and the ratio), then the dispatches' sums and the whole plans.
+/// Layers whose tile tuning kept are marked "kept": their two times differ by noise alone.
+pub fn fixed_and_tuned_markdown(r: &FixedAndTuned) -> String {
+    let (fixed, tuned) = (&r.fixed, &r.tuned);
+    let mut s = format!("Timed with {}.\n\n", fixed.timing.describe());
+    s += "| # | layer | output | tile | fixed ms | tuned ms | fixed / tuned |\n|---:|---|---|---|---:|---:|---:|\n";
+    for (i, (f, t)) in fixed.dispatches.iter().zip(&tuned.dispatches).enumerate() {
+        if f.kernel != "conv2d_tiled.wgsl" {
+            continue;
+        }
+        s += &format!(
+            "| {i} | {} | {:?} | {} | {:.3} | {:.3} | {:.2}x |\n",
+            f.label,
+            f.output,
+            if r.changed[i] { "tuned" } else { "kept" },
+            f.ms,
+            t.ms,
+            f.ms / t.ms
+        );
+    }
+    let convs = |p: &crate::gpu::Profile| -> f64 {
+        p.dispatches
+            .iter()
+            .filter(|d| d.kernel == "conv2d_tiled.wgsl")
+            .map(|d| d.ms)
+            .sum()
+    };
+    s += &format!(
+        "\nConvolutions: fixed {:.2} ms, tuned {:.2} ms ({:.2}x). All dispatches: fixed {:.2} ms, tuned {:.2} ms. Whole plan as one submission (median): fixed {:.2} ms, tuned {:.2} ms ({:.2}x).\n",
+        convs(fixed),
+        convs(tuned),
+        convs(fixed) / convs(tuned),
+        fixed.dispatch_ms(),
+        tuned.dispatch_ms(),
+        fixed.plan_ms,
+        tuned.plan_ms,
+        fixed.plan_ms / tuned.plan_ms
+    );
+    s
+}
+
+/// One Gatys gradient evaluation (VGG19 forward and backward, the loss and its gradient: what an
+/// iteration costs besides the optimiser's few element-wise passes) on a square image of `size`
+/// px, with the default loss layers and weights, ready to record.
+pub struct GatysGradient<'a> {
+    gatys: &'a crate::gatys::Gatys,
+    targets: crate::loss::Targets,
+    weights: crate::loss::LossWeights,
+    x: crate::gpu::Tensor,
+}
+
+impl<'a> GatysGradient<'a> {
+    /// Computes the targets of test-card content and style images.
+    pub async fn new(
+        ctx: &GpuContext,
+        gatys: &'a crate::gatys::Gatys,
+        size: usize,
+    ) -> Result<Self> {
+        use crate::gatys::run::to_vgg;
+        let weights = crate::loss::LossWeights::default();
+        let content = to_vgg(ctx, &test_card(size, size, 0)).await?;
+        let style = to_vgg(ctx, &test_card(size, size * 3 / 4, 1)).await?;
+        let targets =
+            crate::loss::targets(ctx, gatys.vgg(), &content, &[(&style, 1.0)], &weights).await?;
+        let x = to_vgg(ctx, &test_card(size, size, 2)).await?;
+        Ok(Self {
+            gatys,
+            targets,
+            weights,
+            x,
+        })
+    }
+
+    /// Appends the evaluation to `plan`.
+    pub fn record(&self, ctx: &GpuContext, plan: &mut Plan) -> Result<()> {
+        let vgg = self.gatys.vgg();
+        crate::loss::record_gradient(ctx, plan, vgg, &self.x, &self.targets, &self.weights, true)
+            .map(drop)
+    }
+}
+
+/// The profile of one Gatys gradient evaluation ([`GatysGradient`]) at `size` px.
 pub async fn profile_gatys(
     ctx: &GpuContext,
     gatys: &crate::gatys::Gatys,
@@ -289,16 +447,9 @@ pub async fn profile_gatys(
     timing: crate::gpu::Timing,
     now: &dyn Fn() -> f64,
 ) -> Result<crate::gpu::Profile> {
-    use crate::gatys::run::to_vgg;
-    let weights = crate::loss::LossWeights::default();
-    let content = to_vgg(ctx, &test_card(size, size, 0)).await?;
-    let style = to_vgg(ctx, &test_card(size, size * 3 / 4, 1)).await?;
-    let targets =
-        crate::loss::targets(ctx, gatys.vgg(), &content, &[(&style, 1.0)], &weights).await?;
-    let x = to_vgg(ctx, &test_card(size, size, 2)).await?;
+    let step = GatysGradient::new(ctx, gatys, size).await?;
     let mut plan = Plan::new("profile.gatys");
-    let _rec =
-        crate::loss::record_gradient(ctx, &mut plan, gatys.vgg(), &x, &targets, &weights, true)?;
+    step.record(ctx, &mut plan)?;
     plan.profile(ctx, runs, timing, now).await
 }
 

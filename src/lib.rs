@@ -44,6 +44,7 @@ pub mod ops;
 pub mod optim;
 pub mod reference;
 pub mod train;
+pub mod tune;
 
 mod live;
 #[cfg(target_arch = "wasm32")]

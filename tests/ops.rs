@@ -1542,3 +1542,116 @@ gpu_test!(input_gradient_follows_weights_on_the_gpu, {
         assert_eq!(a, b, "{shape:?} stride {stride}");
     }
 });
+
+// Every tile the tuner may choose for a layer, chosen through the device's tuning table as a
+// tuned net's layer is: each gives exactly the fixed tile's output (a tile changes which
+// invocation computes an output, not the order of its sum) and matches the oracles composed.
+// The shapes are this test's own, so no other test meets its table entries.
+gpu_test!(
+    every_tile_the_tuner_may_pick_gives_the_fixed_tiles_output,
+    {
+        use webgpu_style_transfer::gpu::{Tuned, TuningTable};
+        use webgpu_style_transfer::ops::conv2d_tune::ConvProblem;
+        let ctx = ctx().await;
+        let relu = Activation::Relu;
+        let cases = [
+            // A stored input, reflection padding, a fused activation, a width no tile divides.
+            (
+                5,
+                23,
+                17,
+                24,
+                3,
+                Conv2dParams::padded(1, Padding::Reflect).activation(relu),
+                1,
+                None,
+            ),
+            // Normalised and upsampled on load, 5x5 stride 2, zero padding.
+            (
+                6,
+                9,
+                11,
+                12,
+                5,
+                Conv2dParams::padded(2, Padding::Zero).stride(2),
+                2,
+                Some(relu),
+            ),
+        ];
+        for (i, (c, h, w, out_c, k, params, up, act)) in cases.into_iter().enumerate() {
+            let seed = 900 + 10 * i as u32;
+            let (x, gamma, beta) = norm_input(c, h, w, seed);
+            let wt = random(out_c * c * k * k, seed + 3);
+            let b = random(out_c, seed + 4);
+            let mapped = match act {
+                Some(a) => reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, a),
+                None => x.clone(),
+            };
+            let upx = reference::upsample_nearest(&mapped, c, h, w, up);
+            let shape = [out_c, c, k, k];
+            let (want, oh, ow) =
+                reference::conv2d(&upx, [c, h * up, w * up], &wt, shape, Some(&b), &params);
+            let conv = Conv2d::new(&ctx, "tuned", &wt, shape, Some(&b), params).unwrap();
+            let ConvKernel::Tiled(own) = conv.kernel() else {
+                panic!("{shape:?} should run the tiled kernel");
+            };
+            let problem = ConvProblem {
+                shape,
+                params,
+                stored: [c, h, w],
+                upsample: up,
+                map: act,
+                co_pad: conv.padded_out_channels(),
+            };
+            let key = problem.key().unwrap();
+            let candidates = problem.candidates(&ctx);
+            assert_eq!(candidates[0], own, "the fixed tile comes first");
+            assert!(candidates.len() >= 6, "{key}: {candidates:?}");
+            let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+            let g = ctx.upload("gamma", &[c], &gamma).unwrap();
+            let bt = ctx.upload("beta", &[c], &beta).unwrap();
+            let mut fixed: Option<Vec<f32>> = None;
+            let mut grids = std::collections::BTreeSet::new();
+            for t in candidates {
+                let mut table = TuningTable::default();
+                let tuned = Tuned {
+                    choice: t.to_string(),
+                    ms: 1.0,
+                    fixed: own.to_string(),
+                    fixed_ms: 1.0,
+                };
+                table.insert(&key, tuned).unwrap();
+                ctx.load_tuning(table);
+                let mut plan = Plan::new("tuned conv");
+                let map = act.map(|a| {
+                    ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &bt, 1e-5, a).unwrap()
+                });
+                let input = ConvInput {
+                    map: map.as_ref(),
+                    upsample: up,
+                };
+                let y = conv.record_input(&ctx, &mut plan, &xt, input).unwrap();
+                assert_eq!(y.shape(), &[out_c, oh, ow]);
+                grids.insert(plan.dispatches().last().unwrap().workgroups());
+                plan.run(&ctx).await.unwrap();
+                let got = ctx.read(&y).await.unwrap();
+                let terms = (c * k * k) as f32;
+                assert_close(
+                    &format!("{key} with {t}"),
+                    &got,
+                    &want,
+                    1e-5 * terms + 1e-4,
+                    1e-4,
+                );
+                match &fixed {
+                    None => fixed = Some(got),
+                    Some(f) => assert!(*f == got, "{key}: {t} differs from the fixed tile {own}"),
+                }
+            }
+            assert!(
+                grids.len() > 1,
+                "{key}: the tuned tiles did not take effect ({grids:?})"
+            );
+        }
+    }
+);

@@ -3,6 +3,7 @@ use std::sync::{Arc, Mutex};
 
 use super::pool::{BufferPool, PoolStats};
 use super::tensor::{DType, Tensor};
+use super::tuning::{TuneMode, TuneState, TuningTable};
 use crate::error::{fmt_bytes, Error, Result};
 
 /// The parts of the adapter's description a user or a bug report needs.
@@ -96,6 +97,7 @@ pub struct GpuContext {
     pub(crate) modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pub(crate) pool: Arc<Mutex<BufferPool>>,
     pub(crate) uncaptured: Arc<Mutex<Vec<String>>>,
+    pub(crate) tuning: Mutex<TuneState>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -212,12 +214,44 @@ impl GpuContext {
             modules: Mutex::new(HashMap::new()),
             pool: Arc::new(Mutex::new(BufferPool::default())),
             uncaptured,
+            tuning: Mutex::new(TuneState::default()),
         })
     }
 
     /// What adapter this is, and the limits the device was opened with.
     pub fn adapter(&self) -> &AdapterSummary {
         &self.summary
+    }
+
+    /// What names this adapter and driver in a tuning cache: tuned choices hold for it alone.
+    pub fn tuning_key(&self) -> String {
+        let a = &self.summary;
+        format!("{} | {} | {}", a.name, a.backend, a.driver)
+    }
+
+    /// Whether ops use tuned kernel choices ([`TuneMode::Cached`] unless set).
+    pub fn tune_mode(&self) -> TuneMode {
+        self.tune_state().mode
+    }
+
+    /// Sets whether ops use tuned kernel choices, for plans recorded from now on.
+    pub fn set_tune_mode(&self, mode: TuneMode) {
+        self.tune_state().mode = mode;
+    }
+
+    /// A copy of this device's tuned choices.
+    pub fn tuning_table(&self) -> TuningTable {
+        self.tune_state().table.clone()
+    }
+
+    /// Adds tuned choices (loaded from a cache) for plans recorded from now on.
+    pub fn load_tuning(&self, table: TuningTable) {
+        self.tune_state().table.merge(table);
+    }
+
+    pub(crate) fn tune_state(&self) -> std::sync::MutexGuard<'_, TuneState> {
+        // The state stays consistent whatever panicked while holding it: no poisoning.
+        self.tuning.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The device's limits.

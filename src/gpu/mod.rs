@@ -10,6 +10,7 @@ mod plan_cache;
 mod pool;
 mod profile;
 mod tensor;
+mod tuning;
 
 pub use context::{AdapterSummary, GpuContext, LimitsSummary, PowerPreference};
 pub(crate) use plan::linear_workgroups;
@@ -18,3 +19,4 @@ pub use plan_cache::{PlanCache, DEFAULT_PLAN_BUDGET};
 pub use pool::PoolStats;
 pub use profile::{DispatchTime, Profile, Timing};
 pub use tensor::{DType, Tensor};
+pub use tuning::{TuneMode, Tuned, TuningTable};

@@ -128,16 +128,7 @@ impl Plan {
             whole.push(now() - t0);
         }
         whole.sort_by(f64::total_cmp);
-        let mut best = vec![f64::INFINITY; n];
-        for _ in 0..runs {
-            let times = match timing {
-                Timing::Gpu => self.gpu_times(ctx).await?,
-                Timing::Host => self.host_times(ctx, now).await?,
-            };
-            for (b, t) in best.iter_mut().zip(times) {
-                *b = b.min(t);
-            }
-        }
+        let best = self.time_dispatches(ctx, runs, timing, now).await?;
         ctx.take_uncaptured("profile")?;
         let dispatches = self
             .dispatches()
@@ -156,6 +147,29 @@ impl Plan {
             plan_ms: whole[whole.len() / 2],
             timing,
         })
+    }
+
+    /// The fastest of `runs` timings of each dispatch, in milliseconds, with `timing` (which
+    /// must suit the device and plan: see [`Plan::profile`]). Run the plan once before, so that
+    /// pipeline creation is not timed.
+    pub async fn time_dispatches(
+        &self,
+        ctx: &GpuContext,
+        runs: usize,
+        timing: Timing,
+        now: &dyn Fn() -> f64,
+    ) -> Result<Vec<f64>> {
+        let mut best = vec![f64::INFINITY; self.dispatches().len()];
+        for _ in 0..runs.max(1) {
+            let times = match timing {
+                Timing::Gpu => self.gpu_times(ctx).await?,
+                Timing::Host => self.host_times(ctx, now).await?,
+            };
+            for (b, t) in best.iter_mut().zip(times) {
+                *b = b.min(t);
+            }
+        }
+        Ok(best)
     }
 
     /// Each dispatch submitted alone and waited for, on the host's clock.

@@ -7,6 +7,7 @@
 //! `conv2d_naive.wgsl`, one output per invocation, which covers every case and is the GPU
 //! reference.
 
+use super::conv2d_tune::tiling_for;
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
 use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
@@ -170,7 +171,7 @@ impl Tiling {
         k_w <= MAX_K && STRIDES.contains(&stride) && k_w + stride <= MAX_WIN + 1
     }
 
-    fn validate(&self, k_w: usize, stride: usize) -> Result<()> {
+    pub(crate) fn validate(&self, k_w: usize, stride: usize) -> Result<()> {
         let ok = Self::supports(k_w, stride)
             && (1..=MAX_PX).contains(&self.tile_px)
             && (1..=MAX_CO4).contains(&self.tile_co4)
@@ -564,6 +565,45 @@ impl Conv2d {
         x: &Tensor,
         input: ConvInput,
     ) -> Result<Tensor> {
+        self.record_with(ctx, plan, x, input, None)
+    }
+
+    /// [`Conv2d::record_input`] with the tiled kernel's tile `t` instead of the layer's own or
+    /// the tuned one (for tuning: the weights' layout must hold it).
+    pub(crate) fn record_tiled(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        x: &Tensor,
+        input: ConvInput,
+        t: Tiling,
+    ) -> Result<Tensor> {
+        let [out_c, _, _, k_w] = self.shape;
+        let fits = matches!(self.kernel, ConvKernel::Tiled(_))
+            && t.validate(k_w, self.params.stride).is_ok()
+            && self.out_c4.is_multiple_of(t.tile_co4);
+        if !fits {
+            return Err(Error::InvalidArgument {
+                op: "conv2d",
+                message: format!(
+                    "'{}' ({out_c} channels padded to {}, kernel {:?}) cannot run tile {t}",
+                    self.label,
+                    4 * self.out_c4,
+                    self.kernel
+                ),
+            });
+        }
+        self.record_with(ctx, plan, x, input, Some(t))
+    }
+
+    fn record_with(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        x: &Tensor,
+        input: ConvInput,
+        tiling: Option<Tiling>,
+    ) -> Result<Tensor> {
         let (c, stored_h, stored_w) = x.chw("conv2d")?;
         let [out_c, _, k_h, k_w] = self.shape;
         if c != self.in_channels() {
@@ -616,7 +656,9 @@ impl Conv2d {
                 ];
                 ctx.dispatch(&self.label, &DEPTHWISE, &constants, &p, &bindings, groups)?
             }
-            ConvKernel::Tiled(t) => {
+            ConvKernel::Tiled(own) => {
+                let t = tiling
+                    .unwrap_or_else(|| tiling_for(ctx, self, own, [c, stored_h, stored_w], &input));
                 let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
                 let [wg_x, wg_y, wg_z] = fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
                 let map = input.map.map(|m| (&m.coeffs, m.act.code()));

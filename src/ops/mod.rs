@@ -7,6 +7,7 @@ pub mod affine;
 pub mod channels;
 pub mod conv2d;
 pub mod conv2d_grad;
+pub mod conv2d_tune;
 pub mod elementwise;
 pub mod gram;
 pub mod instance_norm;
@@ -61,6 +62,13 @@ impl Activation {
             Activation::Relu6 => 2,
             Activation::Sigmoid => 3,
         }
+    }
+
+    /// The activation of a shader code ([`Activation::code`]'s inverse).
+    pub(crate) fn from_code(code: u32) -> Option<Self> {
+        [Self::None, Self::Relu, Self::Relu6, Self::Sigmoid]
+            .into_iter()
+            .find(|a| a.code() == code)
     }
 
     /// Applies the activation on the CPU (for oracles).

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use webgpu_style_transfer::gatys::Gatys;
-use webgpu_style_transfer::gpu::GpuContext;
+use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, Timing, TuneMode};
 use webgpu_style_transfer::models::johnson::FULL_WIDTH;
 use webgpu_style_transfer::models::{ArbitraryNet, JohnsonNet, MultiStyle26};
 use webgpu_style_transfer::ops::PoolMode;
@@ -13,6 +13,7 @@ use webgpu_style_transfer::{bench, Error, Result};
 
 use crate::input::load_model;
 use crate::stdout::say;
+use crate::tuning::Tuning;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -57,6 +58,10 @@ enum BenchWhat {
     Johnson,
     /// The arbitrary-style pair: transformer ms per image at 256, 512, 1024 px; predictor.
     Arbitrary,
+    /// The 26-style net (or the net of --model; a VGG file: a Gatys gradient evaluation) with
+    /// the fixed kernel choices beside those tuned on this GPU (what the cache lacks is timed
+    /// first), convolution by convolution, at --sizes.
+    Tune,
     /// Training (VGG16 loss): a new style of the 26-style net, or with --net johnson a Johnson
     /// net of --width; steps per second at --sizes, batch --batch, --iterations steps timed.
     Train,
@@ -87,13 +92,28 @@ fn size_rows(rows: &[(usize, f64)], decimals: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
+/// Tunes what `record` uses at each square size (with `--tune full`, or always for `force`).
+async fn tune_sizes(
+    ctx: &GpuContext,
+    tuning: &Tuning,
+    record: &dyn Fn(&mut Plan, &Tensor) -> Result<Tensor>,
+    sizes: &[usize],
+) -> Result<()> {
+    for &size in sizes {
+        tuning.tune(ctx, record, (size, size)).await?;
+    }
+    Ok(())
+}
+
+pub async fn run(ctx: &GpuContext, a: BenchArgs, tuning: &Tuning) -> Result<()> {
     let start = Instant::now();
     let now = move || start.elapsed().as_secs_f64() * 1e3;
     let runs = a.runs.max(1);
     match a.what {
+        BenchWhat::Tune => bench_tune(ctx, &a, tuning, &now).await?,
         BenchWhat::Multistyle => {
             let net = MultiStyle26::load(ctx, &load_model(None, "multistyle26.safetensors")?)?;
+            tune_sizes(ctx, tuning, &|plan, x| net.record(ctx, plan, x), &SIZES).await?;
             let rows = bench::multistyle_table(ctx, &net, &SIZES, runs, &now).await?;
             table(
                 ctx,
@@ -109,6 +129,7 @@ pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
                 });
             };
             let net = JohnsonNet::load(ctx, &load_model(Some(model), "")?)?;
+            tune_sizes(ctx, tuning, &|plan, x| net.record(ctx, plan, x), &SIZES).await?;
             let rows = bench::johnson_table(ctx, &net, &SIZES, runs, &now).await?;
             table(
                 ctx,
@@ -118,6 +139,7 @@ pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
         }
         BenchWhat::Arbitrary => {
             let net = ArbitraryNet::load(ctx, &load_model(a.model, "arbitrary.safetensors")?)?;
+            tune_sizes(ctx, tuning, &|plan, x| net.record(ctx, plan, x), &SIZES).await?;
             let (rows, predictor_ms) =
                 bench::arbitrary_table(ctx, &net, &SIZES, runs, &now).await?;
             let columns = [("size", false), ("transformer ms per image", true)];
@@ -200,6 +222,64 @@ pub async fn run(ctx: &GpuContext, a: BenchArgs) -> Result<()> {
                 say(line);
             }
         }
+    }
+    Ok(())
+}
+
+/// The net `bench tune` compares.
+#[allow(clippy::large_enum_variant)] // one, for the length of a benchmark
+enum Tuned {
+    Multi(MultiStyle26),
+    Arbitrary(ArbitraryNet),
+    Johnson(JohnsonNet),
+    Gatys(Gatys),
+}
+
+/// `bench tune`: the net with fixed and tuned kernels, side by side at each size.
+async fn bench_tune(
+    ctx: &GpuContext,
+    a: &BenchArgs,
+    tuning: &Tuning,
+    now: &dyn Fn() -> f64,
+) -> Result<()> {
+    if ctx.tune_mode() == TuneMode::Off {
+        return Err(Error::InvalidArgument {
+            op: "bench tune",
+            message: "it compares the tuned kernels with the fixed ones; drop --tune off".into(),
+        });
+    }
+    let file = load_model(a.model.clone(), "multistyle26.safetensors")?;
+    let net = match file.family() {
+        "arbitrary" => Tuned::Arbitrary(ArbitraryNet::load(ctx, &file)?),
+        "johnson" => Tuned::Johnson(JohnsonNet::load(ctx, &file)?),
+        "vgg16" | "vgg19" => Tuned::Gatys(Gatys::new(ctx, &file, PoolMode::Max)?),
+        _ => Tuned::Multi(MultiStyle26::load(ctx, &file)?),
+    };
+    let what = match &net {
+        Tuned::Gatys(_) => format!("a Gatys gradient evaluation through {}", file.family()),
+        _ => format!("the {} net", file.family()),
+    };
+    let adapter = ctx.adapter();
+    for &size in &a.sizes {
+        let gatys = match &net {
+            Tuned::Gatys(g) => Some(bench::GatysGradient::new(ctx, g, size).await?),
+            _ => None,
+        };
+        let record = |plan: &mut Plan, x: &Tensor| match (&net, &gatys) {
+            (Tuned::Multi(n), _) => n.record(ctx, plan, x),
+            (Tuned::Arbitrary(n), _) => n.record(ctx, plan, x),
+            (Tuned::Johnson(n), _) => n.record(ctx, plan, x),
+            (Tuned::Gatys(_), Some(g)) => g.record(ctx, plan).map(|()| x.clone()),
+            (Tuned::Gatys(_), None) => unreachable!("made above"),
+        };
+        tuning.tune_now(ctx, &record, (size, size)).await?;
+        let runs = a.runs.max(1);
+        let r = bench::fixed_and_tuned(ctx, &record, size, runs, Timing::best(ctx), now).await?;
+        say(&format!(
+            "\nAdapter: {} ({}); {what}, {size}x{size}, {runs} alternating rounds\n",
+            adapter.name, adapter.backend,
+        ));
+        say(bench::fixed_and_tuned_markdown(&r).trim_end());
     }
     Ok(())
 }

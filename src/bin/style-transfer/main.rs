@@ -22,6 +22,8 @@ mod stdout;
 mod stylize;
 #[cfg(not(target_arch = "wasm32"))]
 mod train;
+#[cfg(not(target_arch = "wasm32"))]
+mod tuning;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
@@ -46,6 +48,8 @@ mod native {
     struct Cli {
         #[command(subcommand)]
         command: Command,
+        #[command(flatten)]
+        tune: crate::tuning::TuneArgs,
     }
 
     #[derive(Subcommand)]
@@ -64,7 +68,8 @@ mod native {
         Train(crate::train::TrainArgs),
         /// List the built-in styles of the 26-style net.
         Styles,
-        /// Show the GPU adapter: name, backend, driver, limits and features.
+        /// Show the GPU adapter (name, backend, driver, limits, features) and the kernel choices
+        /// tuned on it.
         Info,
         /// Run a benchmark and print its table.
         Bench(crate::bench::BenchArgs),
@@ -93,16 +98,17 @@ mod native {
             return Ok(());
         }
         let ctx = GpuContext::new().await?;
+        let tuning = crate::tuning::Tuning::setup(&ctx, &cli.tune)?;
         match cli.command {
             Command::Styles => unreachable!("handled above"),
-            Command::Stylize(args) => crate::stylize::run(&ctx, args).await,
+            Command::Stylize(args) => crate::stylize::run(&ctx, args, &tuning).await,
             Command::Gatys(args) => crate::gatys::run(&ctx, args).await,
             Command::Train(args) => crate::train::run(&ctx, args).await,
-            Command::Bench(args) => crate::bench::run(&ctx, args).await,
-            Command::Profile(args) => crate::profile::run(&ctx, args).await,
+            Command::Bench(args) => crate::bench::run(&ctx, args, &tuning).await,
+            Command::Profile(args) => crate::profile::run(&ctx, args, &tuning).await,
             Command::Info => {
                 info(&ctx);
-                Ok(())
+                crate::tuning::describe(&ctx)
             }
         }
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use webgpu_style_transfer::gatys::Gatys;
-use webgpu_style_transfer::gpu::{GpuContext, Timing};
+use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, Timing};
 use webgpu_style_transfer::models::johnson::FULL_WIDTH;
 use webgpu_style_transfer::models::{ArbitraryNet, JohnsonNet, MultiStyle26, StyleWeights};
 use webgpu_style_transfer::ops::PoolMode;
@@ -14,6 +14,7 @@ use webgpu_style_transfer::{bench, Error, Result};
 
 use crate::input::load_model;
 use crate::stdout::say;
+use crate::tuning::Tuning;
 
 #[derive(clap::Args)]
 pub struct ProfileArgs {
@@ -62,7 +63,7 @@ enum ProfileWhat {
     Train,
 }
 
-pub async fn run(ctx: &GpuContext, a: ProfileArgs) -> Result<()> {
+pub async fn run(ctx: &GpuContext, a: ProfileArgs, tuning: &Tuning) -> Result<()> {
     if a.size < 16 {
         return Err(Error::InvalidArgument {
             op: "profile",
@@ -90,27 +91,15 @@ pub async fn run(ctx: &GpuContext, a: ProfileArgs) -> Result<()> {
         ProfileWhat::Multistyle => {
             let net = MultiStyle26::load(ctx, &load_model(None, "multistyle26.safetensors")?)?;
             net.set_style(ctx, &StyleWeights::single(19)?)?;
-            bench::profile_net(
-                ctx,
-                &|plan, x| net.record(ctx, plan, x),
-                size,
-                runs,
-                timing,
-                &now,
-            )
-            .await?
+            let record = |plan: &mut Plan, x: &Tensor| net.record(ctx, plan, x);
+            tuning.tune(ctx, &record, (size, size)).await?;
+            bench::profile_net(ctx, &record, size, runs, timing, &now).await?
         }
         ProfileWhat::Arbitrary => {
             let net = ArbitraryNet::load(ctx, &load_model(a.model, "arbitrary.safetensors")?)?;
-            bench::profile_net(
-                ctx,
-                &|plan, x| net.record(ctx, plan, x),
-                size,
-                runs,
-                timing,
-                &now,
-            )
-            .await?
+            let record = |plan: &mut Plan, x: &Tensor| net.record(ctx, plan, x);
+            tuning.tune(ctx, &record, (size, size)).await?;
+            bench::profile_net(ctx, &record, size, runs, timing, &now).await?
         }
         ProfileWhat::Johnson => {
             let Some(model) = a.model else {
@@ -120,15 +109,9 @@ pub async fn run(ctx: &GpuContext, a: ProfileArgs) -> Result<()> {
                 });
             };
             let net = JohnsonNet::load(ctx, &load_model(Some(model), "")?)?;
-            bench::profile_net(
-                ctx,
-                &|plan, x| net.record(ctx, plan, x),
-                size,
-                runs,
-                timing,
-                &now,
-            )
-            .await?
+            let record = |plan: &mut Plan, x: &Tensor| net.record(ctx, plan, x);
+            tuning.tune(ctx, &record, (size, size)).await?;
+            bench::profile_net(ctx, &record, size, runs, timing, &now).await?
         }
         ProfileWhat::Train => {
             let net = match a.net.as_str() {

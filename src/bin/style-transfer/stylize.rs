@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use webgpu_style_transfer::files::{check_dir_writable, check_writable, io_error, parent_dir};
-use webgpu_style_transfer::gpu::GpuContext;
+use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor};
 use webgpu_style_transfer::image::{OutputFormat, Rgba8Image, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::models::learned::FAMILY as LEARNED_FAMILY;
 use webgpu_style_transfer::models::{
@@ -20,6 +20,7 @@ use webgpu_style_transfer::{Error, Result};
 
 use crate::input::{load_model, read_image};
 use crate::stdout::say;
+use crate::tuning::Tuning;
 
 #[derive(clap::Args)]
 pub struct StylizeArgs {
@@ -88,6 +89,15 @@ enum Net {
 }
 
 impl Net {
+    /// Records the net on `x` (for tuning its kernels at that size).
+    fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Net::Multi(net, _) => net.record(ctx, plan, x),
+            Net::Johnson(net) => net.record(ctx, plan, x),
+            Net::Arbitrary(net, _) => net.record(ctx, plan, x),
+        }
+    }
+
     fn styled(&self) -> Styled<'_> {
         match self {
             Net::Multi(net, style) => Styled::MultiStyle(net, style),
@@ -104,7 +114,7 @@ fn invalid(message: impl Into<String>) -> Error {
     }
 }
 
-pub async fn run(ctx: &GpuContext, a: StylizeArgs) -> Result<()> {
+pub async fn run(ctx: &GpuContext, a: StylizeArgs, tuning: &Tuning) -> Result<()> {
     crate::interrupt::install();
     a.output_options().validate()?;
     let outputs = Outputs::plan(&a.inputs, &a.output, a.force)?;
@@ -120,7 +130,7 @@ pub async fn run(ctx: &GpuContext, a: StylizeArgs) -> Result<()> {
         }
         bar.set_message(input.display().to_string());
         let start = Instant::now();
-        let result = stylize_one(ctx, &net, input, target, &a, &bars).await;
+        let result = stylize_one(ctx, &net, input, target, &a, &bars, tuning).await;
         let line = match &result {
             Ok(out) => format!(
                 "[{}/{}] {} -> {} ({}x{}, {:.0} ms)",
@@ -186,8 +196,20 @@ async fn stylize_one(
     target: &Path,
     a: &StylizeArgs,
     bars: &MultiProgress,
+    tuning: &Tuning,
 ) -> Result<Rgba8Image> {
     let photo = read_image(input, a.max_megapixels)?;
+    if tuning.is_full() {
+        let fitted = photo.clone().fit_within(a.max_size);
+        let record = |plan: &mut Plan, x: &Tensor| net.record(ctx, plan, x);
+        if let Err(e) = tuning
+            .tune(ctx, &record, (fitted.height, fitted.width))
+            .await
+        {
+            // Tuning is an optimisation: the photo is still stylized, with the fixed kernels.
+            bars.suspend(|| eprintln!("warning: kernel tuning failed: {e}"));
+        }
+    }
     let mut tiles: Option<ProgressBar> = None;
     let mut progress = |p: Progress| {
         let bar = tiles.get_or_insert_with(|| bars.add(tile_bar(input, &p)));

@@ -1,0 +1,258 @@
+//! Kernel choices timed on this device: a table from a problem's key (for example a convolution's
+//! shape and the size class of its output) to the kernel variant that ran fastest here, which
+//! ops consult when they record. The table belongs to one adapter and driver; it is saved and
+//! loaded as text (natively a cache file, in the browser IndexedDB), so only the first run
+//! pays for the timing. The ops own their keys and variants: this module only stores them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Whether ops use tuned choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TuneMode {
+    /// The fixed choices (as if nothing were tuned).
+    Off,
+    /// Tuned choices where the table has them, the fixed ones elsewhere; nothing is timed.
+    #[default]
+    Cached,
+    /// As `Cached`, and the problems the table lacks are timed before a net runs.
+    Full,
+}
+
+impl TuneMode {
+    /// Parses "off", "cached" or "full".
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "off" => Ok(TuneMode::Off),
+            "cached" => Ok(TuneMode::Cached),
+            "full" => Ok(TuneMode::Full),
+            _ => Err(Error::InvalidArgument {
+                op: "tune",
+                message: format!("the tuning mode is 'off', 'cached' or 'full', not '{s}'"),
+            }),
+        }
+    }
+
+    /// "off", "cached" or "full".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TuneMode::Off => "off",
+            TuneMode::Cached => "cached",
+            TuneMode::Full => "full",
+        }
+    }
+}
+
+/// One tuned problem: the variant kept, and what it and the fixed choice took when timed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tuned {
+    /// The variant the op runs (its own text form, e.g. "tiled 8px 8co 64t").
+    pub choice: String,
+    /// Milliseconds of the kept variant when it was timed.
+    pub ms: f64,
+    /// The fixed choice (what runs untuned).
+    pub fixed: String,
+    /// Milliseconds of the fixed choice in the same timing.
+    pub fixed_ms: f64,
+}
+
+/// The tuned choices of one adapter and driver, by problem key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TuningTable {
+    entries: BTreeMap<String, Tuned>,
+}
+
+/// The first line of the table's text form.
+const HEADER: &str = "# webgpu-style-transfer kernel tuning v1";
+
+impl TuningTable {
+    /// The choice for `key`, if tuned.
+    pub fn get(&self, key: &str) -> Option<&Tuned> {
+        self.entries.get(key)
+    }
+
+    /// Records (or replaces) the choice for `key`. Keys and choices are single lines without tabs.
+    pub fn insert(&mut self, key: &str, tuned: Tuned) -> Result<()> {
+        for s in [key, &tuned.choice, &tuned.fixed] {
+            if s.is_empty() || s.contains(['\t', '\n', '\r']) {
+                return Err(Error::InvalidArgument {
+                    op: "tune",
+                    message: format!(
+                        "a tuning key or choice must be one non-empty line without tabs, got {s:?}"
+                    ),
+                });
+            }
+        }
+        self.entries.insert(key.to_string(), tuned);
+        Ok(())
+    }
+
+    /// Every entry, by key.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Tuned)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of tuned problems.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing is tuned.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds every entry of `other`, replacing this table's entries of the same keys.
+    pub fn merge(&mut self, other: TuningTable) {
+        self.entries.extend(other.entries);
+    }
+
+    /// Parses the text form ([`TuningTable`]'s `Display`): a header line, then a line per
+    /// problem, `key<TAB>choice<TAB>ms<TAB>fixed<TAB>fixed_ms`; lines starting with `#` are
+    /// comments. `source` names the text in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Self> {
+        let mut lines = text.lines();
+        let bad = |line: usize, why: String| Error::InvalidArgument {
+            op: "tune",
+            message: format!(
+                "{source}, line {line}: {why}; delete it (or run with --tune off) and tune again"
+            ),
+        };
+        if lines.next().map(str::trim_end) != Some(HEADER) {
+            return Err(bad(
+                1,
+                format!("not a tuning table (the first line should be '{HEADER}')"),
+            ));
+        }
+        let mut table = TuningTable::default();
+        let content = |l: &&str| !l.trim().is_empty() && !l.starts_with('#');
+        for (i, line) in lines.enumerate().filter(|(_, l)| content(l)) {
+            let f: Vec<&str> = line.split('\t').collect();
+            let ms = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
+            let [key, choice, t, fixed, fixed_t] = f[..] else {
+                return Err(bad(i + 2, format!("{} fields, 5 expected", f.len())));
+            };
+            let (Some(ms), Some(fixed_ms)) = (ms(t), ms(fixed_t)) else {
+                return Err(bad(
+                    i + 2,
+                    format!("times '{t}' and '{fixed_t}' are not milliseconds"),
+                ));
+            };
+            let tuned = Tuned {
+                choice: choice.into(),
+                ms,
+                fixed: fixed.into(),
+                fixed_ms,
+            };
+            table
+                .insert(key, tuned)
+                .map_err(|e| bad(i + 2, e.to_string()))?;
+        }
+        Ok(table)
+    }
+}
+
+impl fmt::Display for TuningTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{HEADER}")?;
+        for (key, t) in &self.entries {
+            writeln!(
+                f,
+                // Shortest text that reads back as the same number.
+                "{key}\t{}\t{}\t{}\t{}",
+                t.choice, t.ms, t.fixed, t.fixed_ms
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A context's tuning: the mode, the table, and (while a net is recorded for tuning) the
+/// problems met that the table lacks, by key, each with the text the op rebuilds it from.
+#[derive(Debug, Default)]
+pub(crate) struct TuneState {
+    pub(crate) mode: TuneMode,
+    pub(crate) table: TuningTable,
+    pub(crate) collecting: bool,
+    pub(crate) missing: BTreeMap<String, String>,
+    pub(crate) hits: std::collections::BTreeSet<String>,
+}
+
+impl TuneState {
+    /// The tuned choice for `key` (none when tuning is off); while collecting, a miss is noted
+    /// with `problem()`, the text the op rebuilds the problem from.
+    pub(crate) fn choice(&mut self, key: &str, problem: impl FnOnce() -> String) -> Option<String> {
+        if self.mode == TuneMode::Off {
+            return None;
+        }
+        if let Some(t) = self.table.get(key) {
+            if self.collecting {
+                self.hits.insert(key.to_string());
+            }
+            return Some(t.choice.clone());
+        }
+        if self.collecting {
+            self.missing.entry(key.to_string()).or_insert_with(problem);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuned(choice: &str) -> Tuned {
+        Tuned {
+            choice: choice.into(),
+            ms: 1.25,
+            fixed: "tiled 8px 16co 64t".into(),
+            fixed_ms: 2.5,
+        }
+    }
+
+    #[test]
+    fn the_text_form_round_trips_and_names_what_is_wrong() {
+        let mut t = TuningTable::default();
+        t.insert("conv2d 3->32 9x9 s1", tuned("tiled 16px 8co 64t"))
+            .unwrap();
+        t.insert("conv2d 32->3 9x9 s1", tuned("tiled 8px 4co 128t"))
+            .unwrap();
+        let text = t.to_string();
+        assert_eq!(TuningTable::parse(&text, "cache").unwrap(), t);
+        let e = TuningTable::parse("hello\n", "cache.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cache.txt, line 1") && e.contains("not a tuning table"),
+            "{e}"
+        );
+        let e = TuningTable::parse(&format!("{HEADER}\nk\tc\tx\tf\t1\n"), "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2") && e.contains("'x'"), "{e}");
+        let e = TuningTable::parse(&format!("{HEADER}\nk\tc\t1\n"), "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("3 fields"), "{e}");
+        assert!(t.insert("a\tb", tuned("x")).is_err());
+    }
+
+    #[test]
+    fn choices_follow_the_mode_and_misses_are_noted_only_while_collecting() {
+        let mut s = TuneState::default();
+        s.table.insert("k", tuned("v")).unwrap();
+        assert_eq!(s.choice("k", || unreachable!()).as_deref(), Some("v"));
+        assert_eq!(s.choice("other", || "p".into()), None);
+        assert!(s.missing.is_empty());
+        s.collecting = true;
+        assert_eq!(s.choice("other", || "p".into()), None);
+        assert_eq!(s.missing.get("other").map(String::as_str), Some("p"));
+        assert_eq!(s.choice("k", || unreachable!()).as_deref(), Some("v"));
+        assert!(s.hits.contains("k"));
+        s.mode = TuneMode::Off;
+        assert_eq!(s.choice("k", || unreachable!()), None);
+    }
+}

@@ -1,0 +1,399 @@
+//! Tuning the tiled convolution on the device: which register tile and workgroup size a layer
+//! runs with. The tile does not change the weights' layout (only which channel blocks an
+//! invocation takes) nor the order each output sums in, so a tuned layer gives bit-identical
+//! results and the choice can be made when a plan is recorded, per input size.
+//!
+//! A layer is a [`ConvProblem`]: its key (shape, stride, input read path and the output plane's
+//! size class) names it in the device's [`crate::gpu::TuningTable`]; its text form is what
+//! [`time_problem`] rebuilds it from to time the candidates on synthetic data.
+
+use std::fmt;
+
+use super::conv2d::{Conv2d, ConvInput, Tiling};
+use super::{Activation, ChannelAffine, Conv2dParams, ConvKernel, Padding};
+use crate::gpu::{GpuContext, Plan, Timing, Tuned};
+use crate::{Error, Result};
+
+/// A candidate must beat the fixed choice by this factor to replace it: smaller differences
+/// are within the timing noise of a shared machine, and the fixed choice is kept.
+const MARGIN: f64 = 0.97;
+/// A candidate whose first timed run is this much slower than the best so far is not timed
+/// again (bounds tuning time on slow emulated devices).
+const PRUNE: f64 = 1.5;
+
+impl fmt::Display for Tiling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "tiled {}px {}co {}t",
+            self.tile_px,
+            4 * self.tile_co4,
+            self.wg_x * self.wg_y
+        )
+    }
+}
+
+impl Tiling {
+    /// Parses [`Tiling`]'s text form ("tiled 8px 16co 64t").
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut f = s.strip_prefix("tiled ")?.split(' ');
+        let mut num = |unit: &str| f.next()?.strip_suffix(unit)?.parse::<usize>().ok();
+        let (px, co, threads) = (num("px")?, num("co")?, num("t")?);
+        // The workgroup is shaped to the grid when recorded; only its size matters here.
+        let wg_x = threads.min(8);
+        (co % 4 == 0 && threads % wg_x == 0 && threads > 0).then_some(Self {
+            tile_px: px,
+            tile_co4: co / 4,
+            wg_x,
+            wg_y: threads / wg_x,
+        })
+    }
+}
+
+/// One tiled convolution as a net records it: enough to name it in the tuning table and to
+/// rebuild it on synthetic data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ConvProblem {
+    /// [out_c, in_c, k_h, k_w].
+    pub shape: [usize; 4],
+    /// Stride, padding and the fused activation (groups = 1).
+    pub params: Conv2dParams,
+    /// The input as stored: [in_c, H, W].
+    pub stored: [usize; 3],
+    /// Nearest upsampling on load: 1 or 2.
+    pub upsample: usize,
+    /// The activation of the per-channel map the input is read through, if any.
+    pub map: Option<Activation>,
+    /// Output channels as the weights' layout pads them.
+    pub co_pad: usize,
+}
+
+impl ConvProblem {
+    /// The problem of `conv` reading `x` through `input`.
+    pub(crate) fn of(conv: &Conv2d, stored: [usize; 3], input: &ConvInput) -> Self {
+        Self {
+            shape: conv.shape(),
+            params: *conv.params(),
+            stored,
+            upsample: input.upsample,
+            map: input.map.map(|m| m.act),
+            co_pad: conv.padded_out_channels(),
+        }
+    }
+
+    /// Its key in the tuning table: the layer's shape, stride and read path, and the output
+    /// plane's size class (the power of two nearest its pixel count), so that photos of similar
+    /// sizes share a choice. Padding is left out (it moves a border, not the cost).
+    pub fn key(&self) -> Result<String> {
+        let [out_c, in_c, k_h, k_w] = self.shape;
+        let (oh, ow) = self.output_size()?;
+        let class = ((oh * ow) as f64).log2().round() as u32;
+        let map = self
+            .map
+            .map_or("stored".into(), |a| format!("map{}", a.code()));
+        Ok(format!(
+            "conv2d {in_c}->{out_c} {k_h}x{k_w} s{} up{} {map} act{} co{} out~2^{class}",
+            self.params.stride,
+            self.upsample,
+            self.params.activation.code(),
+            self.co_pad
+        ))
+    }
+
+    fn output_size(&self) -> Result<(usize, usize)> {
+        let [_, h, w] = self.stored;
+        let (h, w) = (h * self.upsample, w * self.upsample);
+        let [t, l, b, r] = self.params.pad;
+        let [_, _, k_h, k_w] = self.shape;
+        let s = self.params.stride;
+        if h + t + b < k_h || w + l + r < k_w || s == 0 {
+            return Err(bad_problem(format!("{self} has no output")));
+        }
+        Ok(((h + t + b - k_h) / s + 1, (w + l + r - k_w) / s + 1))
+    }
+
+    /// The fixed choice for it on this device (what runs untuned).
+    pub fn fixed(&self, ctx: &GpuContext) -> Tiling {
+        let [out_c, _, _, k_w] = self.shape;
+        Tiling::for_adapter(out_c, k_w, self.params.stride, &ctx.adapter().device_type)
+    }
+
+    /// The tiles it can run with: 4, 8 or 16 pixels, 4, 8 or 16 output channels or the fixed
+    /// tile's (a divisor of its padded channels, and no more than it has), 64 or 128
+    /// invocations a workgroup; the fixed choice first.
+    pub fn candidates(&self, ctx: &GpuContext) -> Vec<Tiling> {
+        let out_c = self.shape[0];
+        let fixed = self.fixed(ctx);
+        let mut out = vec![fixed];
+        for threads in [64, 128] {
+            for tile_co4 in [1, 2, 4, fixed.tile_co4] {
+                for tile_px in [4, 8, 16] {
+                    let t = Tiling {
+                        tile_px,
+                        tile_co4,
+                        wg_x: 8,
+                        wg_y: threads / 8,
+                    };
+                    if self.fits(&t)
+                        && 4 * tile_co4 <= out_c.next_multiple_of(4)
+                        && !out.contains(&t)
+                    {
+                        out.push(t);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether `t` can run this problem with the weights as laid out.
+    pub fn fits(&self, t: &Tiling) -> bool {
+        Tiling::supports(self.shape[3], self.params.stride)
+            && t.validate(self.shape[3], self.params.stride).is_ok()
+            && (self.co_pad / 4).is_multiple_of(t.tile_co4)
+    }
+
+    /// Parses the text form ([`ConvProblem`]'s `Display`).
+    pub fn parse(s: &str) -> Result<Self> {
+        let n: Vec<usize> = s
+            .split(' ')
+            .map(str::parse)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| bad_problem(format!("'{s}' is not a convolution problem")))?;
+        let [out_c, in_c, k_h, k_w, stride, t, l, b, r, reflect, act, h, w, up, map, co_pad] =
+            n[..]
+        else {
+            return Err(bad_problem(format!(
+                "'{s}' has {} numbers, 16 expected",
+                n.len()
+            )));
+        };
+        let code = |c: usize| Activation::from_code(c as u32);
+        let map = match map {
+            0 => Some(None),
+            m => code(m - 1).map(Some),
+        };
+        let (Some(activation), Some(map)) = (code(act), map) else {
+            return Err(bad_problem(format!("'{s}' names an unknown activation")));
+        };
+        let params = Conv2dParams {
+            stride,
+            pad: [t, l, b, r],
+            padding: if reflect == 1 {
+                Padding::Reflect
+            } else {
+                Padding::Zero
+            },
+            groups: 1,
+            activation,
+        };
+        let p = Self {
+            shape: [out_c, in_c, k_h, k_w],
+            params,
+            stored: [in_c, h, w],
+            upsample: up,
+            map,
+            co_pad,
+        };
+        p.output_size()?;
+        Ok(p)
+    }
+}
+
+impl fmt::Display for ConvProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [out_c, in_c, k_h, k_w] = self.shape;
+        let [t, l, b, r] = self.params.pad;
+        let [_, h, w] = self.stored;
+        write!(
+            f,
+            "{out_c} {in_c} {k_h} {k_w} {} {t} {l} {b} {r} {} {} {h} {w} {} {} {}",
+            self.params.stride,
+            (self.params.padding == Padding::Reflect) as u8,
+            self.params.activation.code(),
+            self.upsample,
+            self.map.map_or(0, |a| a.code() + 1),
+            self.co_pad
+        )
+    }
+}
+
+fn bad_problem(message: String) -> Error {
+    Error::InvalidArgument {
+        op: "tune",
+        message,
+    }
+}
+
+/// The tile `conv` runs on `x` through `input`: the tuned one where the device's table has one
+/// that fits (and tuning is not off), else the layer's own. While a net is recorded for tuning,
+/// a miss is noted for [`crate::tune`] to time.
+pub(crate) fn tiling_for(
+    ctx: &GpuContext,
+    conv: &Conv2d,
+    own: Tiling,
+    stored: [usize; 3],
+    input: &ConvInput,
+) -> Tiling {
+    let problem = ConvProblem::of(conv, stored, input);
+    let Ok(key) = problem.key() else {
+        return own;
+    };
+    let choice = ctx.tune_state().choice(&key, || problem.to_string());
+    choice
+        .and_then(|c| Tiling::parse(&c))
+        .filter(|t| problem.fits(t))
+        .unwrap_or(own)
+}
+
+/// Times every candidate tile of `problem` on synthetic data (the fastest of `runs` per tile,
+/// on the GPU's timestamps where the device has them) and returns the choice: the fastest, or
+/// the fixed one unless another beats it by 3 %.
+pub async fn time_problem(
+    ctx: &GpuContext,
+    problem: &ConvProblem,
+    runs: usize,
+    now: &dyn Fn() -> f64,
+) -> Result<Tuned> {
+    let layer = synthetic_layer(ctx, problem)?;
+    let timing = Timing::best(ctx);
+    let mut best: Option<(Tiling, f64)> = None;
+    let mut fixed_ms = f64::NAN;
+    for (i, t) in problem.candidates(ctx).into_iter().enumerate() {
+        let mut plan = Plan::new("tune");
+        layer.record(ctx, &mut plan, t)?;
+        plan.run(ctx).await?;
+        ctx.finish().await?;
+        let mut ms = plan.time_dispatches(ctx, 1, timing, now).await?[0];
+        let best_ms = best.map_or(f64::INFINITY, |b| b.1);
+        if ms < PRUNE * best_ms && runs > 1 {
+            ms = ms.min(plan.time_dispatches(ctx, runs - 1, timing, now).await?[0]);
+        }
+        if i == 0 {
+            fixed_ms = ms;
+        }
+        if ms < best_ms {
+            best = Some((t, ms));
+        }
+    }
+    ctx.take_uncaptured("tune")?;
+    let fixed = problem.fixed(ctx);
+    let (choice, ms) = match best {
+        Some((t, ms)) if ms < MARGIN * fixed_ms => (t, ms),
+        _ => (fixed, fixed_ms),
+    };
+    Ok(Tuned {
+        choice: choice.to_string(),
+        ms,
+        fixed: fixed.to_string(),
+        fixed_ms,
+    })
+}
+
+/// A layer of the problem's shape with seeded weights, its input and map.
+struct SyntheticLayer {
+    conv: Conv2d,
+    x: crate::gpu::Tensor,
+    map: Option<ChannelAffine>,
+    upsample: usize,
+}
+
+impl SyntheticLayer {
+    fn record(&self, ctx: &GpuContext, plan: &mut Plan, t: Tiling) -> Result<()> {
+        let input = ConvInput {
+            map: self.map.as_ref(),
+            upsample: self.upsample,
+        };
+        self.conv
+            .record_tiled(ctx, plan, &self.x, input, t)
+            .map(drop)
+    }
+}
+
+fn synthetic_layer(ctx: &GpuContext, p: &ConvProblem) -> Result<SyntheticLayer> {
+    let [out_c, in_c, k_h, k_w] = p.shape;
+    let mut seed = 0x9e37_79b9u32;
+    let mut values = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                seed as f32 / u32::MAX as f32 - 0.5
+            })
+            .collect()
+    };
+    let fixed = ConvKernel::Tiled(p.fixed(ctx));
+    let w = values(out_c * in_c * k_h * k_w);
+    let b = values(out_c);
+    let conv = Conv2d::with_kernel(ctx, "tune.conv", &w, p.shape, Some(&b), p.params, fixed)?;
+    if conv.padded_out_channels() != p.co_pad {
+        return Err(bad_problem(format!(
+            "{p}: the layer's weights pad {out_c} channels to {}, this device's layout to {}",
+            p.co_pad,
+            conv.padded_out_channels()
+        )));
+    }
+    let x = ctx.upload("tune.x", &p.stored, &values(p.stored.iter().product()))?;
+    let map = match p.map {
+        Some(act) => {
+            let coeffs: Vec<f32> = (0..in_c).flat_map(|_| [0.1, 0.9, 0.05, 0.0]).collect();
+            Some(ChannelAffine {
+                coeffs: ctx.upload("tune.map", &[in_c, 4], &coeffs)?,
+                act,
+            })
+        }
+        None => None,
+    };
+    Ok(SyntheticLayer {
+        conv,
+        x,
+        map,
+        upsample: p.upsample,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilings_and_problems_round_trip_through_their_text() {
+        let t = Tiling {
+            tile_px: 16,
+            tile_co4: 2,
+            wg_x: 8,
+            wg_y: 16,
+        };
+        assert_eq!(t.to_string(), "tiled 16px 8co 128t");
+        assert_eq!(Tiling::parse(&t.to_string()), Some(t));
+        assert_eq!(Tiling::parse("tiled 8px 6co 64t"), None);
+        assert_eq!(Tiling::parse("naive"), None);
+        let p = ConvProblem {
+            shape: [32, 3, 9, 9],
+            params: Conv2dParams::padded(4, Padding::Reflect).activation(Activation::Relu),
+            stored: [3, 100, 60],
+            upsample: 2,
+            map: Some(Activation::Relu),
+            co_pad: 32,
+        };
+        assert_eq!(ConvProblem::parse(&p.to_string()).unwrap(), p);
+        let p0 = ConvProblem {
+            map: None,
+            upsample: 1,
+            ..p
+        };
+        assert_eq!(ConvProblem::parse(&p0.to_string()).unwrap(), p0);
+        // 200 x 120 = 24000 output pixels: nearest power of two 2^15 (32768 is nearer than 16384).
+        assert_eq!(
+            p.key().unwrap(),
+            "conv2d 3->32 9x9 s1 up2 map1 act1 co32 out~2^15"
+        );
+        assert!(ConvProblem::parse("1 2 3")
+            .unwrap_err()
+            .to_string()
+            .contains("16 expected"));
+        let e = ConvProblem::parse(&p.to_string().replacen("32 3 9 9 1", "32 3 9 9 0", 1));
+        assert!(e.is_err());
+    }
+}

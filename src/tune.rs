@@ -1,0 +1,206 @@
+//! Tuning a net's kernels on this device: the net is recorded once at the size it will run,
+//! every kernel choice the device's table lacks is noted, and each is timed
+//! ([`crate::ops::conv2d_tune::time_problem`]) within a time budget. The choices go into the
+//! context's [`TuningTable`], which plans recorded afterwards use; natively [`cache`] keeps it
+//! in a file per adapter and driver, in the browser the package keeps it in IndexedDB.
+
+use crate::gpu::{GpuContext, Plan, Tensor, TuneMode, Tuned};
+use crate::ops::conv2d_tune::{time_problem, ConvProblem};
+use crate::{Error, Result};
+
+/// Runs per candidate kernel (the fastest is kept).
+pub const RUNS: usize = 3;
+
+/// One problem timed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TunedProblem {
+    /// Its key in the table.
+    pub key: String,
+    /// The choice and the times behind it.
+    pub tuned: Tuned,
+}
+
+/// What a tuning did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TuneReport {
+    /// The problems timed, in the order met.
+    pub tuned: Vec<TunedProblem>,
+    /// Problems the table already had.
+    pub cached: usize,
+    /// Problems left untimed because the budget ran out (they keep the fixed choice; a later
+    /// tuning takes them up).
+    pub left: usize,
+    /// Milliseconds the tuning took.
+    pub ms: f64,
+}
+
+impl TuneReport {
+    /// One line for a log: what was tuned, how long it took, what it gained.
+    pub fn summary(&self) -> String {
+        let fixed: f64 = self.tuned.iter().map(|t| t.tuned.fixed_ms).sum();
+        let tuned: f64 = self.tuned.iter().map(|t| t.tuned.ms).sum();
+        let changed = self
+            .tuned
+            .iter()
+            .filter(|t| t.tuned.choice != t.tuned.fixed)
+            .count();
+        let mut s = format!(
+            "tuned {} layer shape(s) in {:.1} s ({changed} changed; their layers {:.1} -> {:.1} ms); {} already cached",
+            self.tuned.len(),
+            self.ms / 1e3,
+            fixed,
+            tuned,
+            self.cached
+        );
+        if self.left > 0 {
+            s.push_str(&format!(
+                "; {} left for the next tuning (budget spent)",
+                self.left
+            ));
+        }
+        s
+    }
+}
+
+/// Tunes the kernels `record` (a net's recording on an input, as in [`crate::bench`]) uses on a
+/// `height` x `width` RGB input: the problems the table lacks are timed, `RUNS` runs per
+/// candidate, until `budget_ms` is spent. Plans recorded before keep their choices; record again
+/// to use the new ones. `now` returns milliseconds.
+pub async fn tune_net(
+    ctx: &GpuContext,
+    record: &dyn Fn(&mut Plan, &Tensor) -> Result<Tensor>,
+    (height, width): (usize, usize),
+    budget_ms: f64,
+    now: &dyn Fn() -> f64,
+) -> Result<TuneReport> {
+    let start = now();
+    let (missing, cached) = collect(ctx, record, height, width)?;
+    let mut report = TuneReport {
+        cached,
+        ..TuneReport::default()
+    };
+    for (key, problem) in missing {
+        if now() - start > budget_ms {
+            report.left += 1;
+            continue;
+        }
+        let tuned = time_problem(ctx, &ConvProblem::parse(&problem)?, RUNS, now).await?;
+        ctx.tune_state().table.insert(&key, tuned.clone())?;
+        report.tuned.push(TunedProblem { key, tuned });
+    }
+    ctx.trim_pool();
+    report.ms = now() - start;
+    Ok(report)
+}
+
+/// Records the net once with misses noted: the problems the table lacks (key, problem text)
+/// and how many it has.
+fn collect(
+    ctx: &GpuContext,
+    record: &dyn Fn(&mut Plan, &Tensor) -> Result<Tensor>,
+    height: usize,
+    width: usize,
+) -> Result<(Vec<(String, String)>, usize)> {
+    let x = ctx.tensor("tune.input", &[3, height, width], crate::gpu::DType::F32)?;
+    let mode = {
+        let mut s = ctx.tune_state();
+        s.collecting = true;
+        s.missing.clear();
+        s.hits.clear();
+        std::mem::replace(&mut s.mode, TuneMode::Cached)
+    };
+    let mut plan = Plan::new("tune.collect");
+    let recorded = record(&mut plan, &x);
+    let mut s = ctx.tune_state();
+    s.collecting = false;
+    s.mode = mode;
+    let missing: Vec<(String, String)> = std::mem::take(&mut s.missing).into_iter().collect();
+    let cached = std::mem::take(&mut s.hits).len();
+    drop(s);
+    recorded?;
+    Ok((missing, cached))
+}
+
+/// Fails unless `budget_ms` is a positive number of milliseconds.
+pub fn check_budget(budget_ms: f64) -> Result<()> {
+    if budget_ms.is_finite() && budget_ms > 0.0 {
+        return Ok(());
+    }
+    Err(Error::InvalidArgument {
+        op: "tune",
+        message: format!("the tuning budget must be a positive time, got {budget_ms} ms"),
+    })
+}
+
+/// The native tuning cache: one text file per adapter and driver in the user's cache directory.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod cache {
+    use std::path::{Path, PathBuf};
+
+    use sha2::{Digest, Sha256};
+
+    use crate::files::{io_error, write_atomic};
+    use crate::gpu::{GpuContext, TuningTable};
+    use crate::{Error, Result};
+
+    /// The environment variable that moves the cache directory.
+    pub const DIR_VAR: &str = "STYLE_TRANSFER_CACHE_DIR";
+
+    /// The directory tuning files live in: `$STYLE_TRANSFER_CACHE_DIR`, else the platform's user
+    /// cache directory (`~/.cache` on Linux) + `webgpu-style-transfer`.
+    pub fn dir() -> Result<PathBuf> {
+        if let Some(d) = std::env::var_os(DIR_VAR).filter(|d| !d.is_empty()) {
+            return Ok(PathBuf::from(d));
+        }
+        dirs::cache_dir()
+            .map(|d| d.join("webgpu-style-transfer"))
+            .ok_or_else(|| Error::InvalidArgument {
+                op: "tune",
+                message: format!(
+                    "this system names no user cache directory; set {DIR_VAR} to a directory for the tuning cache"
+                ),
+            })
+    }
+
+    /// The file of this context's adapter and driver in `dir`.
+    pub fn file(ctx: &GpuContext, dir: &Path) -> PathBuf {
+        let hash = Sha256::digest(ctx.tuning_key().as_bytes());
+        let name: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+        dir.join(format!("tuning-{name}.txt"))
+    }
+
+    /// Loads the adapter's file (if there is one) into the context; returns the entries read.
+    pub fn load(ctx: &GpuContext, path: &Path) -> Result<usize> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(io_error(
+                    path,
+                    e,
+                    "check its permissions, or run with --tune off",
+                ))
+            }
+        };
+        let table = TuningTable::parse(&text, &path.display().to_string())?;
+        let n = table.len();
+        ctx.load_tuning(table);
+        Ok(n)
+    }
+
+    /// Writes the context's table to `path` (creating its directory), replacing it at once.
+    pub fn save(ctx: &GpuContext, path: &Path) -> Result<()> {
+        let dir = crate::files::parent_dir(path);
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            io_error(
+                &dir,
+                e,
+                "set STYLE_TRANSFER_CACHE_DIR to a writable directory",
+            )
+        })?;
+        let table = ctx.tuning_table().to_string();
+        let (header, entries) = table.split_once('\n').unwrap_or((&table, ""));
+        let text = format!("{header}\n# adapter: {}\n{entries}", ctx.tuning_key());
+        write_atomic(path, text.as_bytes(), true)
+    }
+}
