@@ -19,6 +19,15 @@ export interface AdapterInfo {
 
 export interface CreateOptions {
   powerPreference?: "high-performance" | "low-power";
+  /**
+   * Kernel tuning: "cached" (default) runs the convolution tiles timed on this GPU before
+   * (kept in IndexedDB per adapter and driver), "full" also times, before a `stylize()`, the
+   * layers its size lacks and keeps them, "off" runs the fixed tiles. Pictures are the same in
+   * every mode.
+   */
+  tune?: "off" | "cached" | "full";
+  /** The most milliseconds a `stylize()` spends tuning in mode "full", 1 to 3600000 (default 30000). */
+  tuneBudgetMs?: number;
 }
 
 /**
@@ -333,6 +342,44 @@ export interface ProfileOptions extends LoadOptions {
   runs?: number;
 }
 
+export interface TuneOptions extends LoadOptions {
+  /** Side of the square input the layers are timed at, 16 to 4096 (default 512). */
+  size?: number;
+  /** The most milliseconds spent timing, 1 to 3600000 (default 30000); layers left over keep their fixed tile. */
+  budgetMs?: number;
+}
+
+/** One layer shape tuned: the tile kept and its time, the fixed tile and its time (ms, same timing). */
+export interface TunedLayer {
+  /** The layer shape and output size class ("conv2d 32->32 3x3 s1 up1 map1 act0 co32 out~2^14"). */
+  key: string;
+  /** The tile kept ("tiled 16px 16co 64t"); the fixed one unless another was at least 3 % faster. */
+  choice: string;
+  ms: number;
+  fixed: string;
+  fixedMs: number;
+}
+
+export interface TuneReport {
+  /** The layer shapes timed by this call. */
+  tuned: TunedLayer[];
+  /** Layer shapes the table already had. */
+  cached: number;
+  /** Layer shapes left untimed because the budget ran out (a later call takes them up). */
+  left: number;
+  /** Milliseconds the call spent. */
+  ms: number;
+  /** One line saying the above. */
+  summary: string;
+}
+
+export interface Tuning {
+  mode: "off" | "cached" | "full";
+  /** The adapter and driver the choices belong to (the IndexedDB key). */
+  key: string;
+  entries: TunedLayer[];
+}
+
 /** One dispatch of a profiled plan. */
 export interface ProfiledDispatch {
   /** The op and its output ("contract.0", "instance_norm.stats", ...). */
@@ -478,6 +525,14 @@ export declare class StyleTransfer {
    * evaluation through VGG19, fetched if needed) or a Johnson net from `loadModel()`.
    */
   profile(net: "multistyle" | "arbitrary" | "gatys" | TransformNet, options?: ProfileOptions): Promise<Profile>;
+  /**
+   * Times the convolution tiles of `net` at `size` px that this GPU's table lacks and keeps
+   * them (IndexedDB) for every later run: "multistyle", "arbitrary", "gatys" or a Johnson net.
+   * Rejects with "invalid-argument" on a StyleTransfer created with `{ tune: "off" }`.
+   */
+  tune(net: "multistyle" | "arbitrary" | "gatys" | TransformNet, options?: TuneOptions): Promise<TuneReport>;
+  /** This GPU's tuned kernels. */
+  readonly tuning: Tuning;
   /** Times the convolution kernels on this GPU. */
   benchConv(runs?: number): Promise<ConvBenchRow[]>;
   /**

@@ -16,9 +16,11 @@ import {
   loadRequest,
   profileRequest,
   trainRequest,
+  tuneRequest,
   normalizeWeights,
   stylizeRequest,
 } from "./request.js";
+import { readTuning, writeTuning } from "./tuning.js";
 import { CACHE_NAME, SharedTask, abortable, cancelledError, download, packagedModel, sha256 } from "./download.js";
 
 export { STYLE_COUNT, STYLE_VECTOR_LENGTH };
@@ -306,6 +308,9 @@ export class StyleTransfer {
   #liveVectors = new WeakMap();
   /** Which VGG19 the engine holds: "package:max", "package:avg", "custom" or null. */
   #vggLoaded = null;
+  /** The tuning mode, and the table text last read from or written to IndexedDB. */
+  #tune = "cached";
+  #storedTuning = null;
 
   constructor(engine, token) {
     if (token !== CONSTRUCT) throw error("invalid-argument", "use `await StyleTransfer.create()` to make a StyleTransfer");
@@ -313,15 +318,82 @@ export class StyleTransfer {
     this.#adapter = Object.freeze(engine.adapter);
   }
 
-  /** Opens the GPU; rejects with code "webgpu-unavailable" where the browser has no WebGPU. */
+  /**
+   * Opens the GPU; rejects with code "webgpu-unavailable" where the browser has no WebGPU.
+   * `tune`: "cached" (default) runs the kernels timed on this GPU before (kept in IndexedDB),
+   * "full" also times, before a `stylize()`, the layers its size lacks (at most `tuneBudgetMs`,
+   * default 30 s) and keeps them, "off" runs the fixed kernels.
+   */
   static async create(options) {
-    const { powerPreference } = createRequest(options);
+    const { powerPreference, tune, tuneBudgetMs } = createRequest(options);
     await loadWasm();
+    let st;
     try {
-      return new StyleTransfer(await Engine.create(powerPreference), CONSTRUCT);
+      const engine = await Engine.create(powerPreference);
+      engine.setTuneMode(tune, tuneBudgetMs);
+      st = new StyleTransfer(engine, CONSTRUCT);
     } catch (e) {
       throw wrap(e, "create");
     }
+    st.#tune = tune;
+    if (tune !== "off") await st.#restoreTuning();
+    return st;
+  }
+
+  /** Loads this GPU's tuned kernels from IndexedDB; a damaged entry is reported and not used. */
+  async #restoreTuning() {
+    const text = await readTuning(this.#engine.tuningKey);
+    if (text === null) return;
+    try {
+      this.#engine.loadTuning(text);
+      this.#storedTuning = text;
+    } catch (e) {
+      console.warn(`webgpu-style-transfer: the kernel tuning cache is not used (${e.message}); it will be replaced when kernels are tuned again`);
+    }
+  }
+
+  /** Stores the engine's tuned kernels in IndexedDB if they changed. */
+  async #storeTuning() {
+    if (this.#tune === "off" || !this.#engine) return;
+    const text = this.#engine.tuningText();
+    if (text === this.#storedTuning) return;
+    if (await writeTuning(this.#engine.tuningKey, text)) this.#storedTuning = text;
+  }
+
+  /**
+   * The kernel tuning of this GPU: `{ mode, key, entries: [{ key, choice, ms, fixed, fixedMs }] }`
+   * (each layer shape tuned: the tile kept and its time, the fixed tile and its time).
+   */
+  get tuning() {
+    return this.#engine ? this.#engine.tuning : { mode: this.#tune, key: "", entries: [] };
+  }
+
+  /**
+   * Times the convolution tiles of `net` ("multistyle", "arbitrary", "gatys" or a Johnson net
+   * from `loadModel()`) on a `size` px square (default 512) that this GPU's table lacks, for at
+   * most `budgetMs` (default 30 s), and keeps them (in IndexedDB) for every later run.
+   * Resolves to `{ tuned: [{ key, choice, ms, fixed, fixedMs }], cached, left, ms, summary }`.
+   * Pictures do not change: a tuned tile gives the fixed tile's output to the bit.
+   */
+  tune(net, options) {
+    const op = "tune";
+    return this.#call(
+      op,
+      () => {
+        const r = tuneRequest(net, options, (m) => TransformNet.belongsTo(m, this));
+        if (this.#tune === "off") throw error("invalid-argument", `${op}: this StyleTransfer was created with { tune: "off" }; create one with "cached" or "full" to tune`);
+        return r;
+      },
+      async (r) => {
+        if (r.net === "multistyle") await this.#multistyle(op, r);
+        if (r.net === "arbitrary") await this.#arbitrary(op, r);
+        if (r.net === "gatys") await this.#vgg(op, { ...r, pooling: "max", vgg: undefined });
+        this.#alive(op);
+        const report = await this.#engine.tune(r.net, r.model?.id, r.size, r.budgetMs);
+        await this.#storeTuning();
+        return report;
+      },
+    );
   }
 
   /** The adapter: { name, backend, driver, deviceType, shaderF16, limits }. */
@@ -551,6 +623,7 @@ export class StyleTransfer {
         const pixels = await readImage(op, "image", image);
         this.#alive(op);
         const out = await this.#engine.stylize(pixelsOf(pixels), request, r.onProgress);
+        if (this.#tune === "full") await this.#storeTuning();
         return new ImageData(out.data, out.width, out.height);
       },
     );

@@ -264,8 +264,13 @@ export function loadRequest(op, options) {
 
 /** `StyleTransfer.create` options. */
 export function createRequest(options) {
-  const o = optionsObject("create", options, ["powerPreference"]);
-  return { powerPreference: o.powerPreference === undefined ? undefined : oneOf("create", "powerPreference", o.powerPreference, ["high-performance", "low-power"]) };
+  const op = "create";
+  const o = optionsObject(op, options, ["powerPreference", "tune", "tuneBudgetMs"]);
+  return {
+    powerPreference: o.powerPreference === undefined ? undefined : oneOf(op, "powerPreference", o.powerPreference, ["high-performance", "low-power"]),
+    tune: o.tune === undefined ? "cached" : oneOf(op, "tune", o.tune, ["off", "cached", "full"]),
+    tuneBudgetMs: o.tuneBudgetMs === undefined ? 30_000 : whole(op, "tuneBudgetMs", o.tuneBudgetMs, { min: 1, max: 3_600_000 }),
+  };
 }
 
 /** A model source: a URL (string or URL) or bytes. */
@@ -421,9 +426,25 @@ export function profileRequest(what, options, isModel) {
     runs: o.runs === undefined ? 3 : whole(op, "runs", o.runs, { min: 1, max: 100 }),
     ...loadOptions(op, o),
   };
+  return { ...r, ...timedNet(op, what, isModel) };
+}
+
+/** The net `profile` or `tune` times: `{ net, model }`. */
+function timedNet(op, what, isModel) {
   if (isModel(what)) {
-    if (what.family === LEARNED_FAMILY) throw bad(op, "a learned style is not a net to profile; profile \"multistyle\"");
-    return { ...r, net: "model", model: what };
+    if (what.family === LEARNED_FAMILY) throw bad(op, `a learned style is not a net to ${op}; ${op} "multistyle"`);
+    return { net: "model", model: what };
   }
-  return { ...r, net: oneOf(op, "net", what, ["multistyle", "arbitrary", "gatys"]) };
+  return { net: oneOf(op, "net", what, ["multistyle", "arbitrary", "gatys"]) };
+}
+
+export function tuneRequest(what, options, isModel) {
+  const op = "tune";
+  const o = optionsObject(op, options, ["size", "budgetMs", "signal", "onDownloadProgress"]);
+  const r = {
+    size: o.size === undefined ? 512 : whole(op, "size", o.size, { min: 16, max: 4096 }),
+    budgetMs: o.budgetMs === undefined ? 30_000 : whole(op, "budgetMs", o.budgetMs, { min: 1, max: 3_600_000 }),
+    ...loadOptions(op, o),
+  };
+  return { ...r, ...timedNet(op, what, isModel) };
 }

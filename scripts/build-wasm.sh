@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 cargo build --release --target wasm32-unknown-unknown --lib
 rm -rf pkg
 wasm-bindgen --target web --out-dir pkg target/wasm32-unknown-unknown/release/webgpu_style_transfer.wasm
-cp npm/package.json npm/README.md npm/index.js npm/request.js npm/download.js npm/index.d.ts pkg/
+cp npm/package.json npm/README.md npm/index.js npm/request.js npm/download.js npm/tuning.js npm/index.d.ts pkg/
 files=(multistyle26 arbitrary vgg19 vgg16 photos)
 for m in "${files[@]::4}"; do cp "models/$m.safetensors" pkg/; done
 cp npm/LICENSES.md pkg/

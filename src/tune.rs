@@ -85,7 +85,10 @@ pub async fn tune_net(
             continue;
         }
         let tuned = time_problem(ctx, &ConvProblem::parse(&problem)?, RUNS, now).await?;
-        ctx.tune_state().table.insert(&key, tuned.clone())?;
+        let mut state = ctx.tune_state();
+        state.table.insert(&key, tuned.clone())?;
+        state.generation += 1;
+        drop(state);
         report.tuned.push(TunedProblem { key, tuned });
     }
     ctx.trim_pool();

@@ -21,6 +21,7 @@ use crate::Error;
 
 mod profile;
 mod train;
+mod tune;
 
 /// Installs the panic hook once (a safety net: the engine returns errors, it does not panic).
 #[wasm_bindgen(start)]
@@ -289,6 +290,8 @@ pub struct Engine {
     live: RefCell<Option<(JsValue, crate::live::Presenter)>>,
     /// Set by the device-lost callback: (reason, message).
     lost: Arc<Mutex<Option<(String, String)>>>,
+    /// What `stylize` may spend timing kernels in tuning mode "full", in milliseconds.
+    tune_budget_ms: std::cell::Cell<f64>,
 }
 
 impl Engine {
@@ -425,6 +428,7 @@ impl Engine {
             arbitrary: RefCell::new(None),
             live: RefCell::new(None),
             lost,
+            tune_budget_ms: std::cell::Cell::new(30e3),
         })
     }
 
@@ -556,6 +560,11 @@ impl Engine {
         const OP: &str = "stylize";
         let r = self.request(OP, &request)?;
         let photo = pixels(OP, &image)?;
+        if self.ctx.tune_mode() == crate::gpu::TuneMode::Full {
+            let budget = self.tune_budget_ms.get();
+            let tuned = r.styled().tune(&self.ctx, &photo, &r.output, budget).await;
+            tuned.map_err(js_error)?;
+        }
         let callback: Option<js_sys::Function> = on_progress.dyn_into().ok();
         let mut callback_error: Option<JsValue> = None;
         let mut report = |p: crate::models::Progress| {

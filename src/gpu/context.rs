@@ -234,9 +234,14 @@ impl GpuContext {
         self.tune_state().mode
     }
 
-    /// Sets whether ops use tuned kernel choices, for plans recorded from now on.
+    /// Sets whether ops use tuned kernel choices, for plans recorded from now on (plan caches
+    /// record theirs again).
     pub fn set_tune_mode(&self, mode: TuneMode) {
-        self.tune_state().mode = mode;
+        let mut s = self.tune_state();
+        if s.mode != mode {
+            s.mode = mode;
+            s.generation += 1;
+        }
     }
 
     /// A copy of this device's tuned choices.
@@ -244,9 +249,17 @@ impl GpuContext {
         self.tune_state().table.clone()
     }
 
-    /// Adds tuned choices (loaded from a cache) for plans recorded from now on.
+    /// Adds tuned choices (loaded from a cache) for plans recorded from now on (plan caches
+    /// record theirs again).
     pub fn load_tuning(&self, table: TuningTable) {
-        self.tune_state().table.merge(table);
+        let mut s = self.tune_state();
+        s.table.merge(table);
+        s.generation += 1;
+    }
+
+    /// Which tuning plans recorded now follow: it changes with the mode and the table.
+    pub fn tuning_generation(&self) -> u64 {
+        self.tune_state().generation
     }
 
     pub(crate) fn tune_state(&self) -> std::sync::MutexGuard<'_, TuneState> {

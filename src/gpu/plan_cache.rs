@@ -25,6 +25,8 @@ struct Inner<K: Hash + Eq, V> {
     entries: lru::LruCache<K, (V, u64)>,
     bytes: u64,
     budget: u64,
+    /// The context's tuning generation the entries were recorded under.
+    tuning: u64,
 }
 
 impl<K: Hash + Eq + Clone, V> Default for PlanCache<K, V> {
@@ -41,12 +43,14 @@ impl<K: Hash + Eq + Clone, V> PlanCache<K, V> {
                 entries: lru::LruCache::unbounded(),
                 bytes: 0,
                 budget,
+                tuning: 0,
             }),
         }
     }
 
     /// Calls `use_value` with the value for `key`, made first by `make` (which returns it with
-    /// the bytes it holds) if the cache does not have it. The cache is locked meanwhile.
+    /// the bytes it holds) if the cache does not have it, or had it from before the context's
+    /// kernel tuning changed. The cache is locked meanwhile.
     pub fn with<R>(
         &self,
         ctx: &GpuContext,
@@ -55,6 +59,14 @@ impl<K: Hash + Eq + Clone, V> PlanCache<K, V> {
         use_value: impl FnOnce(&mut V) -> Result<R>,
     ) -> Result<R> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let tuning = ctx.tuning_generation();
+        if inner.tuning != tuning {
+            // Kernel choices changed since these plans were recorded: record them again.
+            inner.entries.clear();
+            inner.bytes = 0;
+            inner.tuning = tuning;
+            ctx.trim_pool();
+        }
         if !inner.entries.contains(&key) {
             let (value, bytes) = make()?;
             inner.entries.put(key.clone(), (value, bytes));

@@ -178,6 +178,9 @@ pub(crate) struct TuneState {
     pub(crate) collecting: bool,
     pub(crate) missing: BTreeMap<String, String>,
     pub(crate) hits: std::collections::BTreeSet<String>,
+    /// Counts changes of the mode or the table: plans recorded under another generation may
+    /// hold other choices (plan caches drop them).
+    pub(crate) generation: u64,
 }
 
 impl TuneState {

@@ -6,8 +6,9 @@ use super::net::{OutputOptions, Progress};
 use super::runner;
 use super::whole::Submitted;
 use super::{ArbitraryNet, JohnsonNet, MultiStyle26, StyleVector, StyleWeights};
-use crate::gpu::GpuContext;
+use crate::gpu::{GpuContext, Plan, Tensor};
 use crate::image::Rgba8Image;
+use crate::tune::TuneReport;
 use crate::Result;
 
 /// A transform net and its style.
@@ -40,6 +41,29 @@ impl Styled<'_> {
             }
             Self::Johnson(net) => runner::stylize(ctx, net, photo, &(), opts, progress).await,
         }
+    }
+
+    /// Records the net on `x` ([3, H, W]): what [`crate::tune::tune_net`] times.
+    pub fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
+        match *self {
+            Self::MultiStyle(net, _) => net.record(ctx, plan, x),
+            Self::Arbitrary(net, _) => net.record(ctx, plan, x),
+            Self::Johnson(net) => net.record(ctx, plan, x),
+        }
+    }
+
+    /// Times the kernels a run on `photo` (as `opts` scales it) would use that the context's
+    /// table lacks, within `budget_ms` ([`crate::tune::tune_net`]).
+    pub async fn tune(
+        &self,
+        ctx: &GpuContext,
+        photo: &Rgba8Image,
+        opts: &OutputOptions,
+        budget_ms: f64,
+    ) -> Result<TuneReport> {
+        let (w, h) = photo.fitted_size(opts.max_size);
+        let record = |plan: &mut Plan, x: &Tensor| self.record(ctx, plan, x);
+        crate::tune::tune_net(ctx, &record, (h, w), budget_ms, &crate::clock::now_ms).await
     }
 
     /// Runs the net on the whole photo (scaled to `max_size`) without reading back, for live

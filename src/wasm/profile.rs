@@ -3,10 +3,15 @@
 
 use wasm_bindgen::prelude::*;
 
+use std::rc::Rc;
+
 use super::{js_error, loaded, object, Engine, Loaded};
 use crate::bench;
 use crate::clock::now_ms;
-use crate::Error;
+use crate::gatys::Gatys;
+use crate::gpu::{GpuContext, Plan, Tensor};
+use crate::models::{ArbitraryNet, JohnsonNet, MultiStyle26};
+use crate::{Error, Result};
 
 const OP: &str = "profile";
 
@@ -38,6 +43,62 @@ fn rows(p: &crate::gpu::Profile) -> JsValue {
     .into()
 }
 
+/// What `profile` and `tune` time: a transform net, or a Gatys gradient evaluation.
+pub(super) enum Subject {
+    MultiStyle(Rc<MultiStyle26>),
+    Arbitrary(Rc<ArbitraryNet>),
+    Johnson(Rc<JohnsonNet>),
+    Gatys(Rc<Gatys>),
+}
+
+impl Subject {
+    /// Records the net on `x` (not for `Gatys`, whose evaluation needs its targets).
+    pub(super) fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Subject::MultiStyle(n) => n.record(ctx, plan, x),
+            Subject::Arbitrary(n) => n.record(ctx, plan, x),
+            Subject::Johnson(n) => n.record(ctx, plan, x),
+            Subject::Gatys(_) => Err(Error::InvalidArgument {
+                op: OP,
+                message: "a Gatys evaluation is recorded with its targets".into(),
+            }),
+        }
+    }
+}
+
+impl Engine {
+    /// The loaded net `what` names ("multistyle", "arbitrary", "gatys", or "model" with
+    /// `model` the id of a Johnson net from `loadModel`).
+    pub(super) fn subject(
+        &self,
+        op: &'static str,
+        what: &str,
+        model: Option<u32>,
+    ) -> Result<Subject, JsValue> {
+        Ok(match what {
+            "multistyle" => Subject::MultiStyle(loaded(&self.multistyle, "the 26-style net")?),
+            "arbitrary" => Subject::Arbitrary(loaded(&self.arbitrary, "the arbitrary-style net")?),
+            "gatys" => Subject::Gatys(loaded(&self.gatys, "VGG19")?),
+            "model" => {
+                let id = model.unwrap_or(u32::MAX) as usize;
+                let Loaded::Johnson(net) = self.model(op, id)? else {
+                    return Err(js_error(Error::InvalidArgument {
+                        op,
+                        message: "a learned style is not a net to time; use \"multistyle\"".into(),
+                    }));
+                };
+                Subject::Johnson(net)
+            }
+            other => {
+                return Err(js_error(Error::InvalidArgument {
+                    op,
+                    message: format!("no net '{other}' to time"),
+                }))
+            }
+        })
+    }
+}
+
 #[wasm_bindgen]
 impl Engine {
     /// Times the plan of `what` ("multistyle", "arbitrary", "gatys", or "model" with `model`
@@ -55,37 +116,14 @@ impl Engine {
         let (size, runs) = (size as usize, runs as usize);
         let now = &now_ms;
         let timing = crate::gpu::Timing::best(&self.ctx);
-        let p = match what.as_str() {
-            "multistyle" => {
-                let net = loaded(&self.multistyle, "the 26-style net")?;
-                let record = |plan: &mut _, x: &_| net.record(&self.ctx, plan, x);
-                bench::profile_net(&self.ctx, &record, size, runs, timing, now).await
-            }
-            "arbitrary" => {
-                let net = loaded(&self.arbitrary, "the arbitrary-style net")?;
-                let record = |plan: &mut _, x: &_| net.record(&self.ctx, plan, x);
-                bench::profile_net(&self.ctx, &record, size, runs, timing, now).await
-            }
-            "gatys" => {
-                let gatys = loaded(&self.gatys, "VGG19")?;
+        let p = match self.subject(OP, &what, model)? {
+            Subject::Gatys(gatys) => {
                 bench::profile_gatys(&self.ctx, &gatys, size, runs, timing, now).await
             }
-            "model" => {
-                let id = model.unwrap_or(u32::MAX) as usize;
-                let Loaded::Johnson(net) = self.model(OP, id)? else {
-                    return Err(js_error(Error::InvalidArgument {
-                        op: OP,
-                        message: "a learned style is not a net to profile; profile \"multistyle\""
-                            .into(),
-                    }));
-                };
+            net => {
                 let record = |plan: &mut _, x: &_| net.record(&self.ctx, plan, x);
                 bench::profile_net(&self.ctx, &record, size, runs, timing, now).await
             }
-            other => Err(Error::InvalidArgument {
-                op: OP,
-                message: format!("no net '{other}' to profile"),
-            }),
         };
         // The profile's buffers go back to the device.
         self.ctx.trim_pool();

@@ -102,6 +102,10 @@ test("every error has a code, and bad options are named as written, not coerced"
       "benchConv 0": () => st.benchConv(0),
       "profile resnet": () => st.profile("resnet"),
       "profile size 8": () => st.profile("multistyle", { size: 8 }),
+      "create tune": () => m.StyleTransfer.create({ tune: "fast" }),
+      "create tuneBudgetMs": () => m.StyleTransfer.create({ tuneBudgetMs: 0 }),
+      "tune resnet": () => st.tune("resnet"),
+      "tune budgetMs": () => st.tune("multistyle", { budgetMs: -5 }),
       "loadModel 42": () => st.loadModel(42),
       "loadModel bytes": () => st.loadModel(new Uint8Array(100)),
       "stylize bad bytes": () => st.stylize(new Uint8Array([1, 2, 3])),
@@ -193,6 +197,10 @@ test("every error has a code, and bad options are named as written, not coerced"
   expect("benchConv 0", "invalid-argument", /got 0/);
   expect("profile resnet", "invalid-argument", /net must be "multistyle" or "arbitrary" or "gatys", got "resnet"/);
   expect("profile size 8", "invalid-argument", /size must be a whole number from 16 to 4096, got 8/);
+  expect("create tune", "invalid-argument", /tune must be "off" or "cached" or "full", got "fast"/);
+  expect("create tuneBudgetMs", "invalid-argument", /tuneBudgetMs must be a whole number from 1 to 3600000, got 0/);
+  expect("tune resnet", "invalid-argument", /net must be "multistyle" or "arbitrary" or "gatys", got "resnet"/);
+  expect("tune budgetMs", "invalid-argument", /budgetMs must be a whole number from 1 to 3600000, got -5/);
   expect("loadModel 42", "invalid-argument", /got 42/);
   expect("loadModel bytes", "bad-model");
   expect("stylize bad bytes", "bad-image");
@@ -215,6 +223,75 @@ test("every error has a code, and bad options are named as written, not coerced"
   assert.deepEqual([h, w, first.flops], [32, 32, 2 * c * h * w * 3 * 81]);
   assert.ok(first.gflops > 0);
   assert.ok(kernels.includes("conv2d_tiled.wgsl") && kernels.includes("instance_norm.wgsl"), kernels.join());
+});
+
+test("kernel tuning: tune() keeps this GPU's tiles in IndexedDB, a new StyleTransfer uses them, pictures do not change", async () => {
+  const r = await page.evaluate(async () => {
+    const same = (a, b) => a.data.length === b.data.length && a.data.every((v, i) => v === b.data[i]);
+    const off = await m.StyleTransfer.create({ tune: "off" });
+    const fixed = await off.stylize(photo, { style: 3 });
+    const offTune = await outcome(off.tune("multistyle", { size: 32 }));
+    off.destroy();
+    const a = await m.StyleTransfer.create();
+    const first = a.tuning;
+    const report = await a.tune("multistyle", { size: 32, budgetMs: 900_000 });
+    const again = await a.tune("multistyle", { size: 32 });
+    const tuned = await a.stylize(photo, { style: 3 });
+    a.destroy();
+    // A new StyleTransfer (a new page visit) reads the table back from IndexedDB.
+    const b = await m.StyleTransfer.create();
+    const restored = b.tuning;
+    const fromCache = await b.stylize(photo, { style: 3 });
+    b.destroy();
+    // A damaged entry is reported, not used, and replaced by the next tuning.
+    await new Promise((done) => {
+      const req = indexedDB.open("webgpu-style-transfer", 1);
+      req.onsuccess = () => {
+        const tx = req.result.transaction("kernel-tuning", "readwrite");
+        tx.objectStore("kernel-tuning").put("garbage", restored.key);
+        tx.oncomplete = () => done(req.result.close());
+      };
+    });
+    const warnings = [];
+    const warn = console.warn;
+    console.warn = (msg) => warnings.push(String(msg));
+    const c = await m.StyleTransfer.create();
+    console.warn = warn;
+    const damaged = { entries: c.tuning.entries.length, picture: same(await c.stylize(photo, { style: 3 }), fixed) };
+    c.destroy();
+    await new Promise((done) => {
+      const q = indexedDB.deleteDatabase("webgpu-style-transfer");
+      q.onsuccess = q.onerror = q.onblocked = done;
+    });
+    const entry = (e) => ({ key: e.key, choice: e.choice, fixed: e.fixed, faster: e.ms <= e.fixedMs, margin: e.choice === e.fixed || e.ms < 0.97 * e.fixedMs });
+    return {
+      offTune, firstMode: first.mode, firstEntries: first.entries.length, key: restored.key,
+      report: { n: report.tuned.length, left: report.left, summary: report.summary, entries: report.tuned.map(entry) },
+      again: { n: again.tuned.length, cached: again.cached },
+      restored: restored.entries.length, sameTuned: same(tuned, fixed), sameCached: same(fromCache, fixed), warnings, damaged,
+    };
+  });
+  assert.equal(r.offTune.code, "invalid-argument", JSON.stringify(r.offTune));
+  assert.match(r.offTune.message, /created with \{ tune: "off" \}/);
+  assert.equal(r.firstMode, "cached");
+  assert.equal(r.firstEntries, 0, "a fresh browser profile has nothing tuned");
+  assert.match(r.key, /SwiftShader|swiftshader/i, r.key);
+  // The 26-style net at 32 px has 8 convolution shapes; each kept tile was timed no slower than
+  // the fixed one (and another tile only when 3 % faster).
+  assert.equal(r.report.n, 8, JSON.stringify(r.report));
+  assert.equal(r.report.left, 0);
+  for (const e of r.report.entries) {
+    assert.ok(e.faster && e.margin, JSON.stringify(e));
+    assert.match(e.key, /^conv2d \d+->\d+ \dx\d s[12] up[12] (stored|map\d) act\d co\d+ out~2\^\d+$/, e.key);
+    assert.match(e.choice, /^tiled \d+px \d+co \d+t$/, e.choice);
+  }
+  assert.match(r.report.summary, /^tuned 8 layer shape\(s\)/);
+  assert.deepEqual(r.again, { n: 0, cached: 8 }, "a second tune() times nothing");
+  assert.equal(r.restored, 8, "the table comes back from IndexedDB");
+  assert.ok(r.sameTuned && r.sameCached, "tuned tiles draw the fixed tiles' picture");
+  assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
+  assert.match(r.warnings[0], /kernel tuning cache is not used.*not a tuning table/);
+  assert.deepEqual(r.damaged, { entries: 0, picture: true });
 });
 
 test("destroy() during a call takes effect when it ends; later calls are `destroyed`", async () => {

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use webgpu_style_transfer::files::{check_dir_writable, check_writable, io_error, parent_dir};
-use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor};
+use webgpu_style_transfer::gpu::GpuContext;
 use webgpu_style_transfer::image::{OutputFormat, Rgba8Image, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::models::learned::FAMILY as LEARNED_FAMILY;
 use webgpu_style_transfer::models::{
@@ -89,15 +89,6 @@ enum Net {
 }
 
 impl Net {
-    /// Records the net on `x` (for tuning its kernels at that size).
-    fn record(&self, ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Result<Tensor> {
-        match self {
-            Net::Multi(net, _) => net.record(ctx, plan, x),
-            Net::Johnson(net) => net.record(ctx, plan, x),
-            Net::Arbitrary(net, _) => net.record(ctx, plan, x),
-        }
-    }
-
     fn styled(&self) -> Styled<'_> {
         match self {
             Net::Multi(net, style) => Styled::MultiStyle(net, style),
@@ -199,16 +190,12 @@ async fn stylize_one(
     tuning: &Tuning,
 ) -> Result<Rgba8Image> {
     let photo = read_image(input, a.max_megapixels)?;
-    if tuning.is_full() {
-        let fitted = photo.clone().fit_within(a.max_size);
-        let record = |plan: &mut Plan, x: &Tensor| net.record(ctx, plan, x);
-        if let Err(e) = tuning
-            .tune(ctx, &record, (fitted.height, fitted.width))
-            .await
-        {
-            // Tuning is an optimisation: the photo is still stylized, with the fixed kernels.
-            bars.suspend(|| eprintln!("warning: kernel tuning failed: {e}"));
-        }
+    if let Err(e) = tuning
+        .tune_styled(ctx, &net.styled(), &photo, &a.output_options())
+        .await
+    {
+        // Tuning is an optimisation: the photo is still stylized, with the fixed kernels.
+        bars.suspend(|| eprintln!("warning: kernel tuning failed: {e}"));
     }
     let mut tiles: Option<ProgressBar> = None;
     let mut progress = |p: Progress| {

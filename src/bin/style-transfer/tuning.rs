@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, TuneMode};
-use webgpu_style_transfer::tune::{self, cache};
+use webgpu_style_transfer::image::Rgba8Image;
+use webgpu_style_transfer::models::{OutputOptions, Styled};
+use webgpu_style_transfer::tune::{self, cache, TuneReport};
 use webgpu_style_transfer::{clock::now_ms, Result};
 
 use crate::stdout::say;
@@ -58,9 +60,21 @@ impl Tuning {
         Ok(tuning)
     }
 
-    /// Whether this run times what the cache lacks (`--tune full`).
-    pub fn is_full(&self) -> bool {
-        self.mode == TuneMode::Full
+    /// With `--tune full`: times the kernels a stylization of `photo` uses that the cache lacks,
+    /// reports it on stderr and saves the cache.
+    pub async fn tune_styled(
+        &self,
+        ctx: &GpuContext,
+        net: &Styled<'_>,
+        photo: &Rgba8Image,
+        opts: &OutputOptions,
+    ) -> Result<()> {
+        if self.mode != TuneMode::Full {
+            return Ok(());
+        }
+        let report = net.tune(ctx, photo, opts, self.budget_ms).await?;
+        let (w, h) = photo.fitted_size(opts.max_size);
+        self.finish(ctx, &report, (h, w))
     }
 
     /// With `--tune full`: times the kernels `record` uses on a `height` x `width` input that
@@ -89,10 +103,15 @@ impl Tuning {
             return Ok(());
         }
         let report = tune::tune_net(ctx, record, size, self.budget_ms, &now_ms).await?;
+        self.finish(ctx, &report, size)
+    }
+
+    /// Reports a tuning that timed something on stderr and saves the cache.
+    fn finish(&self, ctx: &GpuContext, report: &TuneReport, (h, w): (usize, usize)) -> Result<()> {
         if report.tuned.is_empty() && report.left == 0 {
             return Ok(());
         }
-        eprintln!("{} at {}x{}", report.summary(), size.1, size.0);
+        eprintln!("{} at {w}x{h}", report.summary());
         match &self.file {
             Some(path) => cache::save(ctx, path),
             None => Ok(()),
