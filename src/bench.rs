@@ -2,7 +2,7 @@
 //! (`StyleTransfer.benchConv()` in the wasm facade), so both report the same figures.
 
 use crate::gpu::{GpuContext, Plan};
-use crate::ops::{Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
+use crate::ops::{Conv2d, Conv2dParams, ConvKernel, Padding, SharedTiling, TileChoice, Tiling};
 use crate::Result;
 
 /// One convolution shape to time.
@@ -64,23 +64,45 @@ pub struct ConvResult {
     pub gflops: f64,
 }
 
+/// A kernel the convolution benchmark times: the naive one, or a tile of the tiled layout
+/// (register-tiled or workgroup-memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BenchKernel {
+    /// One output per invocation.
+    Naive,
+    /// The tiled layout's weights, run with this tile.
+    Tiled(TileChoice),
+}
+
 /// Kernels timed for each case: the naive one, the engine's default tile on this kind of adapter
-/// (`device_type` as in [`crate::gpu::AdapterSummary`]), and a few other tile shapes to show the
-/// trade-off on the adapter at hand.
-pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<ConvKernel> {
+/// (`device_type` as in [`crate::gpu::AdapterSummary`]), a few other tile shapes to show the
+/// trade-off on the adapter at hand, and two block tiles of the workgroup-memory kernel.
+pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<BenchKernel> {
     let default = Tiling::for_adapter(case.out_c, case.k, 1, device_type);
-    let mut ks = vec![ConvKernel::Naive, ConvKernel::Tiled(default)];
+    let tiled = |t| BenchKernel::Tiled(TileChoice::Registers(t));
+    let mut ks = vec![BenchKernel::Naive, tiled(default)];
     for (px, co4) in [(8, 4), (4, 4), (8, 2), (16, 4), (8, 1), (16, 1)] {
         let t = Tiling {
             tile_px: px,
             tile_co4: co4,
             ..default
         };
-        if !ks.contains(&ConvKernel::Tiled(t))
+        if !ks.contains(&tiled(t))
             && co4 * 4 <= case.out_c.next_multiple_of(4)
             && (px - 1) + case.k <= 24
         {
-            ks.push(ConvKernel::Tiled(t));
+            ks.push(tiled(t));
+        }
+    }
+    for (wg_px, wg_co, tile_px, tile_co4) in [(16, 4, 4, 2), (64, 1, 4, 1)] {
+        let t = SharedTiling {
+            wg_px,
+            wg_co,
+            tile_px,
+            tile_co4,
+        };
+        if wg_co * tile_co4 <= case.out_c.div_ceil(4) && t.channels_per_step(case.k, 1).is_some() {
+            ks.push(BenchKernel::Tiled(TileChoice::Shared(t)));
         }
     }
     ks
@@ -92,7 +114,7 @@ pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<ConvKernel> {
 pub async fn time_conv(
     ctx: &GpuContext,
     case: &ConvCase,
-    kernel: ConvKernel,
+    kernel: BenchKernel,
     runs: usize,
     now: &dyn Fn() -> f64,
 ) -> Result<ConvResult> {
@@ -113,27 +135,40 @@ pub async fn time_conv(
     };
     let w: Vec<f32> = (0..out_c * in_c * k * k).map(|_| rnd() * 0.1).collect();
     let x: Vec<f32> = (0..in_c * size * size).map(|_| rnd()).collect();
-    let conv = Conv2d::with_kernel(
-        ctx,
-        "bench.conv",
-        &w,
-        [out_c, in_c, k, k],
-        None,
-        Conv2dParams::padded(pad, Padding::Reflect),
-        kernel,
-    )?;
+    // The tiled layout is the default tile's; the tile timed is given at record time (so a
+    // tuned choice in the device's table does not replace it).
+    let layout = match kernel {
+        BenchKernel::Naive => ConvKernel::Naive,
+        BenchKernel::Tiled(_) => {
+            ConvKernel::Tiled(Tiling::for_adapter(out_c, k, 1, &ctx.adapter().device_type))
+        }
+    };
+    let params = Conv2dParams::padded(pad, Padding::Reflect);
+    let shape = [out_c, in_c, k, k];
+    let conv = Conv2d::with_kernel(ctx, "bench.conv", &w, shape, None, params, layout)?;
     let x = ctx.upload("bench.x", &[in_c, size, size], &x)?;
     let mut plan = Plan::new("bench");
-    let _y = conv.record(ctx, &mut plan, &x)?;
+    let _y = match kernel {
+        BenchKernel::Naive => conv.record(ctx, &mut plan, &x)?,
+        BenchKernel::Tiled(t) => conv.record_choice(ctx, &mut plan, &x, Default::default(), t)?,
+    };
     plan.run(ctx).await?;
     ctx.finish().await?;
     let ms = median_run(ctx, &plan, runs, now).await?;
     let (oh, ow) = conv.output_size(size, size)?;
     let flops = 2.0 * (out_c * oh * ow * in_c * k * k) as f64;
     let kernel = match kernel {
-        ConvKernel::Naive => "naive".to_string(),
-        ConvKernel::Tiled(t) => format!("tiled {}px x {}co", t.tile_px, t.tile_co4 * 4),
-        ConvKernel::Depthwise { tile_px } => format!("depthwise {tile_px}px"),
+        BenchKernel::Naive => "naive".to_string(),
+        BenchKernel::Tiled(TileChoice::Registers(t)) => {
+            format!("tiled {}px x {}co", t.tile_px, t.tile_co4 * 4)
+        }
+        BenchKernel::Tiled(TileChoice::Shared(t)) => format!(
+            "shared {}px x {}co, {}x{} invocations",
+            t.tile_px,
+            t.tile_co4 * 4,
+            t.wg_px,
+            t.wg_co
+        ),
     };
     Ok(ConvResult {
         case: case.name,
@@ -155,7 +190,7 @@ pub async fn conv_table(
     for case in CONV_CASES.iter().filter(|c| c.name.contains(filter)) {
         for kernel in kernels_for(case, &ctx.adapter().device_type) {
             // The naive kernel is slow on emulated GPUs: fewer runs of it.
-            let n = if kernel == ConvKernel::Naive {
+            let n = if kernel == BenchKernel::Naive {
                 runs.div_ceil(4)
             } else {
                 runs

@@ -12,7 +12,7 @@ use common::{assert_close, ctx, random};
 use webgpu_style_transfer::gpu::{DType, Plan};
 use webgpu_style_transfer::ops::{
     self, Activation, Conv2d, Conv2dParams, ConvInput, ConvKernel, Padding, PixelMap, PoolMode,
-    Reduction, Tiling, Unary,
+    Reduction, TileChoice, Tiling, Unary,
 };
 use webgpu_style_transfer::{reference, Error};
 
@@ -1543,10 +1543,11 @@ gpu_test!(input_gradient_follows_weights_on_the_gpu, {
     }
 });
 
-// Every tile the tuner may choose for a layer, chosen through the device's tuning table as a
-// tuned net's layer is: each gives exactly the fixed tile's output (a tile changes which
-// invocation computes an output, not the order of its sum) and matches the oracles composed.
-// The shapes are this test's own, so no other test meets its table entries.
+// Every tile the tuner may choose for a layer, the workgroup-memory kernel's block tiles
+// included, chosen through the device's tuning table as a tuned net's layer is: each gives
+// exactly the fixed tile's output (a tile changes which invocation computes an output, not the
+// order of its sum) and matches the oracles composed. The shapes are this test's own, so no
+// other test meets its table entries.
 gpu_test!(
     every_tile_the_tuner_may_pick_gives_the_fixed_tiles_output,
     {
@@ -1604,9 +1605,20 @@ gpu_test!(
                 co_pad: conv.padded_out_channels(),
             };
             let key = problem.key().unwrap();
-            let candidates = problem.candidates(&ctx);
-            assert_eq!(candidates[0], own, "the fixed tile comes first");
-            assert!(candidates.len() >= 6, "{key}: {candidates:?}");
+            let mut candidates = problem.candidates(&ctx);
+            assert_eq!(
+                candidates[0],
+                TileChoice::Registers(own),
+                "the fixed tile comes first"
+            );
+            let shared = problem.shared_tiles();
+            assert!(shared.len() >= 2, "{key}: {shared:?}");
+            for s in shared {
+                if !candidates.contains(&s) {
+                    candidates.push(s);
+                }
+            }
+            assert!(candidates.len() >= 8, "{key}: {candidates:?}");
             let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
             let g = ctx.upload("gamma", &[c], &gamma).unwrap();
             let bt = ctx.upload("beta", &[c], &beta).unwrap();

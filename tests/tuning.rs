@@ -247,3 +247,31 @@ fn the_command_line_tunes_once_keeps_the_cache_and_never_changes_the_picture() {
         text(&bad.stderr)
     );
 }
+
+#[test]
+fn plan_caches_record_again_when_the_tuning_changes() {
+    pollster::block_on(async {
+        // A context of its own: the other tests here change their context's tuning.
+        let ctx = GpuContext::new().await.unwrap();
+        let cache: webgpu_style_transfer::gpu::PlanCache<u32, u32> = Default::default();
+        let made = std::cell::Cell::new(0);
+        let get = || {
+            let make = || {
+                made.set(made.get() + 1);
+                Ok((7, 0))
+            };
+            cache.with(&ctx, 1, make, |v| Ok(*v)).unwrap()
+        };
+        assert_eq!((get(), get()), (7, 7));
+        assert_eq!(made.get(), 1, "a plan is recorded once");
+        ctx.load_tuning(TuningTable::default());
+        get();
+        assert_eq!(made.get(), 2, "new tuned choices: recorded again");
+        ctx.set_tune_mode(TuneMode::Cached);
+        get();
+        assert_eq!(made.get(), 2, "the same mode is no change");
+        ctx.set_tune_mode(TuneMode::Off);
+        get();
+        assert_eq!(made.get(), 3, "another mode: recorded again");
+    });
+}

@@ -16,6 +16,7 @@ use crate::{Error, Result};
 const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
 const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
 const DEPTHWISE: Kernel = kernel!("conv2d_depthwise.wgsl", "main");
+const SHARED: Kernel = kernel!("conv2d_shared.wgsl", "main");
 
 /// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
 const DEPTHWISE_MAX_PX: usize = 16;
@@ -191,6 +192,71 @@ impl Tiling {
             })
         }
     }
+}
+
+/// The block tile of the workgroup-memory kernel (`conv2d_shared.wgsl`): a workgroup of
+/// `wg_px` x `wg_co` invocations computes `wg_px * tile_px` pixels of an output row for
+/// `wg_co * tile_co4` vec4 groups of channels, staging the input window and the weights it
+/// shares in workgroup memory. A candidate for the tuner (its sums are the tiled kernel's, bit
+/// for bit), meant for real GPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedTiling {
+    /// Invocations along the output row.
+    pub wg_px: usize,
+    /// Invocations across channel groups.
+    pub wg_co: usize,
+    /// Output pixels per invocation (1..=8), strided by `wg_px`.
+    pub tile_px: usize,
+    /// vec4 groups of output channels per invocation (1..=4); `tile_px * tile_co4` <= 16.
+    pub tile_co4: usize,
+}
+
+/// Workgroup memory the shared kernel holds: input window values and vec4 weights.
+const SHARED_XS: usize = 1536;
+const SHARED_WS: usize = 576;
+
+impl SharedTiling {
+    /// Input channels staged per step for a kernel width and stride: as many as its workgroup
+    /// memory holds (up to 16), or `None` where not even one fits.
+    pub fn channels_per_step(&self, k_w: usize, stride: usize) -> Option<usize> {
+        let win = (self.wg_px * self.tile_px - 1) * stride + k_w;
+        let cb = (SHARED_XS / win)
+            .min(SHARED_WS / (k_w * self.wg_co * self.tile_co4))
+            .min(16);
+        (cb >= 1).then_some(cb)
+    }
+
+    pub(crate) fn validate(&self, k_w: usize, stride: usize) -> Result<()> {
+        let threads = self.wg_px * self.wg_co;
+        let ok = Tiling::supports(k_w, stride)
+            && (1..=8).contains(&self.tile_px)
+            && (1..=MAX_CO4).contains(&self.tile_co4)
+            && self.tile_px * self.tile_co4 <= 16
+            && (1..=256).contains(&threads)
+            && self.channels_per_step(k_w, stride).is_some();
+        if ok {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument {
+            op: "conv2d",
+            message: format!(
+                "shared tiling {self:?} is outside what the workgroup-memory kernel holds: tile_px 1..=8, \
+                 tile_co4 1..={MAX_CO4} with tile_px * tile_co4 <= 16, 1..=256 invocations, kernel width \
+                 <= {MAX_K}, stride 1 or 2, and one input channel's window and weights in {SHARED_XS} \
+                 values and {SHARED_WS} vec4"
+            ),
+        })
+    }
+}
+
+/// How a layer of the tiled kernel's weight layout runs: the register-tiled kernel with a tile,
+/// or the workgroup-memory kernel with a block tile (same layout, same bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileChoice {
+    /// `conv2d_tiled.wgsl`.
+    Registers(Tiling),
+    /// `conv2d_shared.wgsl`.
+    Shared(SharedTiling),
 }
 
 /// Which kernel a [`Conv2d`] runs.
@@ -568,32 +634,37 @@ impl Conv2d {
         self.record_with(ctx, plan, x, input, None)
     }
 
-    /// [`Conv2d::record_input`] with the tiled kernel's tile `t` instead of the layer's own or
-    /// the tuned one (for tuning: the weights' layout must hold it).
-    pub(crate) fn record_tiled(
+    /// [`Conv2d::record_input`] with `choice` instead of the layer's own tile or the tuned one
+    /// (for tuning and tests: the weights' layout must hold it).
+    pub fn record_choice(
         &self,
         ctx: &GpuContext,
         plan: &mut Plan,
         x: &Tensor,
         input: ConvInput,
-        t: Tiling,
+        choice: TileChoice,
     ) -> Result<Tensor> {
         let [out_c, _, _, k_w] = self.shape;
+        let stride = self.params.stride;
         let fits = matches!(self.kernel, ConvKernel::Tiled(_))
-            && t.validate(k_w, self.params.stride).is_ok()
-            && self.out_c4.is_multiple_of(t.tile_co4);
+            && match choice {
+                TileChoice::Registers(t) => {
+                    t.validate(k_w, stride).is_ok() && self.out_c4.is_multiple_of(t.tile_co4)
+                }
+                TileChoice::Shared(t) => t.validate(k_w, stride).is_ok(),
+            };
         if !fits {
             return Err(Error::InvalidArgument {
                 op: "conv2d",
                 message: format!(
-                    "'{}' ({out_c} channels padded to {}, kernel {:?}) cannot run tile {t}",
+                    "'{}' ({out_c} channels padded to {}, kernel {:?}) cannot run {choice}",
                     self.label,
                     4 * self.out_c4,
                     self.kernel
                 ),
             });
         }
-        self.record_with(ctx, plan, x, input, Some(t))
+        self.record_with(ctx, plan, x, input, Some(choice))
     }
 
     fn record_with(
@@ -602,7 +673,7 @@ impl Conv2d {
         plan: &mut Plan,
         x: &Tensor,
         input: ConvInput,
-        tiling: Option<Tiling>,
+        choice: Option<TileChoice>,
     ) -> Result<Tensor> {
         let (c, stored_h, stored_w) = x.chw("conv2d")?;
         let [out_c, _, k_h, k_w] = self.shape;
@@ -657,32 +728,57 @@ impl Conv2d {
                 ctx.dispatch(&self.label, &DEPTHWISE, &constants, &p, &bindings, groups)?
             }
             ConvKernel::Tiled(own) => {
-                let t = tiling
+                let choice = choice
                     .unwrap_or_else(|| tiling_for(ctx, self, own, [c, stored_h, stored_w], &input));
-                let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
-                let [wg_x, wg_y, wg_z] = fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
                 let map = input.map.map(|m| (&m.coeffs, m.act.code()));
-                let constants = [
-                    ("WG_X", wg_x as f64),
-                    ("WG_Y", wg_y as f64),
-                    ("WG_Z", wg_z as f64),
-                    ("TILE_PX", t.tile_px as f64),
-                    ("TILE_CO4", t.tile_co4 as f64),
+                // Without a map the kernel never reads its map binding: the bias fills it.
+                let coeffs = map.map_or(&self.bias, |m| m.0);
+                let bindings = [x, &self.weights, &self.bias, coeffs, &y];
+                let read = [
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
                     ("IN_MAP", map.is_some() as u32 as f64),
                     ("IN_ACT", map.map_or(0, |m| m.1) as f64),
                     ("UP", input.upsample as f64),
                 ];
-                let groups = [
-                    tiles_x.div_ceil(wg_x) as u32,
-                    oh.div_ceil(wg_y) as u32,
-                    blocks.div_ceil(wg_z) as u32,
-                ];
-                // Without a map the kernel never reads its map binding: the bias fills it.
-                let coeffs = map.map_or(&self.bias, |m| m.0);
-                let bindings = [x, &self.weights, &self.bias, coeffs, &y];
-                ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
+                match choice {
+                    TileChoice::Registers(t) => {
+                        let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
+                        let [wg_x, wg_y, wg_z] =
+                            fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
+                        let mut constants = vec![
+                            ("WG_X", wg_x as f64),
+                            ("WG_Y", wg_y as f64),
+                            ("WG_Z", wg_z as f64),
+                            ("TILE_PX", t.tile_px as f64),
+                            ("TILE_CO4", t.tile_co4 as f64),
+                        ];
+                        constants.extend(read);
+                        let groups = [
+                            tiles_x.div_ceil(wg_x) as u32,
+                            oh.div_ceil(wg_y) as u32,
+                            blocks.div_ceil(wg_z) as u32,
+                        ];
+                        ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
+                    }
+                    TileChoice::Shared(t) => {
+                        let cb = t.channels_per_step(k_w, self.params.stride).unwrap_or(1);
+                        let mut constants = vec![
+                            ("WG_PX", t.wg_px as f64),
+                            ("WG_CO", t.wg_co as f64),
+                            ("TILE_PX", t.tile_px as f64),
+                            ("TILE_CO4", t.tile_co4 as f64),
+                            ("CB", cb as f64),
+                        ];
+                        constants.extend(read);
+                        let groups = [
+                            ow.div_ceil(t.wg_px * t.tile_px) as u32,
+                            oh as u32,
+                            self.out_c4.div_ceil(t.wg_co * t.tile_co4) as u32,
+                        ];
+                        ctx.dispatch(&self.label, &SHARED, &constants, &p, &bindings, groups)?
+                    }
+                }
             }
         };
         // A multiply-add per output value and weight of its group.

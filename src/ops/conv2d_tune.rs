@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::conv2d::{Conv2d, ConvInput, Tiling};
+use super::conv2d::{Conv2d, ConvInput, SharedTiling, TileChoice, Tiling};
 use super::{Activation, ChannelAffine, Conv2dParams, ConvKernel, Padding};
 use crate::gpu::{GpuContext, Plan, Timing, Tuned};
 use crate::{Error, Result};
@@ -30,6 +30,48 @@ impl fmt::Display for Tiling {
             4 * self.tile_co4,
             self.wg_x * self.wg_y
         )
+    }
+}
+
+impl fmt::Display for SharedTiling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "shared {}px {}co {}x{}t",
+            self.tile_px,
+            4 * self.tile_co4,
+            self.wg_px,
+            self.wg_co
+        )
+    }
+}
+
+impl fmt::Display for TileChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TileChoice::Registers(t) => t.fmt(f),
+            TileChoice::Shared(t) => t.fmt(f),
+        }
+    }
+}
+
+impl TileChoice {
+    /// Parses the text form of either kind ("tiled 8px 16co 64t", "shared 4px 8co 16x4t").
+    pub fn parse(s: &str) -> Option<Self> {
+        if let Some(t) = Tiling::parse(s) {
+            return Some(TileChoice::Registers(t));
+        }
+        let mut f = s.strip_prefix("shared ")?.split(' ');
+        let mut num = |unit: &str| f.next()?.strip_suffix(unit)?.parse::<usize>().ok();
+        let (px, co) = (num("px")?, num("co")?);
+        let (wg_px, wg_co) = f.next()?.strip_suffix('t')?.split_once('x')?;
+        (co % 4 == 0).then_some(())?;
+        Some(TileChoice::Shared(SharedTiling {
+            wg_px: wg_px.parse().ok()?,
+            wg_co: wg_co.parse().ok()?,
+            tile_px: px,
+            tile_co4: co / 4,
+        }))
     }
 }
 
@@ -118,10 +160,54 @@ impl ConvProblem {
         Tiling::for_adapter(out_c, k_w, self.params.stride, &ctx.adapter().device_type)
     }
 
-    /// The tiles it can run with: 4, 8 or 16 pixels, 4, 8 or 16 output channels or the fixed
-    /// tile's (a divisor of its padded channels, and no more than it has), 64 or 128
-    /// invocations a workgroup; the fixed choice first.
-    pub fn candidates(&self, ctx: &GpuContext) -> Vec<Tiling> {
+    /// The variants the tuner times on this device, the fixed choice first: register tiles
+    /// ([`ConvProblem::register_tiles`]) everywhere, and on real GPUs the workgroup-memory
+    /// kernel's block tiles ([`ConvProblem::shared_tiles`]; on the emulated GPUs here it
+    /// spills its loop-indexed accumulators and only costs tuning time).
+    pub fn candidates(&self, ctx: &GpuContext) -> Vec<TileChoice> {
+        let mut out: Vec<TileChoice> = self
+            .register_tiles(ctx)
+            .into_iter()
+            .map(TileChoice::Registers)
+            .collect();
+        if ctx.adapter().device_type != "cpu" {
+            out.extend(self.shared_tiles());
+        }
+        out
+    }
+
+    /// The workgroup-memory kernel's block tiles that fit: 64 to 128 invocations, 2 to 8
+    /// pixels and 4 to 16 channels each, no more channel groups a workgroup than the layer has.
+    pub fn shared_tiles(&self) -> Vec<TileChoice> {
+        let groups = self.co_pad / 4;
+        let tiles = [
+            (16, 4, 4, 2),
+            (32, 2, 2, 4),
+            (16, 8, 2, 2),
+            (8, 8, 8, 1),
+            (64, 1, 2, 4),
+            (32, 4, 4, 1),
+            (32, 2, 4, 1),
+            (64, 1, 4, 1),
+        ];
+        tiles
+            .into_iter()
+            .map(|(wg_px, wg_co, tile_px, tile_co4)| SharedTiling {
+                wg_px,
+                wg_co,
+                tile_px,
+                tile_co4,
+            })
+            .filter(|t| t.wg_co * t.tile_co4 <= groups.max(1))
+            .filter(|t| t.validate(self.shape[3], self.params.stride).is_ok())
+            .map(TileChoice::Shared)
+            .collect()
+    }
+
+    /// The register tiles it can run with: 4, 8 or 16 pixels, 4, 8 or 16 output channels or
+    /// the fixed tile's (a divisor of its padded channels, and no more than it has), 64 or 128
+    /// invocations a workgroup; the fixed tile first.
+    pub fn register_tiles(&self, ctx: &GpuContext) -> Vec<Tiling> {
         let out_c = self.shape[0];
         let fixed = self.fixed(ctx);
         let mut out = vec![fixed];
@@ -134,7 +220,7 @@ impl ConvProblem {
                         wg_x: 8,
                         wg_y: threads / 8,
                     };
-                    if self.fits(&t)
+                    if self.fits(&TileChoice::Registers(t))
                         && 4 * tile_co4 <= out_c.next_multiple_of(4)
                         && !out.contains(&t)
                     {
@@ -146,11 +232,15 @@ impl ConvProblem {
         out
     }
 
-    /// Whether `t` can run this problem with the weights as laid out.
-    pub fn fits(&self, t: &Tiling) -> bool {
-        Tiling::supports(self.shape[3], self.params.stride)
-            && t.validate(self.shape[3], self.params.stride).is_ok()
-            && (self.co_pad / 4).is_multiple_of(t.tile_co4)
+    /// Whether `choice` can run this problem with the weights as laid out.
+    pub fn fits(&self, choice: &TileChoice) -> bool {
+        let (k_w, stride) = (self.shape[3], self.params.stride);
+        match choice {
+            TileChoice::Registers(t) => {
+                t.validate(k_w, stride).is_ok() && (self.co_pad / 4).is_multiple_of(t.tile_co4)
+            }
+            TileChoice::Shared(t) => t.validate(k_w, stride).is_ok(),
+        }
     }
 
     /// Parses the text form ([`ConvProblem`]'s `Display`).
@@ -225,25 +315,25 @@ fn bad_problem(message: String) -> Error {
     }
 }
 
-/// The tile `conv` runs on `x` through `input`: the tuned one where the device's table has one
-/// that fits (and tuning is not off), else the layer's own. While a net is recorded for tuning,
-/// a miss is noted for [`crate::tune`] to time.
+/// What `conv` runs on `x` through `input`: the tuned choice where the device's table has one
+/// that fits (and tuning is not off), else the layer's own tile. While a net is recorded for
+/// tuning, a miss is noted for [`crate::tune`] to time.
 pub(crate) fn tiling_for(
     ctx: &GpuContext,
     conv: &Conv2d,
     own: Tiling,
     stored: [usize; 3],
     input: &ConvInput,
-) -> Tiling {
+) -> TileChoice {
     let problem = ConvProblem::of(conv, stored, input);
     let Ok(key) = problem.key() else {
-        return own;
+        return TileChoice::Registers(own);
     };
     let choice = ctx.tune_state().choice(&key, || problem.to_string());
     choice
-        .and_then(|c| Tiling::parse(&c))
+        .and_then(|c| TileChoice::parse(&c))
         .filter(|t| problem.fits(t))
-        .unwrap_or(own)
+        .unwrap_or(TileChoice::Registers(own))
 }
 
 /// Times every candidate tile of `problem` on synthetic data (the fastest of `runs` per tile,
@@ -257,7 +347,7 @@ pub async fn time_problem(
 ) -> Result<Tuned> {
     let layer = synthetic_layer(ctx, problem)?;
     let timing = Timing::best(ctx);
-    let mut best: Option<(Tiling, f64)> = None;
+    let mut best: Option<(TileChoice, f64)> = None;
     let mut fixed_ms = f64::NAN;
     for (i, t) in problem.candidates(ctx).into_iter().enumerate() {
         let mut plan = Plan::new("tune");
@@ -277,7 +367,7 @@ pub async fn time_problem(
         }
     }
     ctx.take_uncaptured("tune")?;
-    let fixed = problem.fixed(ctx);
+    let fixed = TileChoice::Registers(problem.fixed(ctx));
     let (choice, ms) = match best {
         Some((t, ms)) if ms < MARGIN * fixed_ms => (t, ms),
         _ => (fixed, fixed_ms),
@@ -299,13 +389,13 @@ struct SyntheticLayer {
 }
 
 impl SyntheticLayer {
-    fn record(&self, ctx: &GpuContext, plan: &mut Plan, t: Tiling) -> Result<()> {
+    fn record(&self, ctx: &GpuContext, plan: &mut Plan, t: TileChoice) -> Result<()> {
         let input = ConvInput {
             map: self.map.as_ref(),
             upsample: self.upsample,
         };
         self.conv
-            .record_tiled(ctx, plan, &self.x, input, t)
+            .record_choice(ctx, plan, &self.x, input, t)
             .map(drop)
     }
 }
@@ -369,6 +459,19 @@ mod tests {
         assert_eq!(Tiling::parse(&t.to_string()), Some(t));
         assert_eq!(Tiling::parse("tiled 8px 6co 64t"), None);
         assert_eq!(Tiling::parse("naive"), None);
+        let s = TileChoice::Shared(SharedTiling {
+            wg_px: 16,
+            wg_co: 4,
+            tile_px: 4,
+            tile_co4: 2,
+        });
+        assert_eq!(s.to_string(), "shared 4px 8co 16x4t");
+        assert_eq!(TileChoice::parse(&s.to_string()), Some(s));
+        assert_eq!(
+            TileChoice::parse(&t.to_string()),
+            Some(TileChoice::Registers(t))
+        );
+        assert_eq!(TileChoice::parse("shared 4px 8co 16t"), None);
         let p = ConvProblem {
             shape: [32, 3, 9, 9],
             params: Conv2dParams::padded(4, Padding::Reflect).activation(Activation::Relu),
