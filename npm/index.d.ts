@@ -353,7 +353,7 @@ export interface TuneOptions extends LoadOptions {
 export interface TunedLayer {
   /** The layer shape and output size class ("conv2d 32->32 3x3 s1 up1 map1 act0 co32 out~2^14"). */
   key: string;
-  /** The tile kept ("tiled 16px 16co 64t"); the fixed one unless another was at least 3 % faster. */
+  /** The tile kept ("tiled 16px 16co 64t"); the fixed one unless another was at least 5 % faster. */
   choice: string;
   ms: number;
   fixed: string;

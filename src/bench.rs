@@ -360,12 +360,11 @@ pub async fn fixed_and_tuned(
         v[v.len() / 2]
     };
     let [wf, wt] = whole;
-    let grids =
-        |p: &Plan| -> Vec<[u32; 3]> { p.dispatches().iter().map(|d| d.workgroups()).collect() };
-    let changed = grids(&plans[0])
+    let changed = plans[0]
+        .dispatches()
         .iter()
-        .zip(grids(&plans[1]))
-        .map(|(a, b)| *a != b)
+        .zip(plans[1].dispatches())
+        .map(|(a, b)| !a.same_launch(b))
         .collect();
     Ok(FixedAndTuned {
         fixed: crate::gpu::Profile {
@@ -387,7 +386,7 @@ pub struct FixedAndTuned {
     pub fixed: crate::gpu::Profile,
     /// With this device's tuned choices.
     pub tuned: crate::gpu::Profile,
-    /// Per dispatch, whether tuning changed its launch (another tile: another grid).
+    /// Per dispatch, whether tuning changed its launch (another kernel specialisation or grid).
     pub changed: Vec<bool>,
 }
 
@@ -434,8 +433,8 @@ pub fn fixed_and_tuned_markdown(r: &FixedAndTuned) -> String {
 }
 
 /// One Gatys gradient evaluation (VGG19 forward and backward, the loss and its gradient: what an
-/// iteration costs besides the optimiser's few element-wise passes) on a square image of `size`
-/// px, with the default loss layers and weights, ready to record.
+/// iteration costs besides the optimiser's few element-wise passes) on a `width` x `height`
+/// image, with the default loss layers and weights, ready to record.
 pub struct GatysGradient<'a> {
     gatys: &'a crate::gatys::Gatys,
     targets: crate::loss::Targets,
@@ -448,15 +447,16 @@ impl<'a> GatysGradient<'a> {
     pub async fn new(
         ctx: &GpuContext,
         gatys: &'a crate::gatys::Gatys,
-        size: usize,
+        width: usize,
+        height: usize,
     ) -> Result<Self> {
         use crate::gatys::run::to_vgg;
         let weights = crate::loss::LossWeights::default();
-        let content = to_vgg(ctx, &test_card(size, size, 0)).await?;
-        let style = to_vgg(ctx, &test_card(size, size * 3 / 4, 1)).await?;
+        let content = to_vgg(ctx, &test_card(width, height, 0)).await?;
+        let style = to_vgg(ctx, &test_card(width, height * 3 / 4, 1)).await?;
         let targets =
             crate::loss::targets(ctx, gatys.vgg(), &content, &[(&style, 1.0)], &weights).await?;
-        let x = to_vgg(ctx, &test_card(size, size, 2)).await?;
+        let x = to_vgg(ctx, &test_card(width, height, 2)).await?;
         Ok(Self {
             gatys,
             targets,
@@ -482,7 +482,7 @@ pub async fn profile_gatys(
     timing: crate::gpu::Timing,
     now: &dyn Fn() -> f64,
 ) -> Result<crate::gpu::Profile> {
-    let step = GatysGradient::new(ctx, gatys, size).await?;
+    let step = GatysGradient::new(ctx, gatys, size, size).await?;
     let mut plan = Plan::new("profile.gatys");
     step.record(ctx, &mut plan)?;
     plan.profile(ctx, runs, timing, now).await

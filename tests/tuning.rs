@@ -69,9 +69,9 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
         for t in &r.tuned {
             let choice = Tiling::parse(&t.tuned.choice).expect("a tile");
             assert!(t.tuned.ms <= t.tuned.fixed_ms, "{t:?}");
-            // Another tile is kept only if it beat the fixed one by the 3 % margin.
+            // Another tile is kept only if it beat the fixed one by the 5 % margin.
             assert!(
-                t.tuned.choice == t.tuned.fixed || t.tuned.ms < 0.97 * t.tuned.fixed_ms,
+                t.tuned.choice == t.tuned.fixed || t.tuned.ms < 0.95 * t.tuned.fixed_ms,
                 "{t:?}"
             );
             assert_eq!(ctx.tuning_table().get(&t.key), Some(&t.tuned));
@@ -227,6 +227,30 @@ fn the_command_line_tunes_once_keeps_the_cache_and_never_changes_the_picture() {
     );
     assert_eq!(damaged, fixed);
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a table\n");
+
+    // Gatys tunes its gradient evaluation at the stage's size; a small budget leaves layers
+    // for a later run, saying so, and keeps what it timed.
+    let fix = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gatys/");
+    let res = cli(&dir.join("gatys-cache"))
+        .arg("gatys")
+        .arg(format!("{fix}content32.png"))
+        .arg(format!("{fix}style32.png"))
+        .arg("-o")
+        .arg(dir.join("gatys.png"))
+        .args(["--size", "32", "--iterations", "2", "--optimizer", "adam"])
+        .args(["--tune", "full", "--tune-budget", "3"])
+        .output()
+        .unwrap();
+    let err = text(&res.stderr);
+    assert!(res.status.success(), "{err}");
+    assert!(
+        err.contains("left for the next tuning (budget spent)") && err.contains("at 32x32"),
+        "{err}"
+    );
+    let saved: Vec<_> = std::fs::read_dir(dir.join("gatys-cache"))
+        .unwrap()
+        .collect();
+    assert_eq!(saved.len(), 1, "{err}");
 
     let bad = cli(&cache_dir)
         .args(["info", "--tune", "fast"])

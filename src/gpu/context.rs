@@ -61,6 +61,19 @@ impl AdapterSummary {
     }
 }
 
+impl AdapterSummary {
+    /// Whether the adapter is a GPU emulated on the CPU (lavapipe/llvmpipe, SwiftShader, or one
+    /// that says it is a CPU): browsers report every adapter's type as "other", so the name
+    /// decides there.
+    pub fn is_emulated(&self) -> bool {
+        let name = self.name.to_lowercase();
+        self.device_type == "cpu"
+            || ["llvmpipe", "lavapipe", "swiftshader", "warp"]
+                .iter()
+                .any(|n| name.contains(n))
+    }
+}
+
 /// The device limits that decide what sizes the engine can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitsSummary {

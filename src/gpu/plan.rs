@@ -83,6 +83,11 @@ impl Dispatch {
         self.flops
     }
 
+    /// Whether `other` runs the same pipeline (kernel and specialisation) over the same grid.
+    pub fn same_launch(&self, other: &Dispatch) -> bool {
+        self.pipeline == other.pipeline && self.workgroups == other.workgroups
+    }
+
     /// States the dispatch's floating-point operations (for profiles' GFLOP/s).
     pub fn with_flops(mut self, flops: u64) -> Self {
         self.flops = flops;

@@ -102,7 +102,7 @@ impl Engine {
         let subject = self.subject(OP, &what, model)?;
         let r = match &subject {
             Subject::Gatys(g) => {
-                let step = GatysGradient::new(&self.ctx, g, size)
+                let step = GatysGradient::new(&self.ctx, g, size, size)
                     .await
                     .map_err(js_error)?;
                 let record = |plan: &mut Plan, x: &Tensor| -> Result<Tensor> {

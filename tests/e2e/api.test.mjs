@@ -263,7 +263,7 @@ test("kernel tuning: tune() keeps this GPU's tiles in IndexedDB, a new StyleTran
       const q = indexedDB.deleteDatabase("webgpu-style-transfer");
       q.onsuccess = q.onerror = q.onblocked = done;
     });
-    const entry = (e) => ({ key: e.key, choice: e.choice, fixed: e.fixed, faster: e.ms <= e.fixedMs, margin: e.choice === e.fixed || e.ms < 0.97 * e.fixedMs });
+    const entry = (e) => ({ key: e.key, choice: e.choice, fixed: e.fixed, faster: e.ms <= e.fixedMs, margin: e.choice === e.fixed || e.ms < 0.95 * e.fixedMs });
     return {
       offTune, firstMode: first.mode, firstEntries: first.entries.length, key: restored.key,
       report: { n: report.tuned.length, left: report.left, summary: report.summary, entries: report.tuned.map(entry) },
@@ -277,7 +277,7 @@ test("kernel tuning: tune() keeps this GPU's tiles in IndexedDB, a new StyleTran
   assert.equal(r.firstEntries, 0, "a fresh browser profile has nothing tuned");
   assert.match(r.key, /SwiftShader|swiftshader/i, r.key);
   // The 26-style net at 32 px has 8 convolution shapes; each kept tile was timed no slower than
-  // the fixed one (and another tile only when 3 % faster).
+  // the fixed one (and another tile only when 5 % faster).
   assert.equal(r.report.n, 8, JSON.stringify(r.report));
   assert.equal(r.report.left, 0);
   for (const e of r.report.entries) {

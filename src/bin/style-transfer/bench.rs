@@ -262,7 +262,7 @@ async fn bench_tune(
     let adapter = ctx.adapter();
     for &size in &a.sizes {
         let gatys = match &net {
-            Tuned::Gatys(g) => Some(bench::GatysGradient::new(ctx, g, size).await?),
+            Tuned::Gatys(g) => Some(bench::GatysGradient::new(ctx, g, size, size).await?),
             _ => None,
         };
         let record = |plan: &mut Plan, x: &Tensor| match (&net, &gatys) {

@@ -12,13 +12,14 @@ use webgpu_style_transfer::files::{check_writable, AtomicFile};
 use webgpu_style_transfer::gatys::{
     Gatys, GatysOptions, GatysOutput, Init, LossWeights, Optimizer, Progress,
 };
-use webgpu_style_transfer::gpu::GpuContext;
+use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor};
 use webgpu_style_transfer::image::{OutputFormat, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::ops::PoolMode;
 use webgpu_style_transfer::{Error, Result};
 
 use crate::input::{load_model, read_image};
 use crate::stdout::say;
+use crate::tuning::Tuning;
 
 #[derive(clap::Args)]
 pub struct GatysArgs {
@@ -213,7 +214,7 @@ fn snapshot_path(output: &Path, iteration: usize, stage: Option<usize>) -> PathB
     output.with_file_name(name)
 }
 
-pub async fn run(ctx: &GpuContext, a: GatysArgs) -> Result<()> {
+pub async fn run(ctx: &GpuContext, a: GatysArgs, tuning: &Tuning) -> Result<()> {
     let content = read_image(&a.content, a.max_megapixels)?;
     let styles = a
         .styles
@@ -240,6 +241,14 @@ pub async fn run(ctx: &GpuContext, a: GatysArgs) -> Result<()> {
             est.largest_buffer.0 as f64 / 1048576.0
         );
     }
+    if tuning.is_full() {
+        for &side in &opts.stages() {
+            if let Err(e) = tune_stage(ctx, &gatys, tuning, content.fitted_size(side)).await {
+                // Tuning is an optimisation: the run goes on with the fixed kernels.
+                eprintln!("warning: kernel tuning failed: {e}");
+            }
+        }
+    }
     crate::interrupt::install();
     let mut reporter = Reporter::new(&a, &opts)?;
     let out = gatys
@@ -251,6 +260,19 @@ pub async fn run(ctx: &GpuContext, a: GatysArgs) -> Result<()> {
     let out = out?;
     logged?;
     save_result(&a, &out)
+}
+
+/// With `--tune full`: times the kernels of a gradient evaluation at a stage's size that the
+/// cache lacks.
+async fn tune_stage(
+    ctx: &GpuContext,
+    gatys: &Gatys,
+    tuning: &Tuning,
+    (width, height): (usize, usize),
+) -> Result<()> {
+    let step = webgpu_style_transfer::bench::GatysGradient::new(ctx, gatys, width, height).await?;
+    let record = |plan: &mut Plan, x: &Tensor| step.record(ctx, plan).map(|()| x.clone());
+    tuning.tune(ctx, &record, (height, width)).await
 }
 
 /// The final (or interrupted) picture, written atomically, and a summary line.

@@ -60,6 +60,11 @@ impl Tuning {
         Ok(tuning)
     }
 
+    /// Whether this run times what the cache lacks (`--tune full`).
+    pub fn is_full(&self) -> bool {
+        self.mode == TuneMode::Full
+    }
+
     /// With `--tune full`: times the kernels a stylization of `photo` uses that the cache lacks,
     /// reports it on stderr and saves the cache.
     pub async fn tune_styled(
