@@ -547,9 +547,29 @@ async function showProfile() {
   }
 }
 
+// Kernel tuning: the 26-style net's layers timed on this GPU, what changed and what it gained.
+async function tuneKernels() {
+  $("tune").disabled = true;
+  $("tune-out").textContent = "timing each layer's tiles…";
+  try {
+    const r = await st.tune("multistyle", { size: MAX_SIZE, budgetMs: 120_000 });
+    const changed = r.tuned.filter((t) => t.choice !== t.fixed);
+    const note = document.createElement("p");
+    note.textContent = `${r.summary}. ${st.tuning.entries.length} layer shapes are tuned on this GPU and kept for your next visits.`;
+    const rows = changed.map((t) => [t.key.split(" out~")[0], `${t.fixed} → ${t.choice}`, `${t.fixedMs.toFixed(1)} → ${t.ms.toFixed(1)}`, `${(t.fixedMs / t.ms).toFixed(2)}×`]);
+    $("tune-out").replaceChildren(note, ...(rows.length ? [tableOf(["layer", "tile", "ms", "faster"], rows)] : []));
+    document.body.dataset.tune = "done";
+  } catch (e) {
+    $("tune-out").textContent = `tuning failed: ${e.message}`;
+  } finally {
+    $("tune").disabled = false;
+  }
+}
+
 function setUpBench() {
   $("bench-card").hidden = false;
   $("profile").addEventListener("click", showProfile);
+  $("tune").addEventListener("click", tuneKernels);
   $("bench").addEventListener("click", async () => {
     $("bench").disabled = true;
     $("bench-out").textContent = "running…";

@@ -30,6 +30,13 @@ test("the page opens the GPU and shows the adapter", async () => {
     const profile = await page.textContent("#profile-out");
     assert.match(profile, /^43 dispatches, [\d.]+ ms in all \((GPU timestamps|each submitted alone, host clock)\)/, profile);
     assert.match(profile, /conv2d_tiled\.wgsl[\d.]+[\d.]+ %/, profile);
+    // Kernel tuning from the same panel: the layers timed on this GPU, kept for the next visit.
+    await page.click("#tune");
+    await page.waitForSelector("body[data-tune=done]", { timeout: 600_000 });
+    const tuned = await page.textContent("#tune-out");
+    assert.match(tuned, /^tuned \d+ layer shape\(s\) in [\d.]+ s .* \d+ layer shapes are tuned on this GPU/, tuned);
+    const kept = await page.evaluate(() => window.styleTransfer.tuning.entries.length);
+    assert.ok(kept >= 1, `tuned entries: ${kept}`);
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();
