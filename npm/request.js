@@ -438,6 +438,10 @@ function timedNet(op, what, isModel) {
   return { net: oneOf(op, "net", what, ["multistyle", "arbitrary", "gatys"]) };
 }
 
+/**
+ * `tune` arguments -> a validated request: `{ net, model?, size, budgetMs, signal,
+ * onDownloadProgress }` (the net as for `profile`).
+ */
 export function tuneRequest(what, options, isModel) {
   const op = "tune";
   const o = optionsObject(op, options, ["size", "budgetMs", "signal", "onDownloadProgress"]);

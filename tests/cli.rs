@@ -1,6 +1,10 @@
 //! The native command line: `info` reports the adapter, bad arguments are clear errors.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::scratch;
+
 use std::process::Command;
 
 fn cli() -> Command {
@@ -45,14 +49,6 @@ fn no_adapter_is_an_error_not_a_panic() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
-}
-
-/// A scratch directory under the target folder, emptied first.
-fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

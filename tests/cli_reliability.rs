@@ -3,19 +3,15 @@
 //! or full stdout does not panic, and Ctrl-C keeps the work done.
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::scratch;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn cli() -> Command {
     Command::new(env!("CARGO_BIN_EXE_style-transfer"))
-}
-
-/// A scratch directory under the target folder, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn stderr(out: &Output) -> String {

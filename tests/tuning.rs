@@ -7,10 +7,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{ctx, random};
+use common::{ctx, random, scratch};
 use webgpu_style_transfer::clock::now_ms;
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, TuneMode, TuningTable};
 use webgpu_style_transfer::ops::{Activation, Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
@@ -147,14 +147,6 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
         );
         assert!(matches!(net.0.kernel(), ConvKernel::Tiled(_)));
     });
-}
-
-/// A scratch directory under the target folder, emptied first.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn cli(cache: &Path) -> Command {

@@ -87,3 +87,12 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], abs: f32, rel: f32) {
     let (i, e) = worst;
     assert!(e <= 0.0, "{what}: element {i} is {} but expected {} (tolerance {abs} + {rel}*|ref|, exceeded by {e})", got[i], want[i]);
 }
+
+/// A scratch directory under the target folder, emptied first.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
