@@ -6,7 +6,14 @@
 const DB_NAME = "webgpu-style-transfer";
 const STORE = "kernel-tuning";
 
-/** The database, or null where IndexedDB is unavailable. */
+/** How long opening the database may take before the engine goes on without it. */
+const OPEN_TIMEOUT_MS = 3000;
+
+/**
+ * The database, or null where IndexedDB is unavailable, fails, or does not answer within
+ * OPEN_TIMEOUT_MS (an open can wait indefinitely on another tab's connection): creating a
+ * StyleTransfer must never hang on its cache.
+ */
 function openDb() {
   return new Promise((resolve) => {
     if (typeof indexedDB === "undefined") return resolve(null);
@@ -16,10 +23,21 @@ function openDb() {
     } catch {
       return resolve(null);
     }
+    let settled = false;
+    const settle = (db) => {
+      if (settled) {
+        db?.close();
+        return;
+      }
+      settled = true;
+      clearTimeout(timer);
+      resolve(db);
+    };
+    const timer = setTimeout(() => settle(null), OPEN_TIMEOUT_MS);
     req.onupgradeneeded = () => req.result.createObjectStore(STORE);
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => resolve(null);
-    req.onblocked = () => resolve(null);
+    req.onsuccess = () => settle(req.result);
+    req.onerror = () => settle(null);
+    // Blocked by an older version's connection elsewhere: wait for it (or the timeout).
   });
 }
 
