@@ -126,13 +126,7 @@ pub async fn time_conv(
         pad,
         ..
     } = *case;
-    let mut seed = 0x2545_f491u32;
-    let mut rnd = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 17;
-        seed ^= seed << 5;
-        (seed as f32 / u32::MAX as f32) - 0.5
-    };
+    let mut rnd = crate::ops::conv2d_tune::xorshift(0x2545_f491);
     let w: Vec<f32> = (0..out_c * in_c * k * k).map(|_| rnd() * 0.1).collect();
     let x: Vec<f32> = (0..in_c * size * size).map(|_| rnd()).collect();
     // The tiled layout is the default tile's; the tile timed is given at record time (so a

@@ -85,10 +85,9 @@ pub async fn tune_net(
             continue;
         }
         let tuned = time_problem(ctx, &ConvProblem::parse(&problem)?, RUNS, now).await?;
-        let mut state = ctx.tune_state();
-        state.table.insert(&key, tuned.clone())?;
-        state.generation += 1;
-        drop(state);
+        let mut one = crate::gpu::TuningTable::default();
+        one.insert(&key, tuned.clone())?;
+        ctx.tune_state().extend(one);
         report.tuned.push(TunedProblem { key, tuned });
     }
     ctx.trim_pool();

@@ -265,9 +265,7 @@ impl GpuContext {
     /// Adds tuned choices (loaded from a cache) for plans recorded from now on (plan caches
     /// record theirs again).
     pub fn load_tuning(&self, table: TuningTable) {
-        let mut s = self.tune_state();
-        s.table.merge(table);
-        s.generation += 1;
+        self.tune_state().extend(table);
     }
 
     /// Which tuning plans recorded now follow: it changes with the mode and the table.

@@ -184,6 +184,12 @@ pub(crate) struct TuneState {
 }
 
 impl TuneState {
+    /// Adds (or replaces) the choices of `table`; plans recorded before hold other choices.
+    pub(crate) fn extend(&mut self, table: TuningTable) {
+        self.table.merge(table);
+        self.generation += 1;
+    }
+
     /// The tuned choice for `key` (none when tuning is off); while collecting, a miss is noted
     /// with `problem()`, the text the op rebuilds the problem from.
     pub(crate) fn choice(&mut self, key: &str, problem: impl FnOnce() -> String) -> Option<String> {

@@ -401,19 +401,21 @@ impl SyntheticLayer {
     }
 }
 
+/// A seeded stream of values in [-0.5, 0.5) (xorshift32), for synthetic layers whose values
+/// do not matter, only their cost (tuning, benchmarks).
+pub(crate) fn xorshift(mut seed: u32) -> impl FnMut() -> f32 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed as f32 / u32::MAX as f32 - 0.5
+    }
+}
+
 fn synthetic_layer(ctx: &GpuContext, p: &ConvProblem) -> Result<SyntheticLayer> {
     let [out_c, in_c, k_h, k_w] = p.shape;
-    let mut seed = 0x9e37_79b9u32;
-    let mut values = |n: usize| -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                seed ^= seed << 13;
-                seed ^= seed >> 17;
-                seed ^= seed << 5;
-                seed as f32 / u32::MAX as f32 - 0.5
-            })
-            .collect()
-    };
+    let mut rnd = xorshift(0x9e37_79b9);
+    let mut values = |n: usize| -> Vec<f32> { (0..n).map(|_| rnd()).collect() };
     let fixed = ConvKernel::Tiled(p.fixed(ctx));
     let w = values(out_c * in_c * k_h * k_w);
     let b = values(out_c);
