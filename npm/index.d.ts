@@ -21,9 +21,9 @@ export interface CreateOptions {
   powerPreference?: "high-performance" | "low-power";
   /**
    * Kernel tuning: "cached" (default) runs the convolution tiles timed on this GPU before
-   * (kept in IndexedDB per adapter and driver), "full" also times, before a `stylize()`, the
-   * layers its size lacks and keeps them, "off" runs the fixed tiles. Pictures are the same in
-   * every mode.
+   * (kept in IndexedDB per adapter and driver), "full" also times, before a `stylize()` (and
+   * the arbitrary-style predictor's before a `styleVector()`), the layers its size lacks and
+   * keeps them, "off" runs the fixed tiles. Pictures are the same in every mode.
    */
   tune?: "off" | "cached" | "full";
   /** The most milliseconds a `stylize()` spends tuning in mode "full", 1 to 3600000 (default 30000). */
@@ -527,7 +527,8 @@ export declare class StyleTransfer {
   profile(net: "multistyle" | "arbitrary" | "gatys" | TransformNet, options?: ProfileOptions): Promise<Profile>;
   /**
    * Times the convolution tiles of `net` at `size` px that this GPU's table lacks and keeps
-   * them (IndexedDB) for every later run: "multistyle", "arbitrary", "gatys" or a Johnson net.
+   * them (IndexedDB) for every later run: "multistyle", "arbitrary" (its style predictor's
+   * too), "gatys" or a Johnson net.
    * Rejects with "invalid-argument" on a StyleTransfer created with `{ tune: "off" }`.
    */
   tune(net: "multistyle" | "arbitrary" | "gatys" | TransformNet, options?: TuneOptions): Promise<TuneReport>;

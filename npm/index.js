@@ -537,7 +537,10 @@ export class StyleTransfer {
     await this.#arbitrary(op, r);
     const pixels = await readImage(op, "painting", painting);
     this.#alive(op);
-    return this.#engine.styleVector(pixelsOf(pixels));
+    const vector = await this.#engine.styleVector(pixelsOf(pixels));
+    // With tune: "full" the predictor's kernels were timed first: keep them.
+    if (this.#tune === "full") await this.#storeTuning();
+    return vector;
   }
 
   /**

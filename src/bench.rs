@@ -20,11 +20,15 @@ pub struct ConvCase {
     pub size: usize,
     /// Padding on each side (reflection).
     pub pad: usize,
+    /// Depthwise (one filter per channel, in_c = out_c) rather than dense.
+    pub depthwise: bool,
 }
 
 /// The benchmark cases: a 3x3 128->128 conv on 64x64 (the residual blocks of
-/// Johnson's net) and a 9x9 3->32 conv on 256x256 (its first layer), plus the thin last layer.
-pub const CONV_CASES: [ConvCase; 3] = [
+/// Johnson's net) and a 9x9 3->32 conv on 256x256 (its first layer), plus the thin last layer;
+/// and two 3x3 depthwise layers of the arbitrary-style predictor (MobileNetV2), a wide plane
+/// and a small one.
+pub const CONV_CASES: [ConvCase; 5] = [
     ConvCase {
         name: "3x3 128->128 @64x64",
         in_c: 128,
@@ -32,6 +36,7 @@ pub const CONV_CASES: [ConvCase; 3] = [
         k: 3,
         size: 64,
         pad: 1,
+        depthwise: false,
     },
     ConvCase {
         name: "9x9 3->32 @256x256",
@@ -40,6 +45,7 @@ pub const CONV_CASES: [ConvCase; 3] = [
         k: 9,
         size: 256,
         pad: 4,
+        depthwise: false,
     },
     ConvCase {
         name: "9x9 32->3 @256x256",
@@ -48,6 +54,25 @@ pub const CONV_CASES: [ConvCase; 3] = [
         k: 9,
         size: 256,
         pad: 4,
+        depthwise: false,
+    },
+    ConvCase {
+        name: "3x3 depthwise 144 @64x64",
+        in_c: 144,
+        out_c: 144,
+        k: 3,
+        size: 64,
+        pad: 1,
+        depthwise: true,
+    },
+    ConvCase {
+        name: "3x3 depthwise 960 @8x8",
+        in_c: 960,
+        out_c: 960,
+        k: 3,
+        size: 8,
+        pad: 1,
+        depthwise: true,
     },
 ];
 
@@ -76,8 +101,17 @@ pub enum BenchKernel {
 
 /// Kernels timed for each case: the naive one, the engine's default tile on this kind of adapter
 /// (`device_type` as in [`crate::gpu::AdapterSummary`]), a few other tile shapes to show the
-/// trade-off on the adapter at hand, and two block tiles of the workgroup-memory kernel.
+/// trade-off on the adapter at hand, and two block tiles of the workgroup-memory kernel; for a
+/// depthwise case the naive kernel and the depthwise kernel's pixels per invocation (the
+/// default first).
 pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<BenchKernel> {
+    if case.depthwise {
+        let mut ks = vec![BenchKernel::Naive];
+        for px in [crate::ops::conv2d::DEPTHWISE_PX, 1, 4, 16] {
+            ks.push(BenchKernel::Tiled(TileChoice::Depthwise(px)));
+        }
+        return ks;
+    }
     let default = Tiling::for_adapter(case.out_c, case.k, 1, device_type);
     let tiled = |t| BenchKernel::Tiled(TileChoice::Registers(t));
     let mut ks = vec![BenchKernel::Naive, tiled(default)];
@@ -124,21 +158,26 @@ pub async fn time_conv(
         k,
         size,
         pad,
+        depthwise,
         ..
     } = *case;
+    let groups = if depthwise { in_c } else { 1 };
     let mut rnd = crate::ops::conv2d_tune::xorshift(0x2545_f491);
-    let w: Vec<f32> = (0..out_c * in_c * k * k).map(|_| rnd() * 0.1).collect();
+    let w: Vec<f32> = (0..out_c * in_c / groups * k * k)
+        .map(|_| rnd() * 0.1)
+        .collect();
     let x: Vec<f32> = (0..in_c * size * size).map(|_| rnd()).collect();
     // The tiled layout is the default tile's; the tile timed is given at record time (so a
     // tuned choice in the device's table does not replace it).
     let layout = match kernel {
         BenchKernel::Naive => ConvKernel::Naive,
+        BenchKernel::Tiled(TileChoice::Depthwise(tile_px)) => ConvKernel::Depthwise { tile_px },
         BenchKernel::Tiled(_) => {
             ConvKernel::Tiled(Tiling::for_adapter(out_c, k, 1, &ctx.adapter().device_type))
         }
     };
-    let params = Conv2dParams::padded(pad, Padding::Reflect);
-    let shape = [out_c, in_c, k, k];
+    let params = Conv2dParams::padded(pad, Padding::Reflect).groups(groups);
+    let shape = [out_c, in_c / groups, k, k];
     let conv = Conv2d::with_kernel(ctx, "bench.conv", &w, shape, None, params, layout)?;
     let x = ctx.upload("bench.x", &[in_c, size, size], &x)?;
     let mut plan = Plan::new("bench");
@@ -150,7 +189,7 @@ pub async fn time_conv(
     ctx.finish().await?;
     let ms = median_run(ctx, &plan, runs, now).await?;
     let (oh, ow) = conv.output_size(size, size)?;
-    let flops = 2.0 * (out_c * oh * ow * in_c * k * k) as f64;
+    let flops = 2.0 * (out_c * oh * ow * in_c / groups * k * k) as f64;
     let kernel = match kernel {
         BenchKernel::Naive => "naive".to_string(),
         BenchKernel::Tiled(TileChoice::Registers(t)) => {
@@ -163,6 +202,7 @@ pub async fn time_conv(
             t.wg_px,
             t.wg_co
         ),
+        BenchKernel::Tiled(TileChoice::Depthwise(px)) => format!("depthwise {px}px"),
     };
     Ok(ConvResult {
         case: case.name,

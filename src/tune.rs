@@ -35,6 +35,15 @@ pub struct TuneReport {
 }
 
 impl TuneReport {
+    /// Adds what another tuning of the same run did (the arbitrary-style net's predictor and
+    /// transformer).
+    pub fn merge(&mut self, other: TuneReport) {
+        self.tuned.extend(other.tuned);
+        self.cached += other.cached;
+        self.left += other.left;
+        self.ms += other.ms;
+    }
+
     /// One line for a log: what was tuned, how long it took, what it gained.
     pub fn summary(&self) -> String {
         let fixed: f64 = self.tuned.iter().map(|t| t.tuned.fixed_ms).sum();
@@ -73,8 +82,20 @@ pub async fn tune_net(
     budget_ms: f64,
     now: &dyn Fn() -> f64,
 ) -> Result<TuneReport> {
+    let x = ctx.tensor("tune.input", &[3, height, width], crate::gpu::DType::F32)?;
+    tune_plan(ctx, &|plan| record(plan, &x).map(drop), budget_ms, now).await
+}
+
+/// [`tune_net`] for a plan that `record` appends on inputs of its own (the arbitrary-style
+/// predictor's fixed-size painting).
+pub async fn tune_plan(
+    ctx: &GpuContext,
+    record: &dyn Fn(&mut Plan) -> Result<()>,
+    budget_ms: f64,
+    now: &dyn Fn() -> f64,
+) -> Result<TuneReport> {
     let start = now();
-    let (missing, cached) = collect(ctx, record, height, width)?;
+    let (missing, cached) = collect(ctx, record)?;
     let mut report = TuneReport {
         cached,
         ..TuneReport::default()
@@ -95,15 +116,12 @@ pub async fn tune_net(
     Ok(report)
 }
 
-/// Records the net once with misses noted: the problems the table lacks (key, problem text)
+/// Records the plan once with misses noted: the problems the table lacks (key, problem text)
 /// and how many it has.
 fn collect(
     ctx: &GpuContext,
-    record: &dyn Fn(&mut Plan, &Tensor) -> Result<Tensor>,
-    height: usize,
-    width: usize,
+    record: &dyn Fn(&mut Plan) -> Result<()>,
 ) -> Result<(Vec<(String, String)>, usize)> {
-    let x = ctx.tensor("tune.input", &[3, height, width], crate::gpu::DType::F32)?;
     let mode = {
         let mut s = ctx.tune_state();
         s.collecting = true;
@@ -112,7 +130,7 @@ fn collect(
         std::mem::replace(&mut s.mode, TuneMode::Cached)
     };
     let mut plan = Plan::new("tune.collect");
-    let recorded = record(&mut plan, &x);
+    let recorded = record(&mut plan);
     let mut s = ctx.tune_state();
     s.collecting = false;
     s.mode = mode;

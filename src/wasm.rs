@@ -595,6 +595,11 @@ impl Engine {
     pub async fn style_vector(&self, painting: JsValue) -> Result<Vec<f32>, JsValue> {
         let net = loaded(&self.arbitrary, "the arbitrary-style net")?;
         let painting = pixels("styleVector", &painting)?;
+        if self.ctx.tune_mode() == crate::gpu::TuneMode::Full {
+            let budget = self.tune_budget_ms.get();
+            let tuned = net.tune_predictor(&self.ctx, budget, &now_ms).await;
+            tuned.map_err(js_error)?;
+        }
         let v = net
             .style_vector(&self.ctx, &painting)
             .await

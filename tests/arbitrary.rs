@@ -232,3 +232,36 @@ fn stylize_with_a_painting_strength_and_odd_sizes() {
         assert!(e.contains("'multistyle26' model, not a 'arbitrary'"), "{e}");
     });
 }
+
+// The predictor's depthwise and pointwise layers are tuned like the transformer's: every one of
+// its layer shapes is collected (none is tuned when there is no time), a short tuning times some,
+// and the predictor, recorded again with them, gives the same style vector to the bit. On a
+// context of its own, so that no other test's run meets its table.
+#[test]
+fn a_tuned_predictor_gives_the_same_style_vector() {
+    use webgpu_style_transfer::clock::now_ms;
+    use webgpu_style_transfer::gpu::GpuContext;
+    use webgpu_style_transfer::ops::TileChoice;
+    pollster::block_on(async {
+        let ctx = GpuContext::new().await.unwrap();
+        let net = ArbitraryNet::load(&ctx, &model_file()).unwrap();
+        let painting = png("starry_night_256.png");
+        let before = net.predict_square(&ctx, &painting).await.unwrap();
+        let none = net.tune_predictor(&ctx, 1e-9, &now_ms).await.unwrap();
+        // MobileNetV2's 52 convolutions come in 30 shapes (17 depthwise layers in 10).
+        assert_eq!((none.tuned.len(), none.cached), (0, 0), "{none:?}");
+        assert_eq!(none.left, 30, "{none:?}");
+        let some = net.tune_predictor(&ctx, 300.0, &now_ms).await.unwrap();
+        println!("{}", some.summary());
+        assert!(!some.tuned.is_empty(), "{some:?}");
+        assert_eq!(some.tuned.len() + some.left, 30, "{some:?}");
+        for t in &some.tuned {
+            let choice = TileChoice::parse(&t.tuned.choice).expect("a choice");
+            let depthwise = matches!(choice, TileChoice::Depthwise(_));
+            assert_eq!(depthwise, t.key.contains(" dw "), "{t:?}");
+            assert!(t.tuned.ms <= t.tuned.fixed_ms, "{t:?}");
+        }
+        let after = net.predict_square(&ctx, &painting).await.unwrap();
+        assert_eq!(before.values(), after.values());
+    });
+}

@@ -1667,3 +1667,88 @@ gpu_test!(
         }
     }
 );
+
+// A depthwise layer (MobileNetV2's stride-2 "SAME" padding, a width no tile divides) with each
+// number of pixels an invocation the tuner may choose, chosen through the device's tuning table
+// as a tuned predictor's layer is: each gives exactly the fixed choice's output and matches the
+// oracle; the problem's text form rebuilds the layer the tuner times.
+gpu_test!(
+    every_depthwise_tile_the_tuner_may_pick_gives_the_fixed_output,
+    {
+        use webgpu_style_transfer::gpu::{Tuned, TuningTable};
+        use webgpu_style_transfer::ops::conv2d_tune::ConvProblem;
+        use webgpu_style_transfer::ops::TileChoice;
+        let ctx = ctx().await;
+        let (c, h, w, k) = (11, 21, 23, 3);
+        let params = Conv2dParams {
+            stride: 2,
+            pad: [0, 0, 1, 1],
+            padding: Padding::Zero,
+            groups: c,
+            activation: Activation::Relu6,
+        };
+        let x = random(c * h * w, 960);
+        let wt = random(c * k * k, 961);
+        let b = random(c, 962);
+        let shape = [c, 1, k, k];
+        let (want, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, shape, Some(&b), &params);
+        let conv = Conv2d::new(&ctx, "tuned dw", &wt, shape, Some(&b), params).unwrap();
+        assert!(matches!(conv.kernel(), ConvKernel::Depthwise { .. }));
+        let problem = ConvProblem {
+            shape,
+            params,
+            stored: [c, h, w],
+            upsample: 1,
+            map: None,
+            co_pad: conv.padded_out_channels(),
+        };
+        assert_eq!(ConvProblem::parse(&problem.to_string()).unwrap(), problem);
+        let key = problem.key().unwrap();
+        assert!(key.starts_with("conv2d 11->11 3x3 dw s2"), "{key}");
+        let candidates = problem.candidates(&ctx);
+        assert_eq!(
+            candidates[0],
+            problem.fixed(&ctx),
+            "the fixed choice comes first"
+        );
+        assert!(candidates.len() >= 4, "{candidates:?}");
+        assert!(candidates
+            .iter()
+            .all(|t| matches!(t, TileChoice::Depthwise(_))));
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let mut fixed: Option<Vec<f32>> = None;
+        let mut grids = std::collections::BTreeSet::new();
+        for t in candidates {
+            let mut table = TuningTable::default();
+            let tuned = Tuned {
+                choice: t.to_string(),
+                ms: 1.0,
+                fixed: problem.fixed(&ctx).to_string(),
+                fixed_ms: 1.0,
+            };
+            table.insert(&key, tuned).unwrap();
+            ctx.load_tuning(table);
+            let mut plan = Plan::new("tuned depthwise conv");
+            let y = conv.record(&ctx, &mut plan, &xt).unwrap();
+            assert_eq!(y.shape(), &[c, oh, ow]);
+            grids.insert(plan.dispatches().last().unwrap().workgroups());
+            plan.run(&ctx).await.unwrap();
+            let got = ctx.read(&y).await.unwrap();
+            assert_close(
+                &format!("{key} with {t}"),
+                &got,
+                &want,
+                1e-5 * 9.0 + 1e-4,
+                1e-4,
+            );
+            match &fixed {
+                None => fixed = Some(got),
+                Some(f) => assert!(*f == got, "{key}: {t} differs from the fixed choice"),
+            }
+        }
+        assert!(
+            grids.len() > 1,
+            "{key}: the tuned choices did not take effect ({grids:?})"
+        );
+    }
+);

@@ -16,22 +16,29 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def rust_limits():
-    """The tile limits, read from src/ops/conv2d.rs: the launcher and this generator share one
-    definition, and `--check` fails when the committed shader was made from other limits."""
+def rust_const(name):
+    """A `const NAME: usize = N;` of src/ops/conv2d.rs: the launcher and the generators share one
+    definition, and `--check` fails when a committed shader was made from other limits."""
     text = (ROOT / "src/ops/conv2d.rs").read_text()
+    m = re.search(rf"^const {name}: usize = (\d+);", text, re.M)
+    if not m:
+        sys.exit(f"src/ops/conv2d.rs has no `const {name}: usize = N;`")
+    return int(m.group(1))
 
-    def const(name):
-        m = re.search(rf"^const {name}: usize = (\d+);", text, re.M)
-        if not m:
-            sys.exit(f"src/ops/conv2d.rs has no `const {name}: usize = N;`")
-        return int(m.group(1))
 
+def rust_strides():
+    """The strides the kernels have code for (`const STRIDES` of src/ops/conv2d.rs)."""
+    text = (ROOT / "src/ops/conv2d.rs").read_text()
     m = re.search(r"^const STRIDES: \[usize; \d+\] = \[([\d, ]+)\];", text, re.M)
     if not m:
         sys.exit("src/ops/conv2d.rs has no `const STRIDES: [usize; N] = [...];`")
-    strides = tuple(int(v) for v in m.group(1).split(","))
-    return const("MAX_PX"), const("MAX_CO4"), const("MAX_K"), strides, const("MAX_WIN")
+    return tuple(int(v) for v in m.group(1).split(","))
+
+
+def rust_limits():
+    """The tiled kernel's limits, read from src/ops/conv2d.rs."""
+    return (rust_const("MAX_PX"), rust_const("MAX_CO4"), rust_const("MAX_K"), rust_strides(),
+            rust_const("MAX_WIN"))
 
 
 # MAX_WIN: the input window of one tile row, (TILE_PX - 1) * STRIDE + K_W, at most this.

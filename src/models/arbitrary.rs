@@ -125,11 +125,13 @@ struct NormLayer {
     beta: Tensor,
 }
 
-/// The predictor's recorded plan (its input size never changes).
+/// The predictor's recorded plan (its input size never changes), and the tuning generation it
+/// was recorded under (a new tuning records it again).
 struct PredictorPlan {
     plan: Plan,
     pixels: Tensor,
     stats: Tensor,
+    tuning: u64,
 }
 
 /// The arbitrary-style pair with its weights on the GPU.
@@ -318,7 +320,10 @@ impl ArbitraryNet {
                 .predictor_plan
                 .lock()
                 .unwrap_or_else(|p| p.into_inner());
-            if slot.is_none() {
+            if slot
+                .as_ref()
+                .is_none_or(|p| p.tuning != ctx.tuning_generation())
+            {
                 *slot = Some(self.record_predictor(ctx)?);
             }
             let p = slot.as_ref().expect("just recorded");
@@ -333,10 +338,47 @@ impl ArbitraryNet {
         StyleVector::new(values)
     }
 
+    /// The predictor's plan on its own 256x256 input, for profiling (its buffers hold whatever
+    /// the profiled runs leave in them).
+    pub fn predictor_plan(&self, ctx: &GpuContext) -> Result<Plan> {
+        Ok(self.record_predictor(ctx)?.plan)
+    }
+
+    /// Times the predictor's kernels that the context's tuning table lacks, within
+    /// `budget_ms` ([`crate::tune::tune_plan`]); its next run records it with the new choices.
+    pub async fn tune_predictor(
+        &self,
+        ctx: &GpuContext,
+        budget_ms: f64,
+        now: &dyn Fn() -> f64,
+    ) -> Result<crate::tune::TuneReport> {
+        let pixels = ctx.tensor("painting", &[PREDICTOR_SIZE, PREDICTOR_SIZE], DType::Rgba8)?;
+        let record = |plan: &mut Plan| self.record_predictor_on(ctx, plan, &pixels).map(drop);
+        crate::tune::tune_plan(ctx, &record, budget_ms, now).await
+    }
+
     fn record_predictor(&self, ctx: &GpuContext) -> Result<PredictorPlan> {
+        let tuning = ctx.tuning_generation();
         let mut plan = Plan::new("style predictor");
         let pixels = ctx.tensor("painting", &[PREDICTOR_SIZE, PREDICTOR_SIZE], DType::Rgba8)?;
-        let x = ops::rgba_to_planar(ctx, &mut plan, &pixels, &PixelMap::rgb_unit())?;
+        let stats = self.record_predictor_on(ctx, &mut plan, &pixels)?;
+        Ok(PredictorPlan {
+            plan,
+            pixels,
+            stats,
+            tuning,
+        })
+    }
+
+    /// Appends the predictor on `pixels` (RGBA8, 256x256) and returns the last layer's
+    /// per-channel statistics ([C, 2]; the means are the global average pool).
+    fn record_predictor_on(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        pixels: &Tensor,
+    ) -> Result<Tensor> {
+        let x = ops::rgba_to_planar(ctx, plan, pixels, &PixelMap::rgb_unit())?;
         // Keep each output until its last reader (the next layer or a residual add).
         let n = self.predictor.len();
         if n == 0 {
@@ -355,10 +397,10 @@ impl ArbitraryNet {
             } else {
                 outs[i - 1].as_ref().expect("kept")
             };
-            let mut y = l.conv.record(ctx, &mut plan, input)?;
+            let mut y = l.conv.record(ctx, plan, input)?;
             if let Some(j) = l.add {
                 let skip = outs[j].as_ref().expect("kept until its last use");
-                let sum = ops::add(ctx, &mut plan, &y, skip)?;
+                let sum = ops::add(ctx, plan, &y, skip)?;
                 plan.release(std::mem::replace(&mut y, sum));
             }
             outs[i] = Some(y);
@@ -374,16 +416,12 @@ impl ArbitraryNet {
         let last = outs[n - 1]
             .take()
             .ok_or_else(|| bad_table("no layers".into()))?;
-        let stats = ops::instance_norm_stats(ctx, &mut plan, &last)?;
+        let stats = ops::instance_norm_stats(ctx, plan, &last)?;
         plan.release(last);
         for t in outs.into_iter().flatten() {
             plan.release(t);
         }
-        Ok(PredictorPlan {
-            plan,
-            pixels,
-            stats,
-        })
+        Ok(stats)
     }
 
     /// Writes every norm's gamma and beta for `style` (ordered after work already submitted).

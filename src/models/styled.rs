@@ -53,7 +53,9 @@ impl Styled<'_> {
     }
 
     /// Times the kernels a run on `photo` (as `opts` scales it) would use that the context's
-    /// table lacks, within `budget_ms` ([`crate::tune::tune_net`]).
+    /// table lacks, within `budget_ms` ([`crate::tune::tune_net`]); for the arbitrary-style net
+    /// its style predictor's first (a painting's style and a strength below 1 run it), within
+    /// the same budget.
     pub async fn tune(
         &self,
         ctx: &GpuContext,
@@ -61,9 +63,16 @@ impl Styled<'_> {
         opts: &OutputOptions,
         budget_ms: f64,
     ) -> Result<TuneReport> {
+        let now = &crate::clock::now_ms;
+        let mut report = match *self {
+            Self::Arbitrary(net, _) => net.tune_predictor(ctx, budget_ms, now).await?,
+            _ => TuneReport::default(),
+        };
         let (w, h) = photo.fitted_size(opts.max_size);
         let record = |plan: &mut Plan, x: &Tensor| self.record(ctx, plan, x);
-        crate::tune::tune_net(ctx, &record, (h, w), budget_ms, &crate::clock::now_ms).await
+        let left = (budget_ms - report.ms).max(f64::MIN_POSITIVE);
+        report.merge(crate::tune::tune_net(ctx, &record, (h, w), left, now).await?);
+        Ok(report)
     }
 
     /// Runs the net on the whole photo (scaled to `max_size`) without reading back, for live

@@ -20,7 +20,7 @@ const SHARED: Kernel = kernel!("conv2d_shared.wgsl", "main");
 
 /// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
 const DEPTHWISE_MAX_PX: usize = 16;
-const DEPTHWISE_PX: usize = 8;
+pub(crate) const DEPTHWISE_PX: usize = 8;
 
 // What the tiled kernel holds. `tools/gen_conv2d_tiled.py` reads these lines to write the
 // shader (keep their form), and its `--check` in the test suite fails when they change
@@ -249,14 +249,41 @@ impl SharedTiling {
     }
 }
 
-/// How a layer of the tiled kernel's weight layout runs: the register-tiled kernel with a tile,
-/// or the workgroup-memory kernel with a block tile (same layout, same bits).
+/// How a layer runs, as the tuner chooses it: a layer of the tiled kernel's weight layout on the
+/// register-tiled kernel with a tile or on the workgroup-memory kernel with a block tile (same
+/// layout, same bits); a depthwise layer with a number of output pixels an invocation (the
+/// same bits too: each output sums in the same order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TileChoice {
     /// `conv2d_tiled.wgsl`.
     Registers(Tiling),
     /// `conv2d_shared.wgsl`.
     Shared(SharedTiling),
+    /// `conv2d_depthwise.wgsl` with this many output pixels an invocation (1..=16).
+    Depthwise(usize),
+}
+
+impl TileChoice {
+    /// Whether a layer of `kernel` with kernel width `k_w`, `stride` and `out_c4` vec4 groups of
+    /// output channels in its weights' layout can run this choice.
+    pub(crate) fn fits(
+        &self,
+        kernel: ConvKernel,
+        k_w: usize,
+        stride: usize,
+        out_c4: usize,
+    ) -> bool {
+        match (kernel, self) {
+            (ConvKernel::Tiled(_), TileChoice::Registers(t)) => {
+                t.validate(k_w, stride).is_ok() && out_c4.is_multiple_of(t.tile_co4)
+            }
+            (ConvKernel::Tiled(_), TileChoice::Shared(t)) => t.validate(k_w, stride).is_ok(),
+            (ConvKernel::Depthwise { .. }, TileChoice::Depthwise(px)) => {
+                (1..=DEPTHWISE_MAX_PX).contains(px)
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Which kernel a [`Conv2d`] runs.
@@ -645,15 +672,7 @@ impl Conv2d {
         choice: TileChoice,
     ) -> Result<Tensor> {
         let [out_c, _, _, k_w] = self.shape;
-        let stride = self.params.stride;
-        let fits = matches!(self.kernel, ConvKernel::Tiled(_))
-            && match choice {
-                TileChoice::Registers(t) => {
-                    t.validate(k_w, stride).is_ok() && self.out_c4.is_multiple_of(t.tile_co4)
-                }
-                TileChoice::Shared(t) => t.validate(k_w, stride).is_ok(),
-            };
-        if !fits {
+        if !choice.fits(self.kernel, k_w, self.params.stride, self.out_c4) {
             return Err(Error::InvalidArgument {
                 op: "conv2d",
                 message: format!(
@@ -717,10 +736,27 @@ impl Conv2d {
                 let groups = grid(ow, oh, out_c, [8, 8]);
                 ctx.dispatch(&self.label, &NAIVE, &[], &p, &bindings, groups)?
             }
-            ConvKernel::Depthwise { tile_px } => {
+            ConvKernel::Depthwise { tile_px: own } => {
+                let tile_px = match choice.unwrap_or_else(|| {
+                    tiling_for(
+                        ctx,
+                        self,
+                        TileChoice::Depthwise(own),
+                        [c, stored_h, stored_w],
+                        &input,
+                    )
+                }) {
+                    TileChoice::Depthwise(px) => px,
+                    _ => own,
+                };
                 let bindings = [x, &self.weights, &self.bias, &y];
-                let groups = grid(ow.div_ceil(tile_px), oh, out_c, [8, 8]);
+                let extent = [ow.div_ceil(tile_px), oh, out_c];
+                let wg = fit_workgroup(64, extent);
+                let groups = std::array::from_fn(|i| extent[i].div_ceil(wg[i]) as u32);
                 let constants = [
+                    ("WG_X", wg[0] as f64),
+                    ("WG_Y", wg[1] as f64),
+                    ("WG_Z", wg[2] as f64),
                     ("TILE_PX", tile_px as f64),
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
@@ -728,8 +764,15 @@ impl Conv2d {
                 ctx.dispatch(&self.label, &DEPTHWISE, &constants, &p, &bindings, groups)?
             }
             ConvKernel::Tiled(own) => {
-                let choice = choice
-                    .unwrap_or_else(|| tiling_for(ctx, self, own, [c, stored_h, stored_w], &input));
+                let choice = choice.unwrap_or_else(|| {
+                    tiling_for(
+                        ctx,
+                        self,
+                        TileChoice::Registers(own),
+                        [c, stored_h, stored_w],
+                        &input,
+                    )
+                });
                 let map = input.map.map(|m| (&m.coeffs, m.act.code()));
                 // Without a map the kernel never reads its map binding: the bias fills it.
                 let coeffs = map.map_or(&self.bias, |m| m.0);
@@ -742,7 +785,13 @@ impl Conv2d {
                     ("UP", input.upsample as f64),
                 ];
                 match choice {
-                    TileChoice::Registers(t) => {
+                    // (`tiling_for` and `record_choice` give a tiled layer only a choice
+                    // that fits it: never a depthwise one.)
+                    TileChoice::Registers(_) | TileChoice::Depthwise(_) => {
+                        let t = match choice {
+                            TileChoice::Registers(t) => t,
+                            _ => own,
+                        };
                         let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
                         let [wg_x, wg_y, wg_z] =
                             fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);

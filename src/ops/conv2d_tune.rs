@@ -1,7 +1,9 @@
-//! Tuning the tiled convolution on the device: which register tile and workgroup size a layer
-//! runs with. The tile does not change the weights' layout (only which channel blocks an
-//! invocation takes) nor the order each output sums in, so a tuned layer gives bit-identical
-//! results and the choice can be made when a plan is recorded, per input size.
+//! Tuning the convolutions on the device: which register tile and workgroup size (or block
+//! tile of the workgroup-memory kernel) a tiled layer runs with, and how many output pixels an
+//! invocation of a depthwise layer computes. A tile does not change the weights' layout (only
+//! which channel blocks an invocation takes) nor the order each output sums in, so a tuned
+//! layer gives bit-identical results and the choice can be made when a plan is recorded, per
+//! input size.
 //!
 //! A layer is a [`ConvProblem`]: its key (shape, stride, input read path and the output plane's
 //! size class) names it in the device's [`crate::gpu::TuningTable`]; its text form is what
@@ -9,7 +11,7 @@
 
 use std::fmt;
 
-use super::conv2d::{Conv2d, ConvInput, SharedTiling, TileChoice, Tiling};
+use super::conv2d::{Conv2d, ConvInput, SharedTiling, TileChoice, Tiling, DEPTHWISE_PX};
 use super::{Activation, ChannelAffine, Conv2dParams, ConvKernel, Padding};
 use crate::gpu::{GpuContext, Plan, Timing, Tuned};
 use crate::{Error, Result};
@@ -51,15 +53,24 @@ impl fmt::Display for TileChoice {
         match self {
             TileChoice::Registers(t) => t.fmt(f),
             TileChoice::Shared(t) => t.fmt(f),
+            TileChoice::Depthwise(px) => write!(f, "depthwise {px}px"),
         }
     }
 }
 
 impl TileChoice {
-    /// Parses the text form of either kind ("tiled 8px 16co 64t", "shared 4px 8co 16x4t").
+    /// Parses the text form of each kind ("tiled 8px 16co 64t", "shared 4px 8co 16x4t",
+    /// "depthwise 4px").
     pub fn parse(s: &str) -> Option<Self> {
         if let Some(t) = Tiling::parse(s) {
             return Some(TileChoice::Registers(t));
+        }
+        if let Some(px) = s.strip_prefix("depthwise ") {
+            return px
+                .strip_suffix("px")?
+                .parse()
+                .ok()
+                .map(TileChoice::Depthwise);
         }
         let mut f = s.strip_prefix("shared ")?.split(' ');
         let mut num = |unit: &str| f.next()?.strip_suffix(unit)?.parse::<usize>().ok();
@@ -92,13 +103,14 @@ impl Tiling {
     }
 }
 
-/// One tiled convolution as a net records it: enough to name it in the tuning table and to
-/// rebuild it on synthetic data.
+/// One tiled or depthwise convolution as a net records it: enough to name it in the tuning
+/// table and to rebuild it on synthetic data.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ConvProblem {
     /// [out_c, in_c, k_h, k_w].
     pub shape: [usize; 4],
-    /// Stride, padding and the fused activation (groups = 1).
+    /// Stride, padding, groups (1, or the channels of a depthwise layer) and the fused
+    /// activation.
     pub params: Conv2dParams,
     /// The input as stored: [in_c, H, W].
     pub stored: [usize; 3],
@@ -123,18 +135,26 @@ impl ConvProblem {
         }
     }
 
-    /// Its key in the tuning table: the layer's shape, stride and read path, and the output
-    /// plane's size class (the power of two nearest its pixel count), so that photos of similar
-    /// sizes share a choice. Padding is left out (it moves a border, not the cost).
+    /// Whether it is a depthwise layer (groups = channels).
+    pub fn is_depthwise(&self) -> bool {
+        self.params.groups > 1
+    }
+
+    /// Its key in the tuning table: the layer's shape (with "dw" for a depthwise one), stride
+    /// and read path, and the output plane's size class (the power of two nearest its pixel
+    /// count), so that photos of similar sizes share a choice. Padding is left out (it moves a
+    /// border, not the cost).
     pub fn key(&self) -> Result<String> {
-        let [out_c, in_c, k_h, k_w] = self.shape;
+        let [out_c, _, k_h, k_w] = self.shape;
+        let in_c = self.stored[0];
         let (oh, ow) = self.output_size()?;
         let class = ((oh * ow) as f64).log2().round() as u32;
         let map = self
             .map
             .map_or("stored".into(), |a| format!("map{}", a.code()));
+        let dw = if self.is_depthwise() { " dw" } else { "" };
         Ok(format!(
-            "conv2d {in_c}->{out_c} {k_h}x{k_w} s{} up{} {map} act{} co{} out~2^{class}",
+            "conv2d {in_c}->{out_c} {k_h}x{k_w}{dw} s{} up{} {map} act{} co{} out~2^{class}",
             self.params.stride,
             self.upsample,
             self.params.activation.code(),
@@ -155,17 +175,45 @@ impl ConvProblem {
     }
 
     /// The fixed choice for it on this device (what runs untuned).
-    pub fn fixed(&self, ctx: &GpuContext) -> Tiling {
+    pub fn fixed(&self, ctx: &GpuContext) -> TileChoice {
+        if self.is_depthwise() {
+            TileChoice::Depthwise(DEPTHWISE_PX)
+        } else {
+            TileChoice::Registers(self.fixed_tiling(ctx))
+        }
+    }
+
+    fn fixed_tiling(&self, ctx: &GpuContext) -> Tiling {
         let [out_c, _, _, k_w] = self.shape;
         Tiling::for_adapter(out_c, k_w, self.params.stride, &ctx.adapter().device_type)
     }
 
-    /// The variants the tuner times on this device, the fixed choice first: register tiles
+    /// The kernel (and so the weights' layout) the layer is built with.
+    fn kernel(&self, ctx: &GpuContext) -> ConvKernel {
+        if self.is_depthwise() {
+            ConvKernel::Depthwise {
+                tile_px: DEPTHWISE_PX,
+            }
+        } else {
+            ConvKernel::Tiled(self.fixed_tiling(ctx))
+        }
+    }
+
+    /// The variants the tuner times on this device, the fixed choice first. A depthwise layer:
+    /// 1, 2, 4, 8 or 16 output pixels an invocation (a small plane wants fewer: lavapipe ran
+    /// 960 channels of 8x8 in 1.7 ms with 1 and 2.5 with 8). A tiled layer: register tiles
     /// ([`ConvProblem::register_tiles`]) everywhere, and on real GPUs the workgroup-memory
     /// kernel's block tiles ([`ConvProblem::shared_tiles`]; on emulated GPUs it spills its
     /// loop-indexed accumulators, runs 10x slower than the register tiles and would only cost
     /// tuning time).
     pub fn candidates(&self, ctx: &GpuContext) -> Vec<TileChoice> {
+        if self.is_depthwise() {
+            let mut out = vec![self.fixed(ctx)];
+            for px in [1, 2, 4, 16] {
+                out.push(TileChoice::Depthwise(px));
+            }
+            return out;
+        }
         let mut out: Vec<TileChoice> = self
             .register_tiles(ctx)
             .into_iter()
@@ -210,7 +258,7 @@ impl ConvProblem {
     /// invocations a workgroup; the fixed tile first.
     pub fn register_tiles(&self, ctx: &GpuContext) -> Vec<Tiling> {
         let out_c = self.shape[0];
-        let fixed = self.fixed(ctx);
+        let fixed = self.fixed_tiling(ctx);
         let mut out = vec![fixed];
         for threads in [64, 128] {
             for tile_co4 in [1, 2, 4, fixed.tile_co4] {
@@ -221,7 +269,7 @@ impl ConvProblem {
                         wg_x: 8,
                         wg_y: threads / 8,
                     };
-                    if self.fits(&TileChoice::Registers(t))
+                    if self.fits(ctx, &TileChoice::Registers(t))
                         && 4 * tile_co4 <= out_c.next_multiple_of(4)
                         && !out.contains(&t)
                     {
@@ -233,15 +281,11 @@ impl ConvProblem {
         out
     }
 
-    /// Whether `choice` can run this problem with the weights as laid out.
-    pub fn fits(&self, choice: &TileChoice) -> bool {
-        let (k_w, stride) = (self.shape[3], self.params.stride);
-        match choice {
-            TileChoice::Registers(t) => {
-                t.validate(k_w, stride).is_ok() && (self.co_pad / 4).is_multiple_of(t.tile_co4)
-            }
-            TileChoice::Shared(t) => t.validate(k_w, stride).is_ok(),
-        }
+    /// Whether `choice` can run this problem with the weights as laid out (a layer of this
+    /// device's layout: `co_pad` is the layout's).
+    pub fn fits(&self, ctx: &GpuContext, choice: &TileChoice) -> bool {
+        let kernel = self.kernel(ctx);
+        choice.fits(kernel, self.shape[3], self.params.stride, self.co_pad / 4)
     }
 
     /// Parses the text form ([`ConvProblem`]'s `Display`).
@@ -251,11 +295,11 @@ impl ConvProblem {
             .map(str::parse)
             .collect::<std::result::Result<_, _>>()
             .map_err(|_| bad_problem(format!("'{s}' is not a convolution problem")))?;
-        let [out_c, in_c, k_h, k_w, stride, t, l, b, r, reflect, act, h, w, up, map, co_pad] =
+        let [out_c, in_c, k_h, k_w, stride, t, l, b, r, reflect, act, h, w, up, map, co_pad, groups] =
             n[..]
         else {
             return Err(bad_problem(format!(
-                "'{s}' has {} numbers, 16 expected",
+                "'{s}' has {} numbers, 17 expected",
                 n.len()
             )));
         };
@@ -275,13 +319,20 @@ impl ConvProblem {
             } else {
                 Padding::Zero
             },
-            groups: 1,
+            groups,
             activation,
         };
+        // A depthwise layer's weights hold one input channel a filter.
+        let depthwise = in_c == 1 && groups == out_c && map.is_none() && up == 1;
+        if groups != 1 && !depthwise {
+            return Err(bad_problem(format!(
+                "'{s}' is neither a dense nor a depthwise layer read as stored"
+            )));
+        }
         let p = Self {
             shape: [out_c, in_c, k_h, k_w],
             params,
-            stored: [in_c, h, w],
+            stored: [in_c * groups, h, w],
             upsample: up,
             map,
             co_pad,
@@ -298,13 +349,14 @@ impl fmt::Display for ConvProblem {
         let [_, h, w] = self.stored;
         write!(
             f,
-            "{out_c} {in_c} {k_h} {k_w} {} {t} {l} {b} {r} {} {} {h} {w} {} {} {}",
+            "{out_c} {in_c} {k_h} {k_w} {} {t} {l} {b} {r} {} {} {h} {w} {} {} {} {}",
             self.params.stride,
             (self.params.padding == Padding::Reflect) as u8,
             self.params.activation.code(),
             self.upsample,
             self.map.map_or(0, |a| a.code() + 1),
-            self.co_pad
+            self.co_pad,
+            self.params.groups
         )
     }
 }
@@ -322,19 +374,19 @@ fn bad_problem(message: String) -> Error {
 pub(crate) fn tiling_for(
     ctx: &GpuContext,
     conv: &Conv2d,
-    own: Tiling,
+    own: TileChoice,
     stored: [usize; 3],
     input: &ConvInput,
 ) -> TileChoice {
     let problem = ConvProblem::of(conv, stored, input);
     let Ok(key) = problem.key() else {
-        return TileChoice::Registers(own);
+        return own;
     };
     let choice = ctx.tune_state().choice(&key, || problem.to_string());
     choice
         .and_then(|c| TileChoice::parse(&c))
-        .filter(|t| problem.fits(t))
-        .unwrap_or(TileChoice::Registers(own))
+        .filter(|t| problem.fits(ctx, t))
+        .unwrap_or(own)
 }
 
 /// Times every candidate tile of `problem` on synthetic data (the fastest of `runs` per tile,
@@ -368,7 +420,7 @@ pub async fn time_problem(
         }
     }
     ctx.take_uncaptured("tune")?;
-    let fixed = TileChoice::Registers(problem.fixed(ctx));
+    let fixed = problem.fixed(ctx);
     let (choice, ms) = match best {
         Some((t, ms)) if ms < MARGIN * fixed_ms => (t, ms),
         _ => (fixed, fixed_ms),
@@ -416,7 +468,7 @@ fn synthetic_layer(ctx: &GpuContext, p: &ConvProblem) -> Result<SyntheticLayer> 
     let [out_c, in_c, k_h, k_w] = p.shape;
     let mut rnd = xorshift(0x9e37_79b9);
     let mut values = |n: usize| -> Vec<f32> { (0..n).map(|_| rnd()).collect() };
-    let fixed = ConvKernel::Tiled(p.fixed(ctx));
+    let fixed = p.kernel(ctx);
     let w = values(out_c * in_c * k_h * k_w);
     let b = values(out_c);
     let conv = Conv2d::with_kernel(ctx, "tune.conv", &w, p.shape, Some(&b), p.params, fixed)?;
@@ -498,7 +550,7 @@ mod tests {
         assert!(ConvProblem::parse("1 2 3")
             .unwrap_err()
             .to_string()
-            .contains("16 expected"));
+            .contains("17 expected"));
         let e = ConvProblem::parse(&p.to_string().replacen("32 3 9 9 1", "32 3 9 9 0", 1));
         assert!(e.is_err());
     }

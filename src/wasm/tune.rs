@@ -88,9 +88,9 @@ impl Engine {
         .into()
     }
 
-    /// Times the kernels of `what` (as for `profile`) on a square `size` px input that the table
-    /// lacks, until `budget_ms` is spent. Resolves to `{ tuned: [{ key, choice, ms, fixed,
-    /// fixedMs }], cached, left, ms, summary }`.
+    /// Times the kernels of `what` (as for `profile`; the arbitrary-style net's predictor
+    /// first) on a square `size` px input that the table lacks, until `budget_ms` is spent.
+    /// Resolves to `{ tuned: [{ key, choice, ms, fixed, fixedMs }], cached, left, ms, summary }`.
     pub async fn tune(
         &self,
         what: String,
@@ -105,14 +105,24 @@ impl Engine {
                 let step = GatysGradient::new(&self.ctx, g, size, size)
                     .await
                     .map_err(js_error)?;
-                let record = |plan: &mut Plan, x: &Tensor| -> Result<Tensor> {
-                    step.record(&self.ctx, plan).map(|()| x.clone())
-                };
-                tune::tune_net(&self.ctx, &record, (size, size), budget_ms, &now_ms).await
+                let record = |plan: &mut Plan| step.record(&self.ctx, plan);
+                tune::tune_plan(&self.ctx, &record, budget_ms, &now_ms).await
             }
             net => {
+                let mut r = match net {
+                    Subject::Arbitrary(n) => n
+                        .tune_predictor(&self.ctx, budget_ms, &now_ms)
+                        .await
+                        .map_err(js_error)?,
+                    _ => tune::TuneReport::default(),
+                };
+                let left = (budget_ms - r.ms).max(f64::MIN_POSITIVE);
                 let record = |plan: &mut Plan, x: &Tensor| net.record(&self.ctx, plan, x);
-                tune::tune_net(&self.ctx, &record, (size, size), budget_ms, &now_ms).await
+                let net = tune::tune_net(&self.ctx, &record, (size, size), left, &now_ms).await;
+                net.map(|n| {
+                    r.merge(n);
+                    r
+                })
             }
         };
         self.ctx.trim_pool();

@@ -54,6 +54,8 @@ enum ProfileWhat {
     Multistyle,
     /// The arbitrary-style transformer (a fixed style vector).
     Arbitrary,
+    /// The arbitrary-style net's style predictor (its 256x256 painting; --size is ignored).
+    Predictor,
     /// A converted Johnson net (--model FILE).
     Johnson,
     /// One Gatys gradient evaluation through VGG19 (forward, loss, backward).
@@ -101,6 +103,13 @@ pub async fn run(ctx: &GpuContext, a: ProfileArgs, tuning: &Tuning) -> Result<()
             tuning.tune(ctx, &record, (size, size)).await?;
             bench::profile_net(ctx, &record, size, runs, timing, &now).await?
         }
+        ProfileWhat::Predictor => {
+            let net = ArbitraryNet::load(ctx, &load_model(a.model, "arbitrary.safetensors")?)?;
+            tuning.tune_predictor(ctx, &net).await?;
+            net.predictor_plan(ctx)?
+                .profile(ctx, runs, timing, &now)
+                .await?
+        }
         ProfileWhat::Johnson => {
             let Some(model) = a.model else {
                 return Err(Error::InvalidArgument {
@@ -132,6 +141,10 @@ pub async fn run(ctx: &GpuContext, a: ProfileArgs, tuning: &Tuning) -> Result<()
         }
     };
     let adapter = ctx.adapter();
+    let size = match a.what {
+        ProfileWhat::Predictor => webgpu_style_transfer::models::arbitrary::PREDICTOR_SIZE,
+        _ => size,
+    };
     say(&format!(
         "Adapter: {} ({}); {size}x{size}, each dispatch's fastest of {runs} runs\n",
         adapter.name, adapter.backend

@@ -109,7 +109,7 @@ pub async fn run(ctx: &GpuContext, a: StylizeArgs, tuning: &Tuning) -> Result<()
     crate::interrupt::install();
     a.output_options().validate()?;
     let outputs = Outputs::plan(&a.inputs, &a.output, a.force)?;
-    let net = load_net(ctx, &a).await?;
+    let net = load_net(ctx, &a, tuning).await?;
     outputs.create_dir()?;
     let bars = MultiProgress::new();
     let bar = bars.add(batch_bar(a.inputs.len()));
@@ -247,7 +247,7 @@ fn batch_bar(photos: usize) -> ProgressBar {
 }
 
 /// Loads the net the arguments ask for and checks the style options against it.
-async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
+async fn load_net(ctx: &GpuContext, a: &StylizeArgs, tuning: &Tuning) -> Result<Net> {
     if a.style_blend.is_some() && a.style_image.len() < 2 {
         return Err(invalid(
             "--style-blend weighs several --style-image paintings; give at least two",
@@ -265,6 +265,10 @@ async fn load_net(ctx: &GpuContext, a: &StylizeArgs) -> Result<Net> {
     Ok(match file.family() {
         "arbitrary" => {
             let net = ArbitraryNet::load(ctx, &file)?;
+            if let Err(e) = tuning.tune_predictor(ctx, &net).await {
+                // Tuning is an optimisation: the painting is still read, with the fixed kernels.
+                eprintln!("warning: kernel tuning failed: {e}");
+            }
             let style = painting_style(ctx, &net, a).await?;
             Net::Arbitrary(net, style)
         }

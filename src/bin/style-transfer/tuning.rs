@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, TuneMode};
 use webgpu_style_transfer::image::Rgba8Image;
-use webgpu_style_transfer::models::{OutputOptions, Styled};
+use webgpu_style_transfer::models::{ArbitraryNet, OutputOptions, Styled};
 use webgpu_style_transfer::tune::{self, cache, TuneReport};
 use webgpu_style_transfer::{clock::now_ms, Result};
 
@@ -80,6 +80,17 @@ impl Tuning {
         let report = net.tune(ctx, photo, opts, self.budget_ms).await?;
         let (w, h) = photo.fitted_size(opts.max_size);
         self.finish(ctx, &report, (h, w))
+    }
+
+    /// With `--tune full`: times the arbitrary-style predictor's kernels that the cache lacks,
+    /// reports it on stderr and saves the cache.
+    pub async fn tune_predictor(&self, ctx: &GpuContext, net: &ArbitraryNet) -> Result<()> {
+        if self.mode != TuneMode::Full {
+            return Ok(());
+        }
+        let report = net.tune_predictor(ctx, self.budget_ms, &now_ms).await?;
+        let side = webgpu_style_transfer::models::arbitrary::PREDICTOR_SIZE;
+        self.finish(ctx, &report, (side, side))
     }
 
     /// With `--tune full`: times the kernels `record` uses on a `height` x `width` input that
