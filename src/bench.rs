@@ -139,6 +139,10 @@ pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<BenchKernel> {
             ks.push(BenchKernel::Tiled(TileChoice::Shared(t)));
         }
     }
+    // Split-K fills a large GPU on small layers; on the emulated ones it only adds a pass.
+    if matches!(device_type, "discrete" | "integrated") && case.in_c >= 32 {
+        ks.push(BenchKernel::Tiled(TileChoice::SplitK(default, 4)));
+    }
     ks
 }
 
@@ -203,6 +207,11 @@ pub async fn time_conv(
             t.wg_co
         ),
         BenchKernel::Tiled(TileChoice::Depthwise(px)) => format!("depthwise {px}px"),
+        BenchKernel::Tiled(TileChoice::SplitK(t, split)) => format!(
+            "tiled {}px x {}co, split-K {split}",
+            t.tile_px,
+            t.tile_co4 * 4
+        ),
     };
     Ok(ConvResult {
         case: case.name,

@@ -1543,10 +1543,10 @@ gpu_test!(input_gradient_follows_weights_on_the_gpu, {
     }
 });
 
-// Every tile the tuner may choose for a layer, the workgroup-memory kernel's block tiles
-// included, chosen through the device's tuning table as a tuned net's layer is: each gives
-// exactly the fixed tile's output (a tile changes which invocation computes an output, not the
-// order of its sum) and matches the oracles composed. The shapes are this test's own, so no
+// Every tile the tuner may choose for a layer, the workgroup-memory kernel's block tiles and
+// split-K included, chosen through the device's tuning table as a tuned net's layer is: each
+// matches the oracles composed, and each but split-K gives exactly the fixed tile's output (a
+// tile changes which invocation computes an output, not the order of its sum). The shapes are this test's own, so no
 // other test meets its table entries.
 gpu_test!(
     every_tile_the_tuner_may_pick_gives_the_fixed_tiles_output,
@@ -1619,6 +1619,9 @@ gpu_test!(
                 }
             }
             assert!(candidates.len() >= 8, "{key}: {candidates:?}");
+            // Split-K (a real GPU's candidate), in two slices and in one channel a slice.
+            let split = [TileChoice::SplitK(own, 2), TileChoice::SplitK(own, c)];
+            candidates.extend(split);
             let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
             let g = ctx.upload("gamma", &[c], &gamma).unwrap();
             let bt = ctx.upload("beta", &[c], &beta).unwrap();
@@ -1655,9 +1658,13 @@ gpu_test!(
                     1e-5 * terms + 1e-4,
                     1e-4,
                 );
-                match &fixed {
-                    None => fixed = Some(got),
-                    Some(f) => assert!(*f == got, "{key}: {t} differs from the fixed tile {own}"),
+                match (&fixed, t) {
+                    // Split-K sums in another order: the oracle's tolerance, not the bits.
+                    (_, TileChoice::SplitK(..)) => {}
+                    (None, _) => fixed = Some(got),
+                    (Some(f), _) => {
+                        assert!(*f == got, "{key}: {t} differs from the fixed tile {own}")
+                    }
                 }
             }
             assert!(
@@ -1752,3 +1759,75 @@ gpu_test!(
         );
     }
 );
+
+// Split-K: the input channels summed in slices apart, then added with the bias and the fused
+// activation, at channel counts no slice count divides (37 in 2, 3 and 16 slices; 1x1 and
+// strided layers), against the oracle with the tiled kernel's tolerance.
+gpu_test!(conv_split_k_matches_the_oracle, {
+    use webgpu_style_transfer::ops::TileChoice;
+    let ctx = ctx().await;
+    let cases = [
+        (
+            37,
+            9,
+            11,
+            20,
+            3,
+            Conv2dParams::padded(1, Padding::Reflect).activation(Activation::Relu),
+        ),
+        (37, 8, 8, 6, 1, Conv2dParams::padded(0, Padding::Zero)),
+        (
+            24,
+            13,
+            10,
+            9,
+            3,
+            Conv2dParams::padded(1, Padding::Zero).stride(2),
+        ),
+    ];
+    for (i, (c, h, w, out_c, k, params)) in cases.into_iter().enumerate() {
+        let seed = 980 + 10 * i as u32;
+        let x = random(c * h * w, seed);
+        let wt = random(out_c * c * k * k, seed + 1);
+        let b = random(out_c, seed + 2);
+        let shape = [out_c, c, k, k];
+        let (want, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, shape, Some(&b), &params);
+        let conv = Conv2d::new(&ctx, "split", &wt, shape, Some(&b), params).unwrap();
+        let ConvKernel::Tiled(own) = conv.kernel() else {
+            panic!("{shape:?} should run the tiled kernel");
+        };
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        for split in [2, 3, 16] {
+            let mut plan = Plan::new("split-K");
+            let choice = TileChoice::SplitK(own, split);
+            let y = conv
+                .record_choice(&ctx, &mut plan, &xt, Default::default(), choice)
+                .unwrap();
+            assert_eq!(y.shape(), &[out_c, oh, ow]);
+            assert_eq!(plan.dispatches().len(), 2, "the convolution and the sum");
+            plan.run(&ctx).await.unwrap();
+            let got = ctx.read(&y).await.unwrap();
+            let terms = (c * k * k) as f32;
+            assert_close(
+                &format!("{shape:?} {choice}"),
+                &got,
+                &want,
+                1e-5 * terms + 1e-4,
+                1e-4,
+            );
+        }
+        // More slices than input channels is refused, naming the choice.
+        let mut plan = Plan::new("too many slices");
+        let e = conv
+            .record_choice(
+                &ctx,
+                &mut plan,
+                &xt,
+                Default::default(),
+                TileChoice::SplitK(own, c + 1),
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot run") && e.contains("split"), "{e}");
+    }
+});

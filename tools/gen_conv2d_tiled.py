@@ -59,6 +59,10 @@ HEADER = f"""// conv2d_tiled: implicit-GEMM convolution with a register tile per
 // The input can be read through what would otherwise be passes of their own over it: a
 // per-channel map `IN_ACT((x - mean) * scale + beta)` (an instance norm's apply and its activation,
 // IN_MAP) and nearest upsampling by UP; the padding then applies to the mapped, upsampled input.
+// Split-K (SPLIT > 1): gid.z also spans SPLIT slices of the input channels (z = slice * blocks +
+// channel block); each slice sums its range and writes its partial sums, without bias or
+// activation, to its own plane of y ([SPLIT][out_c][out_h][out_w]), and conv2d_split_sum.wgsl
+// adds the slices: more invocations for a layer whose output is too small to fill a large GPU.
 // Layouts: x [in_c][in_h / UP][in_w / UP] (in_h, in_w: the input as the convolution sees it);
 // w [k_h][k_w][in_c][out_c4] vec4 over output channels, zero-padded to out_c4 = TILE_CO4 *
 // (number of channel blocks); b [out_c4] vec4, zero-padded; y [out_c][out_h][out_w];
@@ -85,6 +89,8 @@ override IN_MAP: bool = false;
 override IN_ACT: u32 = 0u;
 // Nearest upsampling of the stored input: 1 or 2.
 override UP: u32 = 1u;
+// Slices of the input channels summed apart (split-K); 1: none.
+override SPLIT: u32 = 1u;
 
 struct Params {{
     in_c: u32, in_h: u32, in_w: u32, out_c: u32,
@@ -107,12 +113,13 @@ fn load(i: u32, sm: vec4<f32>) -> f32 {{
 }}
 
 // Writes the 4 channels of output vec4 group c4 at pixel (ox, oy), skipping padded channels
-// and pixels past the right edge.
-fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>) {{
+// and pixels past the right edge; a slice of a split sum writes its partial sums as they are.
+fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>, slice: u32) {{
     if (ox >= p.out_w) {{ return; }}
     let out_plane = p.out_h * p.out_w;
-    let base = oy * p.out_w + ox;
-    let v2 = activate4(v + b[c4], p.act);
+    let base = slice * p.out_c * out_plane + oy * p.out_w + ox;
+    var v2 = v;
+    if (SPLIT == 1u) {{ v2 = activate4(v + b[c4], p.act); }}
     for (var l = 0u; l < 4u; l++) {{
         let co = c4 * 4u + l;
         if (co < p.out_c) {{
@@ -136,10 +143,16 @@ def main():
     o("fn main(@builtin(global_invocation_id) gid: vec3<u32>) {")
     o("    let ox0 = gid.x * TILE_PX;")
     o("    let oy = gid.y;")
-    o("    let c4_0 = gid.z * TILE_CO4;")
-    o("    if (ox0 >= p.out_w || oy >= p.out_h || c4_0 >= p.out_c4) {")
+    o("    let blocks = p.out_c4 / TILE_CO4;")
+    o("    let slice = gid.z / blocks;")
+    o("    let c4_0 = (gid.z % blocks) * TILE_CO4;")
+    o("    if (ox0 >= p.out_w || oy >= p.out_h || slice >= SPLIT) {")
     o("        return;")
     o("    }")
+    o("    // This slice's input channels (all of them unless split).")
+    o("    let chunk = (p.in_c + SPLIT - 1u) / SPLIT;")
+    o("    let ci0 = slice * chunk;")
+    o("    let ci1 = min(ci0 + chunk, p.in_c);")
     o("    let reflect = p.reflect != 0u;")
     o("    // The stored (not upsampled) input's row length and plane.")
     o("    let in_w = p.in_w / UP;")
@@ -154,10 +167,10 @@ def main():
     o("    for (var ky = 0u; ky < p.k_h; ky++) {")
     o("        let iy = src_index(i32(oy * STRIDE + ky) - i32(p.pad_t), i32(p.in_h), reflect);")
     o("        if (iy < 0) { continue; }")
-    o("        var row = (u32(iy) / UP) * in_w;")
-    o("        var wi = ky * K_W * p.in_c * p.out_c4 + c4_0;")
+    o("        var row = (u32(iy) / UP) * in_w + ci0 * plane;")
+    o("        var wi = ky * K_W * p.in_c * p.out_c4 + ci0 * p.out_c4 + c4_0;")
     o("        let kstep = p.in_c * p.out_c4;")
-    o("        for (var ci = 0u; ci < p.in_c; ci++) {")
+    o("        for (var ci = ci0; ci < ci1; ci++) {")
     o("            var sm = vec4<f32>(); if (IN_MAP) { sm = in_map[ci]; }")
     for j in range(MAX_WIN):
         o(f"            var x{j} = 0.0; if (WIN > {j}u) {{ x{j} = load(row + i{j}, sm) * m{j}; }}")
@@ -182,7 +195,7 @@ def main():
     o("    }")
     for t in range(MAX_PX):
         for c in range(MAX_CO4):
-            o(f"    if ({guard(t, c)}) {{ store(ox0 + {t}u, oy, c4_0 + {c}u, a{t}_{c}); }}")
+            o(f"    if ({guard(t, c)}) {{ store(ox0 + {t}u, oy, c4_0 + {c}u, a{t}_{c}, slice); }}")
     o("}")
     return "\n".join(out) + "\n"
 

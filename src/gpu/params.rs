@@ -115,6 +115,7 @@ mod tests {
                     "conv2d_depthwise.wgsl",
                 ],
             ),
+            (conv2d::SplitParams::layout(), &["conv2d_split_sum.wgsl"]),
             (
                 crate::ops::conv2d_grad::GradParams::layout(),
                 &["conv2d_weight_grad.wgsl", "conv2d_flip.wgsl"],

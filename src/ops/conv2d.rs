@@ -10,13 +10,14 @@
 use super::conv2d_tune::tiling_for;
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
-use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
+use crate::gpu::{linear_workgroups, DType, Dispatch, GpuContext, Kernel, Plan, Tensor};
 use crate::{Error, Result};
 
 const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
 const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
 const DEPTHWISE: Kernel = kernel!("conv2d_depthwise.wgsl", "main");
 const SHARED: Kernel = kernel!("conv2d_shared.wgsl", "main");
+const SPLIT_SUM: Kernel = kernel!("conv2d_split_sum.wgsl", "main");
 
 /// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
 const DEPTHWISE_MAX_PX: usize = 16;
@@ -31,6 +32,8 @@ const MAX_PX: usize = 16;
 const MAX_CO4: usize = 4;
 /// Kernel width, at most.
 const MAX_K: usize = 9;
+/// Slices of the input channels a split-K convolution sums apart, at most.
+pub(crate) const MAX_SPLIT: usize = 16;
 /// Strides the tiled kernel has code for.
 const STRIDES: [usize; 2] = [1, 2];
 /// Input values one tile row reads, `(tile_px - 1) * stride + k_w`, at most.
@@ -261,21 +264,32 @@ pub enum TileChoice {
     Shared(SharedTiling),
     /// `conv2d_depthwise.wgsl` with this many output pixels an invocation (1..=16).
     Depthwise(usize),
+    /// `conv2d_tiled.wgsl` with a tile, its input channels summed in this many slices apart
+    /// (2..=16, no more than the layer has), then added by `conv2d_split_sum.wgsl`: split-K,
+    /// for a layer whose output is too small to fill a large GPU. The order of each sum
+    /// changes, so its output differs from the other choices' by float rounding.
+    SplitK(Tiling, usize),
 }
 
 impl TileChoice {
-    /// Whether a layer of `kernel` with kernel width `k_w`, `stride` and `out_c4` vec4 groups of
-    /// output channels in its weights' layout can run this choice.
+    /// Whether a layer of `kernel` and `shape` ([out_c, in_c / groups, k_h, k_w]) with `stride`
+    /// and `out_c4` vec4 groups of output channels in its weights' layout can run this choice.
     pub(crate) fn fits(
         &self,
         kernel: ConvKernel,
-        k_w: usize,
+        shape: [usize; 4],
         stride: usize,
         out_c4: usize,
     ) -> bool {
+        let k_w = shape[3];
         match (kernel, self) {
             (ConvKernel::Tiled(_), TileChoice::Registers(t)) => {
                 t.validate(k_w, stride).is_ok() && out_c4.is_multiple_of(t.tile_co4)
+            }
+            (ConvKernel::Tiled(_), TileChoice::SplitK(t, split)) => {
+                TileChoice::Registers(*t).fits(kernel, shape, stride, out_c4)
+                    && (2..=MAX_SPLIT).contains(split)
+                    && *split <= shape[1]
             }
             (ConvKernel::Tiled(_), TileChoice::Shared(t)) => t.validate(k_w, stride).is_ok(),
             (ConvKernel::Depthwise { .. }, TileChoice::Depthwise(px)) => {
@@ -319,6 +333,15 @@ params! {
         stride: u32,
         k_h: u32,
         k_w: u32,
+    }
+}
+
+params! {
+    pub(crate) struct SplitParams {
+        n: u32,
+        plane: u32,
+        splits: u32,
+        act: u32,
     }
 }
 
@@ -671,8 +694,8 @@ impl Conv2d {
         input: ConvInput,
         choice: TileChoice,
     ) -> Result<Tensor> {
-        let [out_c, _, _, k_w] = self.shape;
-        if !choice.fits(self.kernel, k_w, self.params.stride, self.out_c4) {
+        let out_c = self.shape[0];
+        if !choice.fits(self.kernel, self.shape, self.params.stride, self.out_c4) {
             return Err(Error::InvalidArgument {
                 op: "conv2d",
                 message: format!(
@@ -730,6 +753,7 @@ impl Conv2d {
             k_h: k_h as u32,
             k_w: k_w as u32,
         };
+        let mut then = None;
         let d = match self.kernel {
             ConvKernel::Naive => {
                 let bindings = [x, &self.weights, &self.bias, &y];
@@ -773,67 +797,112 @@ impl Conv2d {
                         &input,
                     )
                 });
-                let map = input.map.map(|m| (&m.coeffs, m.act.code()));
-                // Without a map the kernel never reads its map binding: the bias fills it.
-                let coeffs = map.map_or(&self.bias, |m| m.0);
-                let bindings = [x, &self.weights, &self.bias, coeffs, &y];
-                let read = [
-                    ("K_W", k_w as f64),
-                    ("STRIDE", self.params.stride as f64),
-                    ("IN_MAP", map.is_some() as u32 as f64),
-                    ("IN_ACT", map.map_or(0, |m| m.1) as f64),
-                    ("UP", input.upsample as f64),
-                ];
-                match choice {
-                    // (`tiling_for` and `record_choice` give a tiled layer only a choice
-                    // that fits it: never a depthwise one.)
-                    TileChoice::Registers(_) | TileChoice::Depthwise(_) => {
-                        let t = match choice {
-                            TileChoice::Registers(t) => t,
-                            _ => own,
-                        };
-                        let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
-                        let [wg_x, wg_y, wg_z] =
-                            fit_workgroup(t.wg_x * t.wg_y, [tiles_x, oh, blocks]);
-                        let mut constants = vec![
-                            ("WG_X", wg_x as f64),
-                            ("WG_Y", wg_y as f64),
-                            ("WG_Z", wg_z as f64),
-                            ("TILE_PX", t.tile_px as f64),
-                            ("TILE_CO4", t.tile_co4 as f64),
-                        ];
-                        constants.extend(read);
-                        let groups = [
-                            tiles_x.div_ceil(wg_x) as u32,
-                            oh.div_ceil(wg_y) as u32,
-                            blocks.div_ceil(wg_z) as u32,
-                        ];
-                        ctx.dispatch(&self.label, &TILED, &constants, &p, &bindings, groups)?
-                    }
-                    TileChoice::Shared(t) => {
-                        let cb = t.channels_per_step(k_w, self.params.stride).unwrap_or(1);
-                        let mut constants = vec![
-                            ("WG_PX", t.wg_px as f64),
-                            ("WG_CO", t.wg_co as f64),
-                            ("TILE_PX", t.tile_px as f64),
-                            ("TILE_CO4", t.tile_co4 as f64),
-                            ("CB", cb as f64),
-                        ];
-                        constants.extend(read);
-                        let groups = [
-                            ow.div_ceil(t.wg_px * t.tile_px) as u32,
-                            oh as u32,
-                            self.out_c4.div_ceil(t.wg_co * t.tile_co4) as u32,
-                        ];
-                        ctx.dispatch(&self.label, &SHARED, &constants, &p, &bindings, groups)?
-                    }
-                }
+                let (d, sum) = self.dispatch_tiled(ctx, plan, x, &y, &p, input, choice, own)?;
+                then = sum;
+                d
             }
         };
         // A multiply-add per output value and weight of its group.
         let per_output = (c / self.params.groups * k_h * k_w) as u64;
         plan.push(d.with_flops(2 * (out_c * oh * ow) as u64 * per_output));
+        if let Some((sum, partial)) = then {
+            plan.push(sum);
+            plan.release(partial);
+        }
         Ok(y)
+    }
+
+    /// The dispatch of a tiled layer's `choice` (the layer's own tile `own` where the choice is
+    /// not a tiled one), writing `y`; with split-K, the convolution writes partial sums to a
+    /// buffer of the plan, and the second dispatch returned (to push after it, then release
+    /// the buffer) adds them into `y`.
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch_tiled(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        x: &Tensor,
+        y: &Tensor,
+        p: &Params,
+        input: ConvInput,
+        choice: TileChoice,
+        own: Tiling,
+    ) -> Result<(Dispatch, Option<(Dispatch, Tensor)>)> {
+        let [out_c, _, _, k_w] = self.shape;
+        let (oh, ow) = (p.out_h as usize, p.out_w as usize);
+        let map = input.map.map(|m| (&m.coeffs, m.act.code()));
+        // Without a map the kernel never reads its map binding: the bias fills it.
+        let coeffs = map.map_or(&self.bias, |m| m.0);
+        let read = [
+            ("K_W", k_w as f64),
+            ("STRIDE", self.params.stride as f64),
+            ("IN_MAP", map.is_some() as u32 as f64),
+            ("IN_ACT", map.map_or(0, |m| m.1) as f64),
+            ("UP", input.upsample as f64),
+        ];
+        if let TileChoice::Shared(t) = choice {
+            let cb = t.channels_per_step(k_w, self.params.stride).unwrap_or(1);
+            let mut constants = vec![
+                ("WG_PX", t.wg_px as f64),
+                ("WG_CO", t.wg_co as f64),
+                ("TILE_PX", t.tile_px as f64),
+                ("TILE_CO4", t.tile_co4 as f64),
+                ("CB", cb as f64),
+            ];
+            constants.extend(read);
+            let groups = [
+                ow.div_ceil(t.wg_px * t.tile_px) as u32,
+                oh as u32,
+                self.out_c4.div_ceil(t.wg_co * t.tile_co4) as u32,
+            ];
+            let bindings = [x, &self.weights, &self.bias, coeffs, y];
+            let d = ctx.dispatch(&self.label, &SHARED, &constants, p, &bindings, groups)?;
+            return Ok((d, None));
+        }
+        // (`tiling_for` and `record_choice` give a tiled layer only a choice that fits it:
+        // never a depthwise one.)
+        let (t, split) = match choice {
+            TileChoice::Registers(t) => (t, 1),
+            TileChoice::SplitK(t, split) => (t, split),
+            _ => (own, 1),
+        };
+        let partial = if split > 1 {
+            let shape = [split * out_c, oh, ow];
+            Some(plan.alloc(ctx, &format!("{}.split", self.label), &shape, DType::F32)?)
+        } else {
+            None
+        };
+        let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
+        let extent = [tiles_x, oh, blocks * split];
+        let wg = fit_workgroup(t.wg_x * t.wg_y, extent);
+        let mut constants = vec![
+            ("WG_X", wg[0] as f64),
+            ("WG_Y", wg[1] as f64),
+            ("WG_Z", wg[2] as f64),
+            ("TILE_PX", t.tile_px as f64),
+            ("TILE_CO4", t.tile_co4 as f64),
+            ("SPLIT", split as f64),
+        ];
+        constants.extend(read);
+        let groups = std::array::from_fn(|i| extent[i].div_ceil(wg[i]) as u32);
+        let out = partial.as_ref().unwrap_or(y);
+        let bindings = [x, &self.weights, &self.bias, coeffs, out];
+        let d = ctx.dispatch(&self.label, &TILED, &constants, p, &bindings, groups)?;
+        let Some(partial) = partial else {
+            return Ok((d, None));
+        };
+        let n = out_c * oh * ow;
+        let sp = SplitParams {
+            n: n as u32,
+            plane: (oh * ow) as u32,
+            splits: split as u32,
+            act: self.params.activation.code(),
+        };
+        let label = format!("{}.split_sum", self.label);
+        let bindings = [&partial, &self.bias, y];
+        let groups = linear_workgroups(n, 256);
+        let sum = ctx.dispatch(&label, &SPLIT_SUM, &[], &sp, &bindings, groups)?;
+        Ok((d, Some((sum, partial))))
     }
 }
 

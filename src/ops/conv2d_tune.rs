@@ -54,14 +54,21 @@ impl fmt::Display for TileChoice {
             TileChoice::Registers(t) => t.fmt(f),
             TileChoice::Shared(t) => t.fmt(f),
             TileChoice::Depthwise(px) => write!(f, "depthwise {px}px"),
+            TileChoice::SplitK(t, split) => write!(f, "{t} split{split}"),
         }
     }
 }
 
 impl TileChoice {
     /// Parses the text form of each kind ("tiled 8px 16co 64t", "shared 4px 8co 16x4t",
-    /// "depthwise 4px").
+    /// "depthwise 4px", "tiled 8px 16co 64t split4").
     pub fn parse(s: &str) -> Option<Self> {
+        if let Some((tile, split)) = s.rsplit_once(" split") {
+            return Some(TileChoice::SplitK(
+                Tiling::parse(tile)?,
+                split.parse().ok()?,
+            ));
+        }
         if let Some(t) = Tiling::parse(s) {
             return Some(TileChoice::Registers(t));
         }
@@ -92,6 +99,7 @@ impl Tiling {
         let mut f = s.strip_prefix("tiled ")?.split(' ');
         let mut num = |unit: &str| f.next()?.strip_suffix(unit)?.parse::<usize>().ok();
         let (px, co, threads) = (num("px")?, num("co")?, num("t")?);
+        f.next().is_none().then_some(())?;
         // The workgroup is shaped to the grid when recorded; only its size matters here.
         let wg_x = threads.min(8);
         (co % 4 == 0 && threads % wg_x == 0 && threads > 0).then_some(Self {
@@ -221,8 +229,30 @@ impl ConvProblem {
             .collect();
         if !ctx.adapter().is_emulated() {
             out.extend(self.shared_tiles());
+            out.extend(self.split_tiles(ctx));
         }
         out
+    }
+
+    /// Split-K with the fixed tile, for a layer whose fixed grid has fewer than 16384
+    /// invocations (too few to fill a large GPU: an H200 holds 270,000 at once): 2, 4, 8 or 16
+    /// slices of at least 8 input channels each. Its sums run in another order, so the tuner
+    /// offers it only where it can pay, on real GPUs.
+    pub fn split_tiles(&self, ctx: &GpuContext) -> Vec<TileChoice> {
+        let t = self.fixed_tiling(ctx);
+        let Ok((oh, ow)) = self.output_size() else {
+            return Vec::new();
+        };
+        let invocations = ow.div_ceil(t.tile_px) * oh * (self.co_pad / 4 / t.tile_co4);
+        if invocations >= 16384 {
+            return Vec::new();
+        }
+        [2, 4, 8, 16]
+            .into_iter()
+            .filter(|s| 8 * s <= self.shape[1])
+            .map(|s| TileChoice::SplitK(t, s))
+            .filter(|c| self.fits(ctx, c))
+            .collect()
     }
 
     /// The workgroup-memory kernel's block tiles that fit: 64 to 128 invocations, 2 to 8
@@ -289,7 +319,7 @@ impl ConvProblem {
     /// device's layout: `co_pad` is the layout's).
     pub fn fits(&self, ctx: &GpuContext, choice: &TileChoice) -> bool {
         let kernel = self.kernel(ctx);
-        choice.fits(kernel, self.shape[3], self.params.stride, self.co_pad / 4)
+        choice.fits(kernel, self.shape, self.params.stride, self.co_pad / 4)
     }
 
     /// Parses the text form ([`ConvProblem`]'s `Display`).
@@ -531,6 +561,13 @@ mod tests {
             Some(TileChoice::Registers(t))
         );
         assert_eq!(TileChoice::parse("shared 4px 8co 16t"), None);
+        for c in [TileChoice::Depthwise(2), TileChoice::SplitK(t, 4)] {
+            assert_eq!(TileChoice::parse(&c.to_string()), Some(c), "{c}");
+        }
+        assert_eq!(TileChoice::SplitK(t, 4).to_string(), "tiled 16px 8co 128t split4");
+        assert_eq!(TileChoice::parse("tiled 16px 8co 128t split"), None);
+        assert_eq!(TileChoice::parse("tiled 16px 8co 128t 4"), None);
+        assert_eq!(TileChoice::parse("depthwise px"), None);
         let p = ConvProblem {
             shape: [32, 3, 9, 9],
             params: Conv2dParams::padded(4, Padding::Reflect).activation(Activation::Relu),

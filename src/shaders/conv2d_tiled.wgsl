@@ -13,6 +13,10 @@
 // The input can be read through what would otherwise be passes of their own over it: a
 // per-channel map `IN_ACT((x - mean) * scale + beta)` (an instance norm's apply and its activation,
 // IN_MAP) and nearest upsampling by UP; the padding then applies to the mapped, upsampled input.
+// Split-K (SPLIT > 1): gid.z also spans SPLIT slices of the input channels (z = slice * blocks +
+// channel block); each slice sums its range and writes its partial sums, without bias or
+// activation, to its own plane of y ([SPLIT][out_c][out_h][out_w]), and conv2d_split_sum.wgsl
+// adds the slices: more invocations for a layer whose output is too small to fill a large GPU.
 // Layouts: x [in_c][in_h / UP][in_w / UP] (in_h, in_w: the input as the convolution sees it);
 // w [k_h][k_w][in_c][out_c4] vec4 over output channels, zero-padded to out_c4 = TILE_CO4 *
 // (number of channel blocks); b [out_c4] vec4, zero-padded; y [out_c][out_h][out_w];
@@ -39,6 +43,8 @@ override IN_MAP: bool = false;
 override IN_ACT: u32 = 0u;
 // Nearest upsampling of the stored input: 1 or 2.
 override UP: u32 = 1u;
+// Slices of the input channels summed apart (split-K); 1: none.
+override SPLIT: u32 = 1u;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, out_c: u32,
@@ -61,12 +67,13 @@ fn load(i: u32, sm: vec4<f32>) -> f32 {
 }
 
 // Writes the 4 channels of output vec4 group c4 at pixel (ox, oy), skipping padded channels
-// and pixels past the right edge.
-fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>) {
+// and pixels past the right edge; a slice of a split sum writes its partial sums as they are.
+fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>, slice: u32) {
     if (ox >= p.out_w) { return; }
     let out_plane = p.out_h * p.out_w;
-    let base = oy * p.out_w + ox;
-    let v2 = activate4(v + b[c4], p.act);
+    let base = slice * p.out_c * out_plane + oy * p.out_w + ox;
+    var v2 = v;
+    if (SPLIT == 1u) { v2 = activate4(v + b[c4], p.act); }
     for (var l = 0u; l < 4u; l++) {
         let co = c4 * 4u + l;
         if (co < p.out_c) {
@@ -79,10 +86,16 @@ fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>) {
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ox0 = gid.x * TILE_PX;
     let oy = gid.y;
-    let c4_0 = gid.z * TILE_CO4;
-    if (ox0 >= p.out_w || oy >= p.out_h || c4_0 >= p.out_c4) {
+    let blocks = p.out_c4 / TILE_CO4;
+    let slice = gid.z / blocks;
+    let c4_0 = (gid.z % blocks) * TILE_CO4;
+    if (ox0 >= p.out_w || oy >= p.out_h || slice >= SPLIT) {
         return;
     }
+    // This slice's input channels (all of them unless split).
+    let chunk = (p.in_c + SPLIT - 1u) / SPLIT;
+    let ci0 = slice * chunk;
+    let ci1 = min(ci0 + chunk, p.in_c);
     let reflect = p.reflect != 0u;
     // The stored (not upsampled) input's row length and plane.
     let in_w = p.in_w / UP;
@@ -156,10 +169,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     for (var ky = 0u; ky < p.k_h; ky++) {
         let iy = src_index(i32(oy * STRIDE + ky) - i32(p.pad_t), i32(p.in_h), reflect);
         if (iy < 0) { continue; }
-        var row = (u32(iy) / UP) * in_w;
-        var wi = ky * K_W * p.in_c * p.out_c4 + c4_0;
+        var row = (u32(iy) / UP) * in_w + ci0 * plane;
+        var wi = ky * K_W * p.in_c * p.out_c4 + ci0 * p.out_c4 + c4_0;
         let kstep = p.in_c * p.out_c4;
-        for (var ci = 0u; ci < p.in_c; ci++) {
+        for (var ci = ci0; ci < ci1; ci++) {
             var sm = vec4<f32>(); if (IN_MAP) { sm = in_map[ci]; }
             var x0 = 0.0; if (WIN > 0u) { x0 = load(row + i0, sm) * m0; }
             var x1 = 0.0; if (WIN > 1u) { x1 = load(row + i1, sm) * m1; }
@@ -524,68 +537,68 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
             wi += p.out_c4;
         }
     }
-    if (TILE_PX > 0u && TILE_CO4 > 0u) { store(ox0 + 0u, oy, c4_0 + 0u, a0_0); }
-    if (TILE_PX > 0u && TILE_CO4 > 1u) { store(ox0 + 0u, oy, c4_0 + 1u, a0_1); }
-    if (TILE_PX > 0u && TILE_CO4 > 2u) { store(ox0 + 0u, oy, c4_0 + 2u, a0_2); }
-    if (TILE_PX > 0u && TILE_CO4 > 3u) { store(ox0 + 0u, oy, c4_0 + 3u, a0_3); }
-    if (TILE_PX > 1u && TILE_CO4 > 0u) { store(ox0 + 1u, oy, c4_0 + 0u, a1_0); }
-    if (TILE_PX > 1u && TILE_CO4 > 1u) { store(ox0 + 1u, oy, c4_0 + 1u, a1_1); }
-    if (TILE_PX > 1u && TILE_CO4 > 2u) { store(ox0 + 1u, oy, c4_0 + 2u, a1_2); }
-    if (TILE_PX > 1u && TILE_CO4 > 3u) { store(ox0 + 1u, oy, c4_0 + 3u, a1_3); }
-    if (TILE_PX > 2u && TILE_CO4 > 0u) { store(ox0 + 2u, oy, c4_0 + 0u, a2_0); }
-    if (TILE_PX > 2u && TILE_CO4 > 1u) { store(ox0 + 2u, oy, c4_0 + 1u, a2_1); }
-    if (TILE_PX > 2u && TILE_CO4 > 2u) { store(ox0 + 2u, oy, c4_0 + 2u, a2_2); }
-    if (TILE_PX > 2u && TILE_CO4 > 3u) { store(ox0 + 2u, oy, c4_0 + 3u, a2_3); }
-    if (TILE_PX > 3u && TILE_CO4 > 0u) { store(ox0 + 3u, oy, c4_0 + 0u, a3_0); }
-    if (TILE_PX > 3u && TILE_CO4 > 1u) { store(ox0 + 3u, oy, c4_0 + 1u, a3_1); }
-    if (TILE_PX > 3u && TILE_CO4 > 2u) { store(ox0 + 3u, oy, c4_0 + 2u, a3_2); }
-    if (TILE_PX > 3u && TILE_CO4 > 3u) { store(ox0 + 3u, oy, c4_0 + 3u, a3_3); }
-    if (TILE_PX > 4u && TILE_CO4 > 0u) { store(ox0 + 4u, oy, c4_0 + 0u, a4_0); }
-    if (TILE_PX > 4u && TILE_CO4 > 1u) { store(ox0 + 4u, oy, c4_0 + 1u, a4_1); }
-    if (TILE_PX > 4u && TILE_CO4 > 2u) { store(ox0 + 4u, oy, c4_0 + 2u, a4_2); }
-    if (TILE_PX > 4u && TILE_CO4 > 3u) { store(ox0 + 4u, oy, c4_0 + 3u, a4_3); }
-    if (TILE_PX > 5u && TILE_CO4 > 0u) { store(ox0 + 5u, oy, c4_0 + 0u, a5_0); }
-    if (TILE_PX > 5u && TILE_CO4 > 1u) { store(ox0 + 5u, oy, c4_0 + 1u, a5_1); }
-    if (TILE_PX > 5u && TILE_CO4 > 2u) { store(ox0 + 5u, oy, c4_0 + 2u, a5_2); }
-    if (TILE_PX > 5u && TILE_CO4 > 3u) { store(ox0 + 5u, oy, c4_0 + 3u, a5_3); }
-    if (TILE_PX > 6u && TILE_CO4 > 0u) { store(ox0 + 6u, oy, c4_0 + 0u, a6_0); }
-    if (TILE_PX > 6u && TILE_CO4 > 1u) { store(ox0 + 6u, oy, c4_0 + 1u, a6_1); }
-    if (TILE_PX > 6u && TILE_CO4 > 2u) { store(ox0 + 6u, oy, c4_0 + 2u, a6_2); }
-    if (TILE_PX > 6u && TILE_CO4 > 3u) { store(ox0 + 6u, oy, c4_0 + 3u, a6_3); }
-    if (TILE_PX > 7u && TILE_CO4 > 0u) { store(ox0 + 7u, oy, c4_0 + 0u, a7_0); }
-    if (TILE_PX > 7u && TILE_CO4 > 1u) { store(ox0 + 7u, oy, c4_0 + 1u, a7_1); }
-    if (TILE_PX > 7u && TILE_CO4 > 2u) { store(ox0 + 7u, oy, c4_0 + 2u, a7_2); }
-    if (TILE_PX > 7u && TILE_CO4 > 3u) { store(ox0 + 7u, oy, c4_0 + 3u, a7_3); }
-    if (TILE_PX > 8u && TILE_CO4 > 0u) { store(ox0 + 8u, oy, c4_0 + 0u, a8_0); }
-    if (TILE_PX > 8u && TILE_CO4 > 1u) { store(ox0 + 8u, oy, c4_0 + 1u, a8_1); }
-    if (TILE_PX > 8u && TILE_CO4 > 2u) { store(ox0 + 8u, oy, c4_0 + 2u, a8_2); }
-    if (TILE_PX > 8u && TILE_CO4 > 3u) { store(ox0 + 8u, oy, c4_0 + 3u, a8_3); }
-    if (TILE_PX > 9u && TILE_CO4 > 0u) { store(ox0 + 9u, oy, c4_0 + 0u, a9_0); }
-    if (TILE_PX > 9u && TILE_CO4 > 1u) { store(ox0 + 9u, oy, c4_0 + 1u, a9_1); }
-    if (TILE_PX > 9u && TILE_CO4 > 2u) { store(ox0 + 9u, oy, c4_0 + 2u, a9_2); }
-    if (TILE_PX > 9u && TILE_CO4 > 3u) { store(ox0 + 9u, oy, c4_0 + 3u, a9_3); }
-    if (TILE_PX > 10u && TILE_CO4 > 0u) { store(ox0 + 10u, oy, c4_0 + 0u, a10_0); }
-    if (TILE_PX > 10u && TILE_CO4 > 1u) { store(ox0 + 10u, oy, c4_0 + 1u, a10_1); }
-    if (TILE_PX > 10u && TILE_CO4 > 2u) { store(ox0 + 10u, oy, c4_0 + 2u, a10_2); }
-    if (TILE_PX > 10u && TILE_CO4 > 3u) { store(ox0 + 10u, oy, c4_0 + 3u, a10_3); }
-    if (TILE_PX > 11u && TILE_CO4 > 0u) { store(ox0 + 11u, oy, c4_0 + 0u, a11_0); }
-    if (TILE_PX > 11u && TILE_CO4 > 1u) { store(ox0 + 11u, oy, c4_0 + 1u, a11_1); }
-    if (TILE_PX > 11u && TILE_CO4 > 2u) { store(ox0 + 11u, oy, c4_0 + 2u, a11_2); }
-    if (TILE_PX > 11u && TILE_CO4 > 3u) { store(ox0 + 11u, oy, c4_0 + 3u, a11_3); }
-    if (TILE_PX > 12u && TILE_CO4 > 0u) { store(ox0 + 12u, oy, c4_0 + 0u, a12_0); }
-    if (TILE_PX > 12u && TILE_CO4 > 1u) { store(ox0 + 12u, oy, c4_0 + 1u, a12_1); }
-    if (TILE_PX > 12u && TILE_CO4 > 2u) { store(ox0 + 12u, oy, c4_0 + 2u, a12_2); }
-    if (TILE_PX > 12u && TILE_CO4 > 3u) { store(ox0 + 12u, oy, c4_0 + 3u, a12_3); }
-    if (TILE_PX > 13u && TILE_CO4 > 0u) { store(ox0 + 13u, oy, c4_0 + 0u, a13_0); }
-    if (TILE_PX > 13u && TILE_CO4 > 1u) { store(ox0 + 13u, oy, c4_0 + 1u, a13_1); }
-    if (TILE_PX > 13u && TILE_CO4 > 2u) { store(ox0 + 13u, oy, c4_0 + 2u, a13_2); }
-    if (TILE_PX > 13u && TILE_CO4 > 3u) { store(ox0 + 13u, oy, c4_0 + 3u, a13_3); }
-    if (TILE_PX > 14u && TILE_CO4 > 0u) { store(ox0 + 14u, oy, c4_0 + 0u, a14_0); }
-    if (TILE_PX > 14u && TILE_CO4 > 1u) { store(ox0 + 14u, oy, c4_0 + 1u, a14_1); }
-    if (TILE_PX > 14u && TILE_CO4 > 2u) { store(ox0 + 14u, oy, c4_0 + 2u, a14_2); }
-    if (TILE_PX > 14u && TILE_CO4 > 3u) { store(ox0 + 14u, oy, c4_0 + 3u, a14_3); }
-    if (TILE_PX > 15u && TILE_CO4 > 0u) { store(ox0 + 15u, oy, c4_0 + 0u, a15_0); }
-    if (TILE_PX > 15u && TILE_CO4 > 1u) { store(ox0 + 15u, oy, c4_0 + 1u, a15_1); }
-    if (TILE_PX > 15u && TILE_CO4 > 2u) { store(ox0 + 15u, oy, c4_0 + 2u, a15_2); }
-    if (TILE_PX > 15u && TILE_CO4 > 3u) { store(ox0 + 15u, oy, c4_0 + 3u, a15_3); }
+    if (TILE_PX > 0u && TILE_CO4 > 0u) { store(ox0 + 0u, oy, c4_0 + 0u, a0_0, slice); }
+    if (TILE_PX > 0u && TILE_CO4 > 1u) { store(ox0 + 0u, oy, c4_0 + 1u, a0_1, slice); }
+    if (TILE_PX > 0u && TILE_CO4 > 2u) { store(ox0 + 0u, oy, c4_0 + 2u, a0_2, slice); }
+    if (TILE_PX > 0u && TILE_CO4 > 3u) { store(ox0 + 0u, oy, c4_0 + 3u, a0_3, slice); }
+    if (TILE_PX > 1u && TILE_CO4 > 0u) { store(ox0 + 1u, oy, c4_0 + 0u, a1_0, slice); }
+    if (TILE_PX > 1u && TILE_CO4 > 1u) { store(ox0 + 1u, oy, c4_0 + 1u, a1_1, slice); }
+    if (TILE_PX > 1u && TILE_CO4 > 2u) { store(ox0 + 1u, oy, c4_0 + 2u, a1_2, slice); }
+    if (TILE_PX > 1u && TILE_CO4 > 3u) { store(ox0 + 1u, oy, c4_0 + 3u, a1_3, slice); }
+    if (TILE_PX > 2u && TILE_CO4 > 0u) { store(ox0 + 2u, oy, c4_0 + 0u, a2_0, slice); }
+    if (TILE_PX > 2u && TILE_CO4 > 1u) { store(ox0 + 2u, oy, c4_0 + 1u, a2_1, slice); }
+    if (TILE_PX > 2u && TILE_CO4 > 2u) { store(ox0 + 2u, oy, c4_0 + 2u, a2_2, slice); }
+    if (TILE_PX > 2u && TILE_CO4 > 3u) { store(ox0 + 2u, oy, c4_0 + 3u, a2_3, slice); }
+    if (TILE_PX > 3u && TILE_CO4 > 0u) { store(ox0 + 3u, oy, c4_0 + 0u, a3_0, slice); }
+    if (TILE_PX > 3u && TILE_CO4 > 1u) { store(ox0 + 3u, oy, c4_0 + 1u, a3_1, slice); }
+    if (TILE_PX > 3u && TILE_CO4 > 2u) { store(ox0 + 3u, oy, c4_0 + 2u, a3_2, slice); }
+    if (TILE_PX > 3u && TILE_CO4 > 3u) { store(ox0 + 3u, oy, c4_0 + 3u, a3_3, slice); }
+    if (TILE_PX > 4u && TILE_CO4 > 0u) { store(ox0 + 4u, oy, c4_0 + 0u, a4_0, slice); }
+    if (TILE_PX > 4u && TILE_CO4 > 1u) { store(ox0 + 4u, oy, c4_0 + 1u, a4_1, slice); }
+    if (TILE_PX > 4u && TILE_CO4 > 2u) { store(ox0 + 4u, oy, c4_0 + 2u, a4_2, slice); }
+    if (TILE_PX > 4u && TILE_CO4 > 3u) { store(ox0 + 4u, oy, c4_0 + 3u, a4_3, slice); }
+    if (TILE_PX > 5u && TILE_CO4 > 0u) { store(ox0 + 5u, oy, c4_0 + 0u, a5_0, slice); }
+    if (TILE_PX > 5u && TILE_CO4 > 1u) { store(ox0 + 5u, oy, c4_0 + 1u, a5_1, slice); }
+    if (TILE_PX > 5u && TILE_CO4 > 2u) { store(ox0 + 5u, oy, c4_0 + 2u, a5_2, slice); }
+    if (TILE_PX > 5u && TILE_CO4 > 3u) { store(ox0 + 5u, oy, c4_0 + 3u, a5_3, slice); }
+    if (TILE_PX > 6u && TILE_CO4 > 0u) { store(ox0 + 6u, oy, c4_0 + 0u, a6_0, slice); }
+    if (TILE_PX > 6u && TILE_CO4 > 1u) { store(ox0 + 6u, oy, c4_0 + 1u, a6_1, slice); }
+    if (TILE_PX > 6u && TILE_CO4 > 2u) { store(ox0 + 6u, oy, c4_0 + 2u, a6_2, slice); }
+    if (TILE_PX > 6u && TILE_CO4 > 3u) { store(ox0 + 6u, oy, c4_0 + 3u, a6_3, slice); }
+    if (TILE_PX > 7u && TILE_CO4 > 0u) { store(ox0 + 7u, oy, c4_0 + 0u, a7_0, slice); }
+    if (TILE_PX > 7u && TILE_CO4 > 1u) { store(ox0 + 7u, oy, c4_0 + 1u, a7_1, slice); }
+    if (TILE_PX > 7u && TILE_CO4 > 2u) { store(ox0 + 7u, oy, c4_0 + 2u, a7_2, slice); }
+    if (TILE_PX > 7u && TILE_CO4 > 3u) { store(ox0 + 7u, oy, c4_0 + 3u, a7_3, slice); }
+    if (TILE_PX > 8u && TILE_CO4 > 0u) { store(ox0 + 8u, oy, c4_0 + 0u, a8_0, slice); }
+    if (TILE_PX > 8u && TILE_CO4 > 1u) { store(ox0 + 8u, oy, c4_0 + 1u, a8_1, slice); }
+    if (TILE_PX > 8u && TILE_CO4 > 2u) { store(ox0 + 8u, oy, c4_0 + 2u, a8_2, slice); }
+    if (TILE_PX > 8u && TILE_CO4 > 3u) { store(ox0 + 8u, oy, c4_0 + 3u, a8_3, slice); }
+    if (TILE_PX > 9u && TILE_CO4 > 0u) { store(ox0 + 9u, oy, c4_0 + 0u, a9_0, slice); }
+    if (TILE_PX > 9u && TILE_CO4 > 1u) { store(ox0 + 9u, oy, c4_0 + 1u, a9_1, slice); }
+    if (TILE_PX > 9u && TILE_CO4 > 2u) { store(ox0 + 9u, oy, c4_0 + 2u, a9_2, slice); }
+    if (TILE_PX > 9u && TILE_CO4 > 3u) { store(ox0 + 9u, oy, c4_0 + 3u, a9_3, slice); }
+    if (TILE_PX > 10u && TILE_CO4 > 0u) { store(ox0 + 10u, oy, c4_0 + 0u, a10_0, slice); }
+    if (TILE_PX > 10u && TILE_CO4 > 1u) { store(ox0 + 10u, oy, c4_0 + 1u, a10_1, slice); }
+    if (TILE_PX > 10u && TILE_CO4 > 2u) { store(ox0 + 10u, oy, c4_0 + 2u, a10_2, slice); }
+    if (TILE_PX > 10u && TILE_CO4 > 3u) { store(ox0 + 10u, oy, c4_0 + 3u, a10_3, slice); }
+    if (TILE_PX > 11u && TILE_CO4 > 0u) { store(ox0 + 11u, oy, c4_0 + 0u, a11_0, slice); }
+    if (TILE_PX > 11u && TILE_CO4 > 1u) { store(ox0 + 11u, oy, c4_0 + 1u, a11_1, slice); }
+    if (TILE_PX > 11u && TILE_CO4 > 2u) { store(ox0 + 11u, oy, c4_0 + 2u, a11_2, slice); }
+    if (TILE_PX > 11u && TILE_CO4 > 3u) { store(ox0 + 11u, oy, c4_0 + 3u, a11_3, slice); }
+    if (TILE_PX > 12u && TILE_CO4 > 0u) { store(ox0 + 12u, oy, c4_0 + 0u, a12_0, slice); }
+    if (TILE_PX > 12u && TILE_CO4 > 1u) { store(ox0 + 12u, oy, c4_0 + 1u, a12_1, slice); }
+    if (TILE_PX > 12u && TILE_CO4 > 2u) { store(ox0 + 12u, oy, c4_0 + 2u, a12_2, slice); }
+    if (TILE_PX > 12u && TILE_CO4 > 3u) { store(ox0 + 12u, oy, c4_0 + 3u, a12_3, slice); }
+    if (TILE_PX > 13u && TILE_CO4 > 0u) { store(ox0 + 13u, oy, c4_0 + 0u, a13_0, slice); }
+    if (TILE_PX > 13u && TILE_CO4 > 1u) { store(ox0 + 13u, oy, c4_0 + 1u, a13_1, slice); }
+    if (TILE_PX > 13u && TILE_CO4 > 2u) { store(ox0 + 13u, oy, c4_0 + 2u, a13_2, slice); }
+    if (TILE_PX > 13u && TILE_CO4 > 3u) { store(ox0 + 13u, oy, c4_0 + 3u, a13_3, slice); }
+    if (TILE_PX > 14u && TILE_CO4 > 0u) { store(ox0 + 14u, oy, c4_0 + 0u, a14_0, slice); }
+    if (TILE_PX > 14u && TILE_CO4 > 1u) { store(ox0 + 14u, oy, c4_0 + 1u, a14_1, slice); }
+    if (TILE_PX > 14u && TILE_CO4 > 2u) { store(ox0 + 14u, oy, c4_0 + 2u, a14_2, slice); }
+    if (TILE_PX > 14u && TILE_CO4 > 3u) { store(ox0 + 14u, oy, c4_0 + 3u, a14_3, slice); }
+    if (TILE_PX > 15u && TILE_CO4 > 0u) { store(ox0 + 15u, oy, c4_0 + 0u, a15_0, slice); }
+    if (TILE_PX > 15u && TILE_CO4 > 1u) { store(ox0 + 15u, oy, c4_0 + 1u, a15_1, slice); }
+    if (TILE_PX > 15u && TILE_CO4 > 2u) { store(ox0 + 15u, oy, c4_0 + 2u, a15_2, slice); }
+    if (TILE_PX > 15u && TILE_CO4 > 3u) { store(ox0 + 15u, oy, c4_0 + 3u, a15_3, slice); }
 }
