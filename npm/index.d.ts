@@ -23,7 +23,8 @@ export interface CreateOptions {
    * Kernel tuning: "cached" (default) runs the convolution tiles timed on this GPU before
    * (kept in IndexedDB per adapter and driver), "full" also times, before a `stylize()` (and
    * the arbitrary-style predictor's before a `styleVector()`), the layers its size lacks and
-   * keeps them, "off" runs the fixed tiles. Pictures are the same in every mode.
+   * keeps them, "off" runs the fixed tiles. Pictures are the same in every mode (to the bit, but
+   * for split-K, which a real GPU's tuning may pick for a small layer: float rounding).
    */
   tune?: "off" | "cached" | "full";
   /** The most milliseconds a `stylize()` spends tuning in mode "full", 1 to 3600000 (default 30000). */

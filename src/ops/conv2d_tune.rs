@@ -2,8 +2,9 @@
 //! tile of the workgroup-memory kernel) a tiled layer runs with, and how many output pixels an
 //! invocation of a depthwise layer computes. A tile does not change the weights' layout (only
 //! which channel blocks an invocation takes) nor the order each output sums in, so a tuned
-//! layer gives bit-identical results and the choice can be made when a plan is recorded, per
-//! input size.
+//! layer gives bit-identical results (split-K excepted: it sums input-channel slices apart, so
+//! it is offered only on real GPUs, for layers too small to fill them) and the choice can be
+//! made when a plan is recorded, per input size.
 //!
 //! A layer is a [`ConvProblem`]: its key (shape, stride, input read path and the output plane's
 //! size class) names it in the device's [`crate::gpu::TuningTable`]; its text form is what
