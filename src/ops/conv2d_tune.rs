@@ -565,7 +565,10 @@ mod tests {
         for c in [TileChoice::Depthwise(2), TileChoice::SplitK(t, 4)] {
             assert_eq!(TileChoice::parse(&c.to_string()), Some(c), "{c}");
         }
-        assert_eq!(TileChoice::SplitK(t, 4).to_string(), "tiled 16px 8co 128t split4");
+        assert_eq!(
+            TileChoice::SplitK(t, 4).to_string(),
+            "tiled 16px 8co 128t split4"
+        );
         assert_eq!(TileChoice::parse("tiled 16px 8co 128t split"), None);
         assert_eq!(TileChoice::parse("tiled 16px 8co 128t 4"), None);
         assert_eq!(TileChoice::parse("depthwise px"), None);
