@@ -9,9 +9,7 @@ element sits behind a test on them that the compiler folds away when the pipelin
 specialised. The limits (DEPTHWISE_MAX_PX, MAX_K, STRIDES) are read from src/ops/conv2d.rs.
 Run this after changing them or the kernel; the test suite checks the committed file is current.
 """
-import sys
-
-from gen_conv2d_tiled import ROOT, rust_const, rust_strides
+from gen_conv2d_tiled import rust_const, rust_strides, write_or_check
 
 MAX_PX = rust_const("DEPTHWISE_MAX_PX")
 MAX_K = rust_const("MAX_K")
@@ -107,10 +105,4 @@ def main():
 
 
 if __name__ == "__main__":
-    path = ROOT / "src" / "shaders" / "conv2d_depthwise.wgsl"
-    text = main()
-    if "--check" in sys.argv:
-        if path.read_text() != text:
-            sys.exit(f"{path} is out of date: run tools/gen_conv2d_depthwise.py")
-    else:
-        path.write_text(text)
+    write_or_check("conv2d_depthwise.wgsl", main(), "gen_conv2d_depthwise.py")

@@ -200,11 +200,15 @@ def main():
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":
-    path = ROOT / "src" / "shaders" / "conv2d_tiled.wgsl"
-    text = main()
+def write_or_check(name, text, generator):
+    """Writes src/shaders/`name`, or with `--check` fails unless it already holds `text`."""
+    path = ROOT / "src" / "shaders" / name
     if "--check" in sys.argv:
         if path.read_text() != text:
-            sys.exit(f"{path} is out of date: run tools/gen_conv2d_tiled.py")
+            sys.exit(f"{path} is out of date: run tools/{generator}")
     else:
         path.write_text(text)
+
+
+if __name__ == "__main__":
+    write_or_check("conv2d_tiled.wgsl", main(), "gen_conv2d_tiled.py")
