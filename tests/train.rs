@@ -611,3 +611,32 @@ fn a_run_too_large_for_the_device_names_a_size_that_fits() {
         assert!((side + 4) * (side + 4) * 256 > limit, "{msg}");
     });
 }
+
+// A training step is tuned like a net: the step's convolution shapes (the net's and VGG16's,
+// forward and backward) are collected (none timed without time), a short tuning times some and
+// records the step again, and the step's losses and gradient are the same to the bit. On a
+// context of its own, so that no other test's run meets its table.
+#[test]
+fn a_tuned_training_step_gives_the_same_losses_and_gradient() {
+    use webgpu_style_transfer::clock::now_ms;
+    use webgpu_style_transfer::gpu::GpuContext;
+    pollster::block_on(async {
+        let ctx = GpuContext::new().await.unwrap();
+        let painting = png("gatys/style.png");
+        let (net, vgg) = (model("multistyle26"), model("vgg16"));
+        let mut t = Trainer::multistyle(&ctx, &net, &vgg, &painting, options())
+            .await
+            .unwrap();
+        let before = t.loss_and_gradient(&ctx, &batch()).await.unwrap();
+        let none = t.tune(&ctx, 1e-9, &now_ms).await.unwrap();
+        assert_eq!((none.tuned.len(), none.cached), (0, 0), "{none:?}");
+        assert!(none.left >= 10, "{none:?}");
+        let some = t.tune(&ctx, 300.0, &now_ms).await.unwrap();
+        println!("{}", some.summary());
+        assert!(!some.tuned.is_empty(), "{some:?}");
+        assert_eq!(some.tuned.len() + some.left, none.left, "{some:?}");
+        let after = t.loss_and_gradient(&ctx, &batch()).await.unwrap();
+        assert_eq!(before.0, after.0);
+        assert!(before.1 == after.1, "the gradient changed");
+    });
+}

@@ -216,8 +216,34 @@ impl Trainer {
         self.step
     }
 
+    /// Times the kernels of a step that the context's tuning table lacks, within `budget_ms`
+    /// ([`crate::tune::tune_plan`]), and records the step again with the choices. The step's
+    /// plan is let go while the tuner records its own, so the two never hold memory at once.
+    pub async fn tune(
+        &mut self,
+        ctx: &GpuContext,
+        budget_ms: f64,
+        now: &dyn Fn() -> f64,
+    ) -> Result<crate::tune::TuneReport> {
+        self.plan = Plan::new("train.step");
+        self.terms.clear();
+        let record = |_: &mut Plan| self.recorded_step(ctx).map(drop);
+        let report = crate::tune::tune_plan(ctx, &record, budget_ms, now).await;
+        // Recorded again even when the tuning failed: the trainer must stay usable.
+        self.record_step(ctx)?;
+        report
+    }
+
     /// Records the whole step (see the module documentation) into `self.plan`.
     fn record_step(&mut self, ctx: &GpuContext) -> Result<()> {
+        let (plan, terms) = self.recorded_step(ctx)?;
+        self.plan = plan;
+        self.terms = terms;
+        Ok(())
+    }
+
+    /// The whole step's plan and its loss terms.
+    fn recorded_step(&self, ctx: &GpuContext) -> Result<(Plan, Vec<Recorded>)> {
         let mut plan = Plan::new("train.step");
         self.model.record_unpack(ctx, &mut plan)?;
         let input = self.model.pixel_map();
@@ -252,9 +278,7 @@ impl Trainer {
             }
             terms.push(rec);
         }
-        self.plan = plan;
-        self.terms = terms;
-        Ok(())
+        Ok((plan, terms))
     }
 
     /// The content layers' features of a photo (none without content layers).

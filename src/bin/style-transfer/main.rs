@@ -103,7 +103,7 @@ mod native {
             Command::Styles => unreachable!("handled above"),
             Command::Stylize(args) => crate::stylize::run(&ctx, args, &tuning).await,
             Command::Gatys(args) => crate::gatys::run(&ctx, args, &tuning).await,
-            Command::Train(args) => crate::train::run(&ctx, args).await,
+            Command::Train(args) => crate::train::run(&ctx, args, &tuning).await,
             Command::Bench(args) => crate::bench::run(&ctx, args, &tuning).await,
             Command::Profile(args) => crate::profile::run(&ctx, args, &tuning).await,
             Command::Info => {

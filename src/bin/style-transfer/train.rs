@@ -21,6 +21,7 @@ use webgpu_style_transfer::{Error, Result};
 
 use crate::input::{load_model, read_image};
 use crate::stdout::say;
+use crate::tuning::Tuning;
 
 #[derive(clap::Args)]
 pub struct TrainArgs {
@@ -283,7 +284,7 @@ fn default_photos() -> Result<PathBuf> {
     })
 }
 
-pub async fn run(ctx: &GpuContext, a: TrainArgs) -> Result<()> {
+pub async fn run(ctx: &GpuContext, a: TrainArgs, tuning: &Tuning) -> Result<()> {
     let opts = options(&a)?;
     let paths = Paths::plan(&a)?;
     let painting_bytes = std::fs::read(&a.painting).map_err(|e| {
@@ -306,6 +307,10 @@ pub async fn run(ctx: &GpuContext, a: TrainArgs) -> Result<()> {
         est.largest_buffer.1
     ));
     let mut trainer = trainer(ctx, &a, &vgg, &painting, opts).await?;
+    if let Err(e) = tuning.tune_training(ctx, &mut trainer).await {
+        // Tuning is an optimisation: the run goes on with the fixed kernels.
+        eprintln!("warning: kernel tuning failed: {e}");
+    }
     if a.resume {
         let file = load_model(Some(paths.checkpoint.clone()), "")?;
         let ck = Checkpoint::from_file(&file)?;

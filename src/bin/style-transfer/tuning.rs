@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, TuneMode};
 use webgpu_style_transfer::image::Rgba8Image;
 use webgpu_style_transfer::models::{ArbitraryNet, OutputOptions, Styled};
+use webgpu_style_transfer::train::Trainer;
 use webgpu_style_transfer::tune::{self, cache, TuneReport};
 use webgpu_style_transfer::{clock::now_ms, Result};
 
@@ -91,6 +92,17 @@ impl Tuning {
         let report = net.tune_predictor(ctx, self.budget_ms, &now_ms).await?;
         let side = webgpu_style_transfer::models::arbitrary::PREDICTOR_SIZE;
         self.finish(ctx, &report, (side, side))
+    }
+
+    /// With `--tune full`: times the kernels of a training step that the cache lacks (the step
+    /// is recorded again with them), reports it on stderr and saves the cache.
+    pub async fn tune_training(&self, ctx: &GpuContext, trainer: &mut Trainer) -> Result<()> {
+        if self.mode != TuneMode::Full {
+            return Ok(());
+        }
+        let report = trainer.tune(ctx, self.budget_ms, &now_ms).await?;
+        let size = trainer.options().size;
+        self.finish(ctx, &report, (size, size))
     }
 
     /// With `--tune full`: times the kernels `record` uses on a `height` x `width` input that
