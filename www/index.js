@@ -34,7 +34,7 @@ let st;
 let reopening = null;
 function reopen() {
   if (!st.closed) return Promise.resolve(st);
-  reopening ??= StyleTransfer.create()
+  reopening ??= createAgain()
     .then((s) => {
       st = s;
       window.styleTransfer = s;
@@ -42,6 +42,22 @@ function reopen() {
     })
     .finally(() => (reopening = null));
   return reopening;
+}
+
+/**
+ * A new engine, tried three times a second apart: a browser that destroyed the page's GPU
+ * devices may be restarting its GPU process, and refuse an adapter for that long.
+ */
+async function createAgain() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await StyleTransfer.create();
+    } catch (e) {
+      if (attempt === 3) throw e;
+      console.info(`opening the GPU again failed (${e.message}); trying again`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
 }
 
 /** `f()` (a call on `st`), once more on a new engine if the device was lost meanwhile. */

@@ -17,12 +17,21 @@ test("the webcam streams stylized frames into the page", async () => {
     const page = await browser.newPage();
     const errors = [];
     page.on("pageerror", (e) => errors.push(e.message));
+    // The page's console, to say what happened if no frames come.
+    const log = [];
+    const t0 = Date.now();
+    page.on("console", (m) => log.push(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${m.text()}`));
     await page.goto(dist.url());
     await page.waitForSelector("body[data-renders]", { timeout: 120_000 });
     const bad = await page.evaluate(() => window.styleTransfer.stylizeTo({}, new ImageData(8, 8), {}).then(() => null, (e) => e.code));
     assert.equal(bad, "invalid-argument");
     await page.click("#webcam");
-    await page.waitForFunction(() => Number(document.body.dataset.liveFrames) >= 3, null, { timeout: 120_000 });
+    try {
+      await page.waitForFunction(() => Number(document.body.dataset.liveFrames) >= 3, null, { timeout: 120_000 });
+    } catch (e) {
+      const state = await page.evaluate(() => ({ frames: document.body.dataset.liveFrames, timing: document.getElementById("timing").textContent })).catch((x) => x.message);
+      throw new Error(`no 3 live frames in 120 s: ${JSON.stringify(state)}; console: ${JSON.stringify(log)}; page errors: ${JSON.stringify(errors)}`, { cause: e });
+    }
     const timing = await page.textContent("#timing");
     assert.match(timing, /read back: [\d.]+ fps \(\d+ ms per frame\)/);
     assert.match(timing, /drawing into a WebGPU canvas failed in this browser/);
