@@ -31,6 +31,17 @@ struct ConvCase {
 }
 
 async fn check_conv(case: ConvCase, kernel: ConvKernel, seed: u32) {
+    check_conv_choice(case, kernel, None, seed).await;
+}
+
+/// [`check_conv`] of a layer built for `kernel` and run with `choice` (as a tuned layer is, or
+/// as it records without one); returns the dispatches the layer recorded.
+async fn check_conv_choice(
+    case: ConvCase,
+    kernel: ConvKernel,
+    choice: Option<TileChoice>,
+    seed: u32,
+) -> usize {
     let ctx = ctx().await;
     let ConvCase {
         c,
@@ -52,18 +63,23 @@ async fn check_conv(case: ConvCase, kernel: ConvKernel, seed: u32) {
         Conv2d::with_kernel(&ctx, "conv", &wt, [out_c, cig, k, k], bias, params, kernel).unwrap();
     let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
     let mut plan = Plan::new("conv test");
-    let y = conv.record(&ctx, &mut plan, &xt).unwrap();
+    let y = match choice {
+        None => conv.record(&ctx, &mut plan, &xt),
+        Some(t) => conv.record_choice(&ctx, &mut plan, &xt, Default::default(), t),
+    }
+    .unwrap();
     assert_eq!(y.shape(), &[out_c, oh, ow]);
     plan.run(&ctx).await.unwrap();
     let got = ctx.read(&y).await.unwrap();
     let terms = (cig * k * k) as f32;
     assert_close(
-        &format!("conv {kernel:?} {c}x{h}x{w} -> {out_c} k{k} {params:?}"),
+        &format!("conv {kernel:?} {choice:?} {c}x{h}x{w} -> {out_c} k{k} {params:?}"),
         &got,
         &want,
         1e-6 * terms + 1e-5,
         1e-5,
     );
+    plan.dispatches().len()
 }
 
 fn tiled(px: usize, co4: usize) -> ConvKernel {
@@ -1684,7 +1700,6 @@ gpu_test!(
     {
         use webgpu_style_transfer::gpu::{Tuned, TuningTable};
         use webgpu_style_transfer::ops::conv2d_tune::ConvProblem;
-        use webgpu_style_transfer::ops::TileChoice;
         let ctx = ctx().await;
         let (c, h, w, k) = (11, 21, 23, 3);
         let params = Conv2dParams {
@@ -1764,8 +1779,7 @@ gpu_test!(
 // activation, at channel counts no slice count divides (37 in 2, 3 and 16 slices; 1x1 and
 // strided layers), against the oracle with the tiled kernel's tolerance.
 gpu_test!(conv_split_k_matches_the_oracle, {
-    use webgpu_style_transfer::ops::TileChoice;
-    let ctx = ctx().await;
+    let relu = Activation::Relu;
     let cases = [
         (
             37,
@@ -1773,7 +1787,7 @@ gpu_test!(conv_split_k_matches_the_oracle, {
             11,
             20,
             3,
-            Conv2dParams::padded(1, Padding::Reflect).activation(Activation::Relu),
+            Conv2dParams::padded(1, Padding::Reflect).activation(relu),
         ),
         (37, 8, 8, 6, 1, Conv2dParams::padded(0, Padding::Zero)),
         (
@@ -1786,48 +1800,41 @@ gpu_test!(conv_split_k_matches_the_oracle, {
         ),
     ];
     for (i, (c, h, w, out_c, k, params)) in cases.into_iter().enumerate() {
-        let seed = 980 + 10 * i as u32;
-        let x = random(c * h * w, seed);
-        let wt = random(out_c * c * k * k, seed + 1);
-        let b = random(out_c, seed + 2);
-        let shape = [out_c, c, k, k];
-        let (want, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, shape, Some(&b), &params);
-        let conv = Conv2d::new(&ctx, "split", &wt, shape, Some(&b), params).unwrap();
-        let ConvKernel::Tiled(own) = conv.kernel() else {
-            panic!("{shape:?} should run the tiled kernel");
-        };
-        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let tile = Tiling::for_layer(out_c, k, params.stride);
         for split in [2, 3, 16] {
-            let mut plan = Plan::new("split-K");
-            let choice = TileChoice::SplitK(own, split);
-            let y = conv
-                .record_choice(&ctx, &mut plan, &xt, Default::default(), choice)
-                .unwrap();
-            assert_eq!(y.shape(), &[out_c, oh, ow]);
-            assert_eq!(plan.dispatches().len(), 2, "the convolution and the sum");
-            plan.run(&ctx).await.unwrap();
-            let got = ctx.read(&y).await.unwrap();
-            let terms = (c * k * k) as f32;
-            assert_close(
-                &format!("{shape:?} {choice}"),
-                &got,
-                &want,
-                1e-5 * terms + 1e-4,
-                1e-4,
-            );
+            let case = ConvCase {
+                c,
+                h,
+                w,
+                out_c,
+                k,
+                params,
+                bias: true,
+            };
+            let choice = Some(TileChoice::SplitK(tile, split));
+            let seed = 980 + 10 * i as u32;
+            let n = check_conv_choice(case, ConvKernel::Tiled(tile), choice, seed).await;
+            assert_eq!(n, 2, "the convolution and the sum");
         }
-        // More slices than input channels is refused, naming the choice.
-        let mut plan = Plan::new("too many slices");
-        let e = conv
-            .record_choice(
-                &ctx,
-                &mut plan,
-                &xt,
-                Default::default(),
-                TileChoice::SplitK(own, c + 1),
-            )
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("cannot run") && e.contains("split"), "{e}");
     }
+    // More slices than input channels is refused, naming the choice.
+    let ctx = ctx().await;
+    let p = Conv2dParams::padded(1, Padding::Zero);
+    let conv = Conv2d::new(&ctx, "split", &random(8 * 4 * 9, 1), [8, 4, 3, 3], None, p).unwrap();
+    let ConvKernel::Tiled(own) = conv.kernel() else {
+        panic!("a 3x3 layer runs the tiled kernel");
+    };
+    let xt = ctx.upload("x", &[4, 6, 6], &random(4 * 36, 2)).unwrap();
+    let mut plan = Plan::new("too many slices");
+    let e = conv
+        .record_choice(
+            &ctx,
+            &mut plan,
+            &xt,
+            Default::default(),
+            TileChoice::SplitK(own, 5),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot run") && e.contains("split5"), "{e}");
 });

@@ -357,6 +357,23 @@ impl ArbitraryNet {
         crate::tune::tune_plan(ctx, &record, budget_ms, now).await
     }
 
+    /// Times what a run at `height` x `width` would use that the table lacks: the predictor's
+    /// kernels first (a painting's style and a strength below 1 run it), then the
+    /// transformer's, all within `budget_ms`.
+    pub async fn tune(
+        &self,
+        ctx: &GpuContext,
+        (height, width): (usize, usize),
+        budget_ms: f64,
+        now: &dyn Fn() -> f64,
+    ) -> Result<crate::tune::TuneReport> {
+        let mut report = self.tune_predictor(ctx, budget_ms, now).await?;
+        let record = |plan: &mut Plan, x: &Tensor| self.record(ctx, plan, x);
+        let left = (budget_ms - report.ms).max(f64::MIN_POSITIVE);
+        report.merge(crate::tune::tune_net(ctx, &record, (height, width), left, now).await?);
+        Ok(report)
+    }
+
     fn record_predictor(&self, ctx: &GpuContext) -> Result<PredictorPlan> {
         let tuning = ctx.tuning_generation();
         let mut plan = Plan::new("style predictor");

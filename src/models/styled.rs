@@ -64,15 +64,12 @@ impl Styled<'_> {
         budget_ms: f64,
     ) -> Result<TuneReport> {
         let now = &crate::clock::now_ms;
-        let mut report = match *self {
-            Self::Arbitrary(net, _) => net.tune_predictor(ctx, budget_ms, now).await?,
-            _ => TuneReport::default(),
-        };
         let (w, h) = photo.fitted_size(opts.max_size);
+        if let Self::Arbitrary(net, _) = *self {
+            return net.tune(ctx, (h, w), budget_ms, now).await;
+        }
         let record = |plan: &mut Plan, x: &Tensor| self.record(ctx, plan, x);
-        let left = (budget_ms - report.ms).max(f64::MIN_POSITIVE);
-        report.merge(crate::tune::tune_net(ctx, &record, (h, w), left, now).await?);
-        Ok(report)
+        crate::tune::tune_net(ctx, &record, (h, w), budget_ms, now).await
     }
 
     /// Runs the net on the whole photo (scaled to `max_size`) without reading back, for live

@@ -774,9 +774,7 @@ impl Conv2d {
                     _ => own,
                 };
                 let bindings = [x, &self.weights, &self.bias, &y];
-                let extent = [ow.div_ceil(tile_px), oh, out_c];
-                let wg = fit_workgroup(64, extent);
-                let groups = std::array::from_fn(|i| extent[i].div_ceil(wg[i]) as u32);
+                let (wg, groups) = fit_launch(64, [ow.div_ceil(tile_px), oh, out_c]);
                 let constants = [
                     ("WG_X", wg[0] as f64),
                     ("WG_Y", wg[1] as f64),
@@ -873,8 +871,7 @@ impl Conv2d {
             None
         };
         let (tiles_x, blocks) = (ow.div_ceil(t.tile_px), self.out_c4 / t.tile_co4);
-        let extent = [tiles_x, oh, blocks * split];
-        let wg = fit_workgroup(t.wg_x * t.wg_y, extent);
+        let (wg, groups) = fit_launch(t.wg_x * t.wg_y, [tiles_x, oh, blocks * split]);
         let mut constants = vec![
             ("WG_X", wg[0] as f64),
             ("WG_Y", wg[1] as f64),
@@ -884,7 +881,6 @@ impl Conv2d {
             ("SPLIT", split as f64),
         ];
         constants.extend(read);
-        let groups = std::array::from_fn(|i| extent[i].div_ceil(wg[i]) as u32);
         let out = partial.as_ref().unwrap_or(y);
         let bindings = [x, &self.weights, &self.bias, coeffs, out];
         let d = ctx.dispatch(&self.label, &TILED, &constants, p, &bindings, groups)?;
@@ -962,12 +958,16 @@ impl ConvInput<'_> {
 /// A workgroup of `threads` invocations (a power of two) shaped to a grid of `extent` tiles: x
 /// first (up to 8, for memory locality along rows), then y, then the channel blocks, so that a
 /// small output plane (VGG's deep layers at small sizes, 8x8 or 4x4) does not leave most of a
-/// fixed 8x8 workgroup idle.
-fn fit_workgroup(threads: usize, extent: [usize; 3]) -> [usize; 3] {
+/// fixed 8x8 workgroup idle; and the number of such workgroups that cover `extent`.
+fn fit_launch(threads: usize, extent: [usize; 3]) -> ([usize; 3], [u32; 3]) {
     let x = extent[0].next_power_of_two().min(8).min(threads);
     let y = extent[1].next_power_of_two().min(threads / x);
     let z = extent[2].next_power_of_two().min(threads / (x * y)).max(1);
-    [x, y, z]
+    let wg = [x, y, z];
+    (
+        wg,
+        std::array::from_fn(|i| extent[i].div_ceil(wg[i]) as u32),
+    )
 }
 
 #[cfg(test)]

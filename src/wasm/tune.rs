@@ -108,21 +108,10 @@ impl Engine {
                 let record = |plan: &mut Plan| step.record(&self.ctx, plan);
                 tune::tune_plan(&self.ctx, &record, budget_ms, &now_ms).await
             }
+            Subject::Arbitrary(n) => n.tune(&self.ctx, (size, size), budget_ms, &now_ms).await,
             net => {
-                let mut r = match net {
-                    Subject::Arbitrary(n) => n
-                        .tune_predictor(&self.ctx, budget_ms, &now_ms)
-                        .await
-                        .map_err(js_error)?,
-                    _ => tune::TuneReport::default(),
-                };
-                let left = (budget_ms - r.ms).max(f64::MIN_POSITIVE);
                 let record = |plan: &mut Plan, x: &Tensor| net.record(&self.ctx, plan, x);
-                let net = tune::tune_net(&self.ctx, &record, (size, size), left, &now_ms).await;
-                net.map(|n| {
-                    r.merge(n);
-                    r
-                })
+                tune::tune_net(&self.ctx, &record, (size, size), budget_ms, &now_ms).await
             }
         };
         self.ctx.trim_pool();

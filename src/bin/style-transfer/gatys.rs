@@ -12,7 +12,7 @@ use webgpu_style_transfer::files::{check_writable, AtomicFile};
 use webgpu_style_transfer::gatys::{
     Gatys, GatysOptions, GatysOutput, Init, LossWeights, Optimizer, Progress,
 };
-use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor};
+use webgpu_style_transfer::gpu::{GpuContext, Plan};
 use webgpu_style_transfer::image::{OutputFormat, DEFAULT_MAX_PIXELS};
 use webgpu_style_transfer::ops::PoolMode;
 use webgpu_style_transfer::{Error, Result};
@@ -271,8 +271,8 @@ async fn tune_stage(
     (width, height): (usize, usize),
 ) -> Result<()> {
     let step = webgpu_style_transfer::bench::GatysGradient::new(ctx, gatys, width, height).await?;
-    let record = |plan: &mut Plan, x: &Tensor| step.record(ctx, plan).map(|()| x.clone());
-    tuning.tune(ctx, &record, (height, width)).await
+    let record = |plan: &mut Plan| step.record(ctx, plan);
+    tuning.tune_plan(ctx, &record, (height, width)).await
 }
 
 /// The final (or interrupted) picture, written atomically, and a summary line.

@@ -105,6 +105,21 @@ impl Tuning {
         self.finish(ctx, &report, (size, size))
     }
 
+    /// With `--tune full`: times the kernels of the plan `record` appends (on inputs of its own,
+    /// `size` for the report) that the cache lacks, reports it on stderr and saves the cache.
+    pub async fn tune_plan(
+        &self,
+        ctx: &GpuContext,
+        record: &dyn Fn(&mut Plan) -> Result<()>,
+        size: (usize, usize),
+    ) -> Result<()> {
+        if self.mode != TuneMode::Full {
+            return Ok(());
+        }
+        let report = tune::tune_plan(ctx, record, self.budget_ms, &now_ms).await?;
+        self.finish(ctx, &report, size)
+    }
+
     /// With `--tune full`: times the kernels `record` uses on a `height` x `width` input that
     /// the cache lacks, reports it on stderr and saves the cache.
     pub async fn tune(
