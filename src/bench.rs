@@ -1,7 +1,7 @@
 //! Kernel benchmarks, shared by the native `style-transfer bench` command and the browser
 //! (`StyleTransfer.benchConv()` in the wasm facade), so both report the same figures.
 
-use crate::gpu::{GpuContext, Plan};
+use crate::gpu::{AdapterSummary, GpuContext, Plan};
 use crate::ops::{Conv2d, Conv2dParams, ConvKernel, Padding, SharedTiling, TileChoice, Tiling};
 use crate::Result;
 
@@ -99,12 +99,13 @@ pub enum BenchKernel {
     Tiled(TileChoice),
 }
 
-/// Kernels timed for each case: the naive one, the engine's default tile on this kind of adapter
-/// (`device_type` as in [`crate::gpu::AdapterSummary`]), a few other tile shapes to show the
-/// trade-off on the adapter at hand, and two block tiles of the workgroup-memory kernel; for a
-/// depthwise case the naive kernel and the depthwise kernel's pixels per invocation (the
-/// default first).
-pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<BenchKernel> {
+/// Kernels timed for each case: the naive one, the engine's default tile on this kind of
+/// adapter, a few other tile shapes to show the trade-off on the adapter at hand, each also
+/// with shared weight loads where the adapter's subgroups allow them, and two block tiles of
+/// the workgroup-memory kernel; for a depthwise case the naive kernel and the depthwise
+/// kernel's pixels per invocation (the default first).
+pub fn kernels_for(case: &ConvCase, adapter: &AdapterSummary) -> Vec<BenchKernel> {
+    let device_type = adapter.device_type.as_str();
     if case.depthwise {
         let mut ks = vec![BenchKernel::Naive];
         for px in [crate::ops::conv2d::DEPTHWISE_PX, 1, 4, 16] {
@@ -127,6 +128,18 @@ pub fn kernels_for(case: &ConvCase, device_type: &str) -> Vec<BenchKernel> {
         {
             ks.push(tiled(t));
         }
+    }
+    if adapter.shares_subgroup_loads() {
+        let twins: Vec<_> = ks
+            .iter()
+            .filter_map(|k| match k {
+                BenchKernel::Tiled(TileChoice::Registers(t)) => {
+                    Some(BenchKernel::Tiled(TileChoice::Subgroup(*t)))
+                }
+                _ => None,
+            })
+            .collect();
+        ks.extend(twins);
     }
     for (wg_px, wg_co, tile_px, tile_co4) in [(16, 4, 4, 2), (64, 1, 4, 1)] {
         let t = SharedTiling {
@@ -199,6 +212,11 @@ pub async fn time_conv(
         BenchKernel::Tiled(TileChoice::Registers(t)) => {
             format!("tiled {}px x {}co", t.tile_px, t.tile_co4 * 4)
         }
+        BenchKernel::Tiled(TileChoice::Subgroup(t)) => format!(
+            "tiled {}px x {}co, subgroup-shared weights",
+            t.tile_px,
+            t.tile_co4 * 4
+        ),
         BenchKernel::Tiled(TileChoice::Shared(t)) => format!(
             "shared {}px x {}co, {}x{} invocations",
             t.tile_px,
@@ -231,7 +249,7 @@ pub async fn conv_table(
 ) -> Result<Vec<ConvResult>> {
     let mut rows = Vec::new();
     for case in CONV_CASES.iter().filter(|c| c.name.contains(filter)) {
-        for kernel in kernels_for(case, &ctx.adapter().device_type) {
+        for kernel in kernels_for(case, ctx.adapter()) {
             // The naive kernel is slow on emulated GPUs: fewer runs of it.
             let n = if kernel == BenchKernel::Naive {
                 runs.div_ceil(4)

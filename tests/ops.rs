@@ -1624,9 +1624,20 @@ gpu_test!(
             let mut candidates = problem.candidates(&ctx);
             assert_eq!(
                 candidates[0],
-                TileChoice::Registers(own),
-                "the fixed tile comes first"
+                problem.fixed(&ctx),
+                "the fixed choice comes first"
             );
+            assert!(
+                [TileChoice::Registers(own), TileChoice::Subgroup(own)].contains(&candidates[0]),
+                "{key}: the fixed choice runs the layer's own tile: {}",
+                candidates[0]
+            );
+            // Where the device has subgroups, each register tile is offered with shared loads.
+            let twins = candidates
+                .iter()
+                .filter(|t| matches!(t, TileChoice::Subgroup(_)))
+                .count();
+            assert_eq!(twins > 0, ctx.adapter().shares_subgroup_loads(), "{key}");
             let shared = problem.shared_tiles();
             assert!(shared.len() >= 2, "{key}: {shared:?}");
             for s in shared {
@@ -1643,7 +1654,9 @@ gpu_test!(
             let bt = ctx.upload("beta", &[c], &beta).unwrap();
             let mut fixed: Option<Vec<f32>> = None;
             let mut grids = std::collections::BTreeSet::new();
+            let mut kernels = std::collections::BTreeSet::new();
             for t in candidates {
+                let split_k = matches!(t, TileChoice::SplitK(..)) as usize;
                 let mut table = TuningTable::default();
                 let tuned = Tuned {
                     choice: t.to_string(),
@@ -1663,7 +1676,9 @@ gpu_test!(
                 };
                 let y = conv.record_input(&ctx, &mut plan, &xt, input).unwrap();
                 assert_eq!(y.shape(), &[out_c, oh, ow]);
-                grids.insert(plan.dispatches().last().unwrap().workgroups());
+                let conv_dispatch = &plan.dispatches()[plan.dispatches().len() - 1 - split_k];
+                grids.insert(conv_dispatch.workgroups());
+                kernels.insert(conv_dispatch.kernel());
                 plan.run(&ctx).await.unwrap();
                 let got = ctx.read(&y).await.unwrap();
                 let terms = (c * k * k) as f32;
@@ -1686,6 +1701,12 @@ gpu_test!(
             assert!(
                 grids.len() > 1,
                 "{key}: the tuned tiles did not take effect ({grids:?})"
+            );
+            let sg = kernels.contains("conv2d_tiled_sg.wgsl");
+            assert_eq!(
+                sg,
+                ctx.adapter().shares_subgroup_loads(),
+                "{key}: {kernels:?}"
             );
         }
     }
@@ -1837,4 +1858,110 @@ gpu_test!(conv_split_k_matches_the_oracle, {
         .unwrap_err()
         .to_string();
     assert!(e.contains("cannot run") && e.contains("split5"), "{e}");
+});
+
+/// Runs `conv` on `x` with `choice`; returns the output and the convolution's shader file.
+async fn run_choice(
+    ctx: &webgpu_style_transfer::gpu::GpuContext,
+    conv: &Conv2d,
+    x: &webgpu_style_transfer::gpu::Tensor,
+    choice: TileChoice,
+) -> (Vec<f32>, &'static str) {
+    let mut plan = Plan::new("choice");
+    let y = conv
+        .record_choice(ctx, &mut plan, x, Default::default(), choice)
+        .unwrap();
+    plan.run(ctx).await.unwrap();
+    let kernel = plan.dispatches().last().unwrap().kernel();
+    (ctx.read(&y).await.unwrap(), kernel)
+}
+
+// The subgroup kernel (weights loaded once per subgroup and shared) at every tile width
+// (1-4 vec4 groups, so every slot layout of its shared loads), 1x1, 3x3 stride 2 and 9x9
+// layers, and widths that leave lanes past the output: the register kernel's exact bits and
+// the oracle. Where the device has no subgroups (browsers), or the plane is too small for a
+// workgroup of whole subgroups, the layer runs the register kernel instead (also asserted).
+gpu_test!(subgroup_shared_weights_give_the_register_tiles_bits, {
+    let ctx = ctx().await;
+    let shares = ctx.adapter().shares_subgroup_loads();
+    let cases = [
+        (
+            13,
+            10,
+            21,
+            8,
+            1,
+            Conv2dParams::padded(0, Padding::Zero),
+            true,
+        ),
+        (
+            3,
+            19,
+            23,
+            16,
+            9,
+            Conv2dParams::padded(4, Padding::Reflect),
+            true,
+        ),
+        (
+            20,
+            17,
+            9,
+            12,
+            3,
+            Conv2dParams::padded(1, Padding::Zero).stride(2),
+            true,
+        ),
+        // A 2x3 output: a workgroup of 2 invocations, fewer than a subgroup.
+        (6, 2, 3, 8, 3, Conv2dParams::padded(1, Padding::Zero), false),
+    ];
+    let mut ran_shared = 0;
+    for (i, (c, h, w, out_c, k, params, big)) in cases.into_iter().enumerate() {
+        let seed = 1200 + 10 * i as u32;
+        let x = random(c * h * w, seed);
+        let wt = random(out_c * c * k * k, seed + 1);
+        let b = random(out_c, seed + 2);
+        let shape = [out_c, c, k, k];
+        let (want, _, _) = reference::conv2d(&x, [c, h, w], &wt, shape, Some(&b), &params);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        for co4 in 1..=4 {
+            if 4 * co4 > out_c || (out_c / 4) % co4 != 0 {
+                continue;
+            }
+            for px in [3, 8, 16] {
+                if (px - 1) * params.stride + k > 24 {
+                    continue; // a wider window than the kernel holds
+                }
+                let t = Tiling {
+                    tile_px: px,
+                    tile_co4: co4,
+                    wg_x: 8,
+                    wg_y: 8,
+                };
+                let kernel = ConvKernel::Tiled(t);
+                let conv =
+                    Conv2d::with_kernel(&ctx, "sg", &wt, shape, Some(&b), params, kernel).unwrap();
+                let (plain, plain_kernel) =
+                    run_choice(&ctx, &conv, &xt, TileChoice::Registers(t)).await;
+                let (shared, shared_kernel) =
+                    run_choice(&ctx, &conv, &xt, TileChoice::Subgroup(t)).await;
+                let name = format!("{c}x{h}x{w} -> {out_c} k{k} {params:?} with {t}");
+                assert_eq!(plain_kernel, "conv2d_tiled.wgsl");
+                let expected = if shares && big {
+                    "conv2d_tiled_sg.wgsl"
+                } else {
+                    "conv2d_tiled.wgsl"
+                };
+                assert_eq!(shared_kernel, expected, "{name}");
+                ran_shared += (shared_kernel == "conv2d_tiled_sg.wgsl") as usize;
+                assert!(
+                    shared == plain,
+                    "{name}: the shared loads changed the output"
+                );
+                let terms = (c * k * k) as f32;
+                assert_close(&name, &shared, &want, 1e-6 * terms + 1e-5, 1e-5);
+            }
+        }
+    }
+    assert_eq!(ran_shared > 0, shares, "subgroup kernel runs: {ran_shared}");
 });

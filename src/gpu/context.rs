@@ -22,6 +22,10 @@ pub struct AdapterSummary {
     /// Whether the device was opened with timestamp queries (profiles then time dispatches
     /// on the GPU's own clock).
     pub timestamps: bool,
+    /// The smallest and largest subgroup (lanes run together) where the device was opened
+    /// with subgroup operations: natively, where the adapter has them (lavapipe: 8 and 8).
+    /// None in browsers, which would need the shaders to enable them.
+    pub subgroup_sizes: Option<(u32, u32)>,
     /// The limits the device was opened with.
     pub limits: LimitsSummary,
 }
@@ -49,6 +53,9 @@ impl AdapterSummary {
             .to_string(),
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             timestamps: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            subgroup_sizes: (*features & wanted_features())
+                .contains(wgpu::Features::SUBGROUP)
+                .then_some((info.subgroup_min_size, info.subgroup_max_size)),
             limits: LimitsSummary {
                 max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
                 max_buffer_size: limits.max_buffer_size,
@@ -61,7 +68,24 @@ impl AdapterSummary {
     }
 }
 
+/// The optional features the device is opened with where the adapter has them.
+fn wanted_features() -> wgpu::Features {
+    let wanted = wgpu::Features::TIMESTAMP_QUERY;
+    // In a browser the shaders would have to `enable subgroups`, a directive naga's WGSL
+    // reader refuses: native only.
+    #[cfg(not(target_arch = "wasm32"))]
+    let wanted = wanted | wgpu::Features::SUBGROUP;
+    wanted
+}
+
 impl AdapterSummary {
+    /// Whether the subgroup kernel (`conv2d_tiled_sg.wgsl`) can run: subgroup operations, and
+    /// subgroups of at least the lanes it shares loads among.
+    pub fn shares_subgroup_loads(&self) -> bool {
+        self.subgroup_sizes
+            .is_some_and(|(min, _)| min as usize >= crate::ops::conv2d::SUBGROUP_LANES)
+    }
+
     /// Whether the adapter is a GPU emulated on the CPU (lavapipe/llvmpipe, SwiftShader, or one
     /// that says it is a CPU): browsers report every adapter's type as "other", so the name
     /// decides there.
@@ -183,7 +207,8 @@ impl GpuContext {
                 label: Some("webgpu-style-transfer"),
                 // Timestamp queries where the adapter has them, for profiles; nothing else
                 // beyond the WebGPU baseline.
-                required_features: features & wgpu::Features::TIMESTAMP_QUERY,
+                required_features: features
+                    & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
                 required_limits: limits.clone(),
                 experimental_features: wgpu::ExperimentalFeatures::default(),
                 memory_hints: wgpu::MemoryHints::Performance,

@@ -111,6 +111,7 @@ mod tests {
                 &[
                     "conv2d_naive.wgsl",
                     "conv2d_tiled.wgsl",
+                    "conv2d_tiled_sg.wgsl",
                     "conv2d_shared.wgsl",
                     "conv2d_depthwise.wgsl",
                 ],

@@ -56,14 +56,18 @@ impl fmt::Display for TileChoice {
             TileChoice::Shared(t) => t.fmt(f),
             TileChoice::Depthwise(px) => write!(f, "depthwise {px}px"),
             TileChoice::SplitK(t, split) => write!(f, "{t} split{split}"),
+            TileChoice::Subgroup(t) => write!(f, "{t} sg"),
         }
     }
 }
 
 impl TileChoice {
     /// Parses the text form of each kind ("tiled 8px 16co 64t", "shared 4px 8co 16x4t",
-    /// "depthwise 4px", "tiled 8px 16co 64t split4").
+    /// "depthwise 4px", "tiled 8px 16co 64t split4", "tiled 8px 16co 64t sg").
     pub fn parse(s: &str) -> Option<Self> {
+        if let Some(tile) = s.strip_suffix(" sg") {
+            return Tiling::parse(tile).map(TileChoice::Subgroup);
+        }
         if let Some((tile, split)) = s.rsplit_once(" split") {
             return Some(TileChoice::SplitK(
                 Tiling::parse(tile)?,
@@ -188,7 +192,7 @@ impl ConvProblem {
         if self.is_depthwise() {
             TileChoice::Depthwise(DEPTHWISE_PX)
         } else {
-            TileChoice::Registers(self.fixed_tiling(ctx))
+            TileChoice::untuned(ctx, self.fixed_tiling(ctx))
         }
     }
 
@@ -211,24 +215,38 @@ impl ConvProblem {
     /// The variants the tuner times on this device, the fixed choice first. A depthwise layer:
     /// 1, 2, 4, 8 or 16 output pixels an invocation (a small plane wants fewer: lavapipe ran
     /// 960 channels of 8x8 in 1.7 ms with 1 and 2.5 with 8). A tiled layer: register tiles
-    /// ([`ConvProblem::register_tiles`]) everywhere, and on real GPUs the workgroup-memory
-    /// kernel's block tiles ([`ConvProblem::shared_tiles`]; on emulated GPUs it spills its
-    /// loop-indexed accumulators, runs 10x slower than the register tiles and would only cost
-    /// tuning time).
+    /// ([`ConvProblem::register_tiles`]) everywhere, each also with subgroup-shared weight
+    /// loads where the device has subgroups (on an emulated GPU only those and the fixed plain
+    /// tile: lavapipe ran every plain tile slower than its shared twin), and on real GPUs the
+    /// workgroup-memory kernel's block tiles ([`ConvProblem::shared_tiles`]; on emulated GPUs
+    /// it spills its loop-indexed accumulators, runs 10x slower than the register tiles and
+    /// would only cost tuning time).
     pub fn candidates(&self, ctx: &GpuContext) -> Vec<TileChoice> {
+        let mut out = vec![self.fixed(ctx)];
         if self.is_depthwise() {
-            let mut out = vec![self.fixed(ctx)];
             for px in [1, 2, 4, 16] {
                 out.push(TileChoice::Depthwise(px));
             }
             return out;
         }
-        let mut out: Vec<TileChoice> = self
-            .register_tiles(ctx)
-            .into_iter()
-            .map(TileChoice::Registers)
-            .collect();
-        if !ctx.adapter().is_emulated() {
+        let adapter = ctx.adapter();
+        let shared = adapter.shares_subgroup_loads();
+        let fixed = self.fixed_tiling(ctx);
+        for t in self.register_tiles(ctx) {
+            if shared {
+                out.push(TileChoice::Subgroup(t));
+            }
+            if !(shared && adapter.is_emulated()) || t == fixed {
+                out.push(TileChoice::Registers(t));
+            }
+        }
+        let mut seen = Vec::new();
+        out.retain(|c| {
+            let new = !seen.contains(c);
+            seen.push(*c);
+            new
+        });
+        if !adapter.is_emulated() {
             out.extend(self.shared_tiles());
             out.extend(self.split_tiles(ctx));
         }

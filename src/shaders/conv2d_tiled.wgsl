@@ -85,13 +85,14 @@ fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>, slice: u32) {
 @compute @workgroup_size(WG_X, WG_Y, WG_Z)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let ox0 = gid.x * TILE_PX;
-    let oy = gid.y;
     let blocks = p.out_c4 / TILE_CO4;
     let slice = gid.z / blocks;
     let c4_0 = (gid.z % blocks) * TILE_CO4;
+    let oy = gid.y;
     if (ox0 >= p.out_w || oy >= p.out_h || slice >= SPLIT) {
         return;
     }
+    let ix0 = i32(ox0 * STRIDE) - i32(p.pad_l);
     // This slice's input channels (all of them unless split).
     let chunk = (p.in_c + SPLIT - 1u) / SPLIT;
     let ci0 = slice * chunk;
@@ -101,7 +102,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let in_w = p.in_w / UP;
     let plane = (p.in_h / UP) * in_w;
     // Columns of the input window and 0 where zero padding applies (1 elsewhere).
-    let ix0 = i32(ox0 * STRIDE) - i32(p.pad_l);
     var i0 = 0u; var m0 = 0.0;
     if (WIN > 0u) { let s = src_index(ix0 + 0, i32(p.in_w), reflect); i0 = u32(max(s, 0)) / UP; m0 = select(1.0, 0.0, s < 0); }
     var i1 = 0u; var m1 = 0.0;

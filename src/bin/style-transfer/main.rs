@@ -134,6 +134,14 @@ mod native {
             "timestamps:   {}",
             if a.timestamps { "yes" } else { "no" }
         ));
+        say(&format!(
+            "subgroups:    {}",
+            match a.subgroup_sizes {
+                Some((min, max)) if min == max => format!("{min} lanes"),
+                Some((min, max)) => format!("{min}-{max} lanes"),
+                None => "no".to_string(),
+            }
+        ));
         say("limits:");
         for (name, value) in [
             (
