@@ -2,7 +2,9 @@
 //! (including depthwise), optional bias and a fused activation.
 //!
 //! Three kernels: `conv2d_tiled.wgsl`, the fast one (implicit GEMM with a register tile of
-//! output pixels x output channels per invocation, for groups = 1), `conv2d_depthwise.wgsl`
+//! output pixels x output channels per invocation, for groups = 1; natively, where the device
+//! has subgroups, also `conv2d_tiled_sg.wgsl`, the same with each subgroup's weight loads
+//! shared, which emulated GPUs run much faster), `conv2d_depthwise.wgsl`
 //! (a row of output pixels of one channel per invocation, for depthwise layers), and
 //! `conv2d_naive.wgsl`, one output per invocation, which covers every case and is the GPU
 //! reference.
