@@ -1661,7 +1661,7 @@ gpu_test!(
                 let tuned = Tuned {
                     choice: t.to_string(),
                     ms: 1.0,
-                    fixed: own.to_string(),
+                    fixed: problem.fixed(&ctx).to_string(),
                     fixed_ms: 1.0,
                 };
                 table.insert(&key, tuned).unwrap();

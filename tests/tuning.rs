@@ -13,7 +13,9 @@ use std::process::Command;
 use common::{ctx, random, scratch};
 use webgpu_style_transfer::clock::now_ms;
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, TuneMode, TuningTable};
-use webgpu_style_transfer::ops::{Activation, Conv2d, Conv2dParams, ConvKernel, Padding, Tiling};
+use webgpu_style_transfer::ops::{
+    Activation, Conv2d, Conv2dParams, ConvKernel, Padding, TileChoice, Tiling,
+};
 use webgpu_style_transfer::tune::{self, cache};
 use webgpu_style_transfer::Result;
 
@@ -67,7 +69,11 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
             .unwrap();
         assert_eq!((r.tuned.len(), r.left, r.cached), (2, 0, 0), "{r:?}");
         for t in &r.tuned {
-            let choice = Tiling::parse(&t.tuned.choice).expect("a tile");
+            let choice = TileChoice::parse(&t.tuned.choice).expect("a tile");
+            assert!(
+                matches!(choice, TileChoice::Registers(_) | TileChoice::Subgroup(_)),
+                "{t:?}"
+            );
             assert!(t.tuned.ms <= t.tuned.fixed_ms, "{t:?}");
             // Another tile is kept only if it beat the fixed one by the 5 % margin.
             assert!(
@@ -81,7 +87,6 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
                 "{}",
                 t.key
             );
-            let _ = choice;
         }
         assert!(
             r.summary().contains("tuned 2 layer shape(s)"),
@@ -99,7 +104,12 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
         assert_eq!(run(&ctx, &net, &x).await, fixed);
         let mut forced = TuningTable::default();
         for (key, t) in ctx.tuning_table().entries() {
-            let own = Tiling::parse(&t.fixed).unwrap();
+            // The fixed choice: the layer's register tile, with shared weight loads where the
+            // device has subgroups.
+            let own = match TileChoice::parse(&t.fixed) {
+                Some(TileChoice::Registers(t) | TileChoice::Subgroup(t)) => t,
+                other => panic!("{key}: fixed choice {other:?}"),
+            };
             let other = Tiling {
                 tile_px: if own.tile_px == 4 { 8 } else { 4 },
                 tile_co4: 1,

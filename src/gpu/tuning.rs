@@ -191,12 +191,20 @@ impl TuneState {
     }
 
     /// The tuned choice for `key` (none when tuning is off); while collecting, a miss is noted
-    /// with `problem()`, the text the op rebuilds the problem from.
-    pub(crate) fn choice(&mut self, key: &str, problem: impl FnOnce() -> String) -> Option<String> {
+    /// with `problem()`, the text the op rebuilds the problem from. An entry tuned against
+    /// another fixed choice than today's `fixed` (made by a build with other defaults, whose
+    /// candidates differed) is stale and counts as a miss: the better default runs, and the
+    /// next full tuning times the problem again.
+    pub(crate) fn choice(
+        &mut self,
+        key: &str,
+        fixed: &str,
+        problem: impl FnOnce() -> String,
+    ) -> Option<String> {
         if self.mode == TuneMode::Off {
             return None;
         }
-        if let Some(t) = self.table.get(key) {
+        if let Some(t) = self.table.get(key).filter(|t| t.fixed == fixed) {
             if self.collecting {
                 self.hits.insert(key.to_string());
             }
@@ -253,15 +261,33 @@ mod tests {
     fn choices_follow_the_mode_and_misses_are_noted_only_while_collecting() {
         let mut s = TuneState::default();
         s.table.insert("k", tuned("v")).unwrap();
-        assert_eq!(s.choice("k", || unreachable!()).as_deref(), Some("v"));
-        assert_eq!(s.choice("other", || "p".into()), None);
+        let fixed = "tiled 8px 16co 64t";
+        assert_eq!(
+            s.choice("k", fixed, || unreachable!()).as_deref(),
+            Some("v")
+        );
+        assert_eq!(s.choice("other", fixed, || "p".into()), None);
         assert!(s.missing.is_empty());
         s.collecting = true;
-        assert_eq!(s.choice("other", || "p".into()), None);
+        assert_eq!(s.choice("other", fixed, || "p".into()), None);
         assert_eq!(s.missing.get("other").map(String::as_str), Some("p"));
-        assert_eq!(s.choice("k", || unreachable!()).as_deref(), Some("v"));
+        assert_eq!(
+            s.choice("k", fixed, || unreachable!()).as_deref(),
+            Some("v")
+        );
         assert!(s.hits.contains("k"));
         s.mode = TuneMode::Off;
-        assert_eq!(s.choice("k", || unreachable!()), None);
+        assert_eq!(s.choice("k", fixed, || unreachable!()), None);
+    }
+
+    #[test]
+    fn an_entry_tuned_against_another_fixed_choice_is_a_miss() {
+        let mut s = TuneState::default();
+        s.table.insert("k", tuned("v")).unwrap();
+        s.collecting = true;
+        let today = "tiled 8px 16co 64t sg";
+        assert_eq!(s.choice("k", today, || "p".into()), None);
+        assert_eq!(s.missing.get("k").map(String::as_str), Some("p"));
+        assert!(!s.hits.contains("k"));
     }
 }

@@ -435,7 +435,10 @@ pub(crate) fn tiling_for(
     let Ok(key) = problem.key() else {
         return own;
     };
-    let choice = ctx.tune_state().choice(&key, || problem.to_string());
+    let fixed = problem.fixed(ctx).to_string();
+    let choice = ctx
+        .tune_state()
+        .choice(&key, &fixed, || problem.to_string());
     choice
         .and_then(|c| TileChoice::parse(&c))
         .filter(|t| problem.fits(ctx, t))
