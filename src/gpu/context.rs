@@ -205,10 +205,10 @@ impl GpuContext {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("webgpu-style-transfer"),
-                // Timestamp queries where the adapter has them, for profiles; nothing else
+                // Timestamp queries where the adapter has them, for profiles, and natively
+                // subgroup operations (the convolution's shared weight loads); nothing else
                 // beyond the WebGPU baseline.
-                required_features: features
-                    & (wgpu::Features::TIMESTAMP_QUERY | wgpu::Features::SUBGROUP),
+                required_features: features & wanted_features(),
                 required_limits: limits.clone(),
                 experimental_features: wgpu::ExperimentalFeatures::default(),
                 memory_hints: wgpu::MemoryHints::Performance,

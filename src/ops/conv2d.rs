@@ -991,10 +991,6 @@ impl ConvInput<'_> {
     }
 }
 
-/// A workgroup of `threads` invocations (a power of two) shaped to a grid of `extent` tiles: x
-/// first (up to 8, for memory locality along rows), then y, then the channel blocks, so that a
-/// small output plane (VGG's deep layers at small sizes, 8x8 or 4x4) does not leave most of a
-/// fixed 8x8 workgroup idle; and the number of such workgroups that cover `extent`.
 /// The launch of `conv2d_tiled_sg.wgsl` for tile `t` on a grid of `extent` (row tiles, rows,
 /// channel blocks), or None where it cannot run: the device has no subgroup operations, its
 /// subgroups may have fewer than [`SUBGROUP_LANES`] lanes, or the workgroup fitted to the
@@ -1013,6 +1009,10 @@ fn subgroup_launch(
         .then_some((wg, [groups[0], groups[1], extent[2] as u32]))
 }
 
+/// A workgroup of `threads` invocations (a power of two) shaped to a grid of `extent` tiles: x
+/// first (up to 8, for memory locality along rows), then y, then the channel blocks, so that a
+/// small output plane (VGG's deep layers at small sizes, 8x8 or 4x4) does not leave most of a
+/// fixed 8x8 workgroup idle; and the number of such workgroups that cover `extent`.
 fn fit_launch(threads: usize, extent: [usize; 3]) -> ([usize; 3], [u32; 3]) {
     let x = extent[0].next_power_of_two().min(8).min(threads);
     let y = extent[1].next_power_of_two().min(threads / x);
