@@ -440,14 +440,6 @@ pub async fn fixed_and_tuned(
     })
 }
 
-/// The convolution kernels tuning chooses among: a layer runs one of them, fixed or tuned.
-const TUNED_KERNELS: [&str; 4] = [
-    "conv2d_tiled.wgsl",
-    "conv2d_tiled_sg.wgsl",
-    "conv2d_shared.wgsl",
-    "conv2d_depthwise.wgsl",
-];
-
 /// A net profiled with the fixed kernel choices and with the tuned ones ([`fixed_and_tuned`]).
 #[derive(Debug, Clone)]
 pub struct FixedAndTuned {
@@ -467,7 +459,7 @@ pub fn fixed_and_tuned_markdown(r: &FixedAndTuned) -> String {
     let mut s = format!("Timed with {}.\n\n", fixed.timing.describe());
     s += "| # | layer | output | tile | fixed ms | tuned ms | fixed / tuned |\n|---:|---|---|---|---:|---:|---:|\n";
     for (i, (f, t)) in fixed.dispatches.iter().zip(&tuned.dispatches).enumerate() {
-        if !TUNED_KERNELS.contains(&f.kernel) {
+        if !crate::ops::conv2d::TUNED_KERNELS.contains(&f.kernel) {
             continue;
         }
         s += &format!(
@@ -483,7 +475,7 @@ pub fn fixed_and_tuned_markdown(r: &FixedAndTuned) -> String {
     let convs = |p: &crate::gpu::Profile| -> f64 {
         p.dispatches
             .iter()
-            .filter(|d| TUNED_KERNELS.contains(&d.kernel))
+            .filter(|d| crate::ops::conv2d::TUNED_KERNELS.contains(&d.kernel))
             .map(|d| d.ms)
             .sum()
     };

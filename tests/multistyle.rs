@@ -336,7 +336,7 @@ fn a_profile_times_every_dispatch_of_the_net() {
         };
         // The register-tiled convolution, with its weight loads shared in a subgroup where the
         // device has subgroups (natively on lavapipe).
-        let conv = if ctx.adapter().shares_subgroup_loads() {
+        let conv = if ctx.adapter().subgroup_conv_by_default() {
             "conv2d_tiled_sg.wgsl"
         } else {
             "conv2d_tiled.wgsl"

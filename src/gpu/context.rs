@@ -86,6 +86,13 @@ impl AdapterSummary {
             .is_some_and(|(min, _)| min as usize >= crate::ops::conv2d::SUBGROUP_LANES)
     }
 
+    /// Whether tiled convolutions run the subgroup kernel untuned: on an emulated GPU with
+    /// subgroups, where it gives the same bits 1.2-1.9x faster (lavapipe loads through memory
+    /// lane by lane). Elsewhere it is a tuning candidate only.
+    pub fn subgroup_conv_by_default(&self) -> bool {
+        self.is_emulated() && self.shares_subgroup_loads()
+    }
+
     /// Whether the adapter is a GPU emulated on the CPU (lavapipe/llvmpipe, SwiftShader, or one
     /// that says it is a CPU): browsers report every adapter's type as "other", so the name
     /// decides there.

@@ -21,6 +21,9 @@ const TILED_SG: Kernel = kernel!("conv2d_tiled_sg.wgsl", "main");
 const DEPTHWISE: Kernel = kernel!("conv2d_depthwise.wgsl", "main");
 const SHARED: Kernel = kernel!("conv2d_shared.wgsl", "main");
 const SPLIT_SUM: Kernel = kernel!("conv2d_split_sum.wgsl", "main");
+/// The shader files a tiled or depthwise layer runs, whichever its choice (what profiles name).
+pub(crate) const TUNED_KERNELS: [&str; 4] =
+    [TILED.name, TILED_SG.name, SHARED.name, DEPTHWISE.name];
 
 /// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
 const DEPTHWISE_MAX_PX: usize = 16;
@@ -287,8 +290,7 @@ impl TileChoice {
     /// operations (lavapipe) the subgroup kernel, which gives the same bits 1.2-1.9x faster
     /// there (its loads go through memory lane by lane); elsewhere the register tile.
     pub(crate) fn untuned(ctx: &GpuContext, own: Tiling) -> Self {
-        let adapter = ctx.adapter();
-        if adapter.is_emulated() && adapter.shares_subgroup_loads() {
+        if ctx.adapter().subgroup_conv_by_default() {
             TileChoice::Subgroup(own)
         } else {
             TileChoice::Registers(own)
@@ -1002,10 +1004,12 @@ fn subgroup_launch(
     extent: [usize; 3],
 ) -> Option<([usize; 3], [u32; 3])> {
     let adapter = ctx.adapter();
+    adapter.shares_subgroup_loads().then_some(())?;
     let (_, max) = adapter.subgroup_sizes?;
     let (wg, groups) = fit_launch(t.wg_x * t.wg_y, [extent[0], extent[1], 1]);
     let threads = wg[0] * wg[1];
-    (adapter.shares_subgroup_loads() && threads.is_multiple_of(max as usize))
+    threads
+        .is_multiple_of(max as usize)
         .then_some((wg, [groups[0], groups[1], extent[2] as u32]))
 }
 

@@ -233,19 +233,17 @@ impl ConvProblem {
         let shared = adapter.shares_subgroup_loads();
         let fixed = self.fixed_tiling(ctx);
         for t in self.register_tiles(ctx) {
-            if shared {
-                out.push(TileChoice::Subgroup(t));
-            }
-            if !(shared && adapter.is_emulated()) || t == fixed {
-                out.push(TileChoice::Registers(t));
+            let plain = !(shared && adapter.is_emulated()) || t == fixed;
+            let twins = [
+                shared.then_some(TileChoice::Subgroup(t)),
+                plain.then_some(TileChoice::Registers(t)),
+            ];
+            for c in twins.into_iter().flatten() {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
             }
         }
-        let mut seen = Vec::new();
-        out.retain(|c| {
-            let new = !seen.contains(c);
-            seen.push(*c);
-            new
-        });
         if !adapter.is_emulated() {
             out.extend(self.shared_tiles());
             out.extend(self.split_tiles(ctx));
