@@ -232,6 +232,163 @@ gpu_test!(conv_depthwise_every_predictor_shape, {
     }
 });
 
+// Depthwise layers whose rows are whole vec4s run conv2d_depthwise_v4.wgsl (vec4 loads and
+// stores): every start of the window in its first vec4 (left padding 0-3), strides 1 and 2,
+// kernels 1-9, tiles of 4, 8 and 16 px (one leaving a tile half past the edge), rows padded by
+// reflection; each gives the scalar kernel's bits (run with 2 px) and matches the oracle. An
+// output whose width is not a multiple of 4 runs the scalar kernel.
+gpu_test!(depthwise_rows_of_vec4_give_the_scalar_kernels_bits, {
+    let ctx = ctx().await;
+    let zero = |pad: usize, stride: usize| {
+        Conv2dParams::padded(pad, Padding::Zero)
+            .stride(stride)
+            .activation(Activation::Relu6)
+    };
+    let same = Conv2dParams {
+        stride: 2,
+        pad: [0, 0, 1, 1],
+        padding: Padding::Zero,
+        groups: 1,
+        activation: Activation::None,
+    };
+    let rows_reflected = Conv2dParams {
+        stride: 1,
+        pad: [2, 0, 2, 0],
+        padding: Padding::Reflect,
+        groups: 1,
+        activation: Activation::Relu,
+    };
+    // (channels, h, w, k, params, px, runs the vec4 kernel)
+    let cases = [
+        (5, 16, 16, 3, zero(1, 1), 4, true),
+        (5, 16, 16, 3, zero(1, 1), 16, true),
+        (3, 16, 24, 3, same, 8, true),
+        (4, 12, 20, 5, zero(2, 1), 8, true),
+        (2, 20, 32, 7, zero(3, 2), 16, true),
+        (3, 8, 8, 9, zero(4, 1), 4, true),
+        (6, 8, 12, 5, rows_reflected, 4, true),
+        (3, 7, 8, 1, zero(0, 1), 8, true),
+        (3, 9, 12, 3, zero(0, 1), 8, false),
+    ];
+    for (i, (c, h, w, k, params, px, vec4)) in cases.into_iter().enumerate() {
+        let params = params.groups(c);
+        let seed = 700 + 3 * i as u32;
+        let (x, wt, b) = (
+            random(c * h * w, seed),
+            random(c * k * k, seed + 1),
+            random(c, seed + 2),
+        );
+        let shape = [c, 1, k, k];
+        let (want, oh, ow) = reference::conv2d(&x, [c, h, w], &wt, shape, Some(&b), &params);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let mut outputs = Vec::new();
+        for (tile_px, kernel) in [
+            (
+                px,
+                if vec4 {
+                    "conv2d_depthwise_v4.wgsl"
+                } else {
+                    "conv2d_depthwise.wgsl"
+                },
+            ),
+            (2, "conv2d_depthwise.wgsl"),
+        ] {
+            let what = format!("case {i}: {c}x{h}x{w} k{k} {params:?}, {tile_px} px");
+            let kind = ConvKernel::Depthwise { tile_px };
+            let conv = Conv2d::with_kernel(&ctx, "dw", &wt, shape, Some(&b), params, kind).unwrap();
+            let mut plan = Plan::new("depthwise v4");
+            let y = conv.record(&ctx, &mut plan, &xt).unwrap();
+            assert_eq!(plan.dispatches()[0].kernel(), kernel, "{what}");
+            plan.run(&ctx).await.unwrap();
+            let got = ctx.read(&y).await.unwrap();
+            assert_eq!(y.shape(), &[c, oh, ow]);
+            assert_close(&what, &got, &want, 1e-6 * (k * k) as f32 + 1e-5, 1e-5);
+            outputs.push(got);
+        }
+        assert!(
+            outputs[0] == outputs[1],
+            "case {i}: the two kernels' bits differ"
+        );
+    }
+});
+
+// A residual connection summed by the layer that ends it (`record_add`): the tiled kernels add
+// it as they store (one dispatch; after the bias and the activation), with the bits of the
+// layer's output then `ops::add`; other kernels run the add as a pass of its own; a sum of
+// another shape is refused by name.
+gpu_test!(conv_record_add_sums_the_residual_as_it_stores, {
+    let ctx = ctx().await;
+    let (c, h, w) = (6, 9, 13);
+    let x = ctx
+        .upload("x", &[c, h, w], &random(c * h * w, 720))
+        .unwrap();
+    let relu6 = Conv2dParams::padded(0, Padding::Zero).activation(Activation::Relu6);
+    let padded = Conv2dParams::padded(1, Padding::Zero);
+    // (out_c, k, params, kernel, dispatches)
+    let cases = [
+        (5, 1, relu6, tiled(8, 2), 1),
+        (7, 3, padded, tiled(4, 1), 1),
+        (
+            6,
+            3,
+            padded.groups(6),
+            ConvKernel::Depthwise { tile_px: 4 },
+            2,
+        ),
+        (5, 3, padded, ConvKernel::Naive, 2),
+    ];
+    for (i, (out_c, k, params, kernel, dispatches)) in cases.into_iter().enumerate() {
+        let cig = c / params.groups;
+        let shape = [out_c, cig, k, k];
+        let seed = 721 + 3 * i as u32;
+        let (wt, b) = (random(out_c * cig * k * k, seed), random(out_c, seed + 1));
+        let conv = Conv2d::with_kernel(&ctx, "res", &wt, shape, Some(&b), params, kernel).unwrap();
+        let (oh, ow) = conv.output_size(h, w).unwrap();
+        let skip_values = random(out_c * oh * ow, seed + 2);
+        let skip = ctx.upload("skip", &[out_c, oh, ow], &skip_values).unwrap();
+        let mut fused = Plan::new("conv + skip");
+        let y = conv.record_add(&ctx, &mut fused, &x, &skip).unwrap();
+        assert_eq!(
+            fused.dispatches().len(),
+            dispatches,
+            "case {i} ({kernel:?})"
+        );
+        let mut apart = Plan::new("conv, then add");
+        let y0 = conv.record(&ctx, &mut apart, &x).unwrap();
+        let sum = ops::add(&ctx, &mut apart, &y0, &skip).unwrap();
+        fused.run(&ctx).await.unwrap();
+        apart.run(&ctx).await.unwrap();
+        let (got, want) = (ctx.read(&y).await.unwrap(), ctx.read(&sum).await.unwrap());
+        assert!(
+            got == want,
+            "case {i} ({kernel:?}): fused bits differ from conv then add"
+        );
+        let xs = ctx.read(&x).await.unwrap();
+        let (oracle, _, _) = reference::conv2d(&xs, [c, h, w], &wt, shape, Some(&b), &params);
+        let oracle: Vec<f32> = oracle
+            .iter()
+            .zip(&skip_values)
+            .map(|(a, b)| a + b)
+            .collect();
+        assert_close(
+            &format!("case {i}"),
+            &got,
+            &oracle,
+            1e-6 * (cig * k * k) as f32 + 1e-5,
+            1e-5,
+        );
+    }
+    let conv = Conv2d::new(&ctx, "res", &random(6 * 6, 740), [6, 6, 1, 1], None, relu6).unwrap();
+    let wrong = ctx
+        .upload("skip", &[6, h, w + 1], &random(6 * h * (w + 1), 741))
+        .unwrap();
+    let e = conv
+        .record_add(&ctx, &mut Plan::new("bad"), &x, &wrong)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot be added to 'skip'"), "{e}");
+});
+
 gpu_test!(
     conv_depthwise_is_chosen_for_depthwise_layers_and_refuses_others,
     {

@@ -89,7 +89,7 @@ HEADER = f"""// conv2d_tiled: implicit-GEMM convolution with a register tile per
 // Layouts: x [in_c][in_h / UP][in_w / UP] (in_h, in_w: the input as the convolution sees it);
 // w [k_h][k_w][in_c][out_c4] vec4 over output channels, zero-padded to out_c4 = TILE_CO4 *
 // (number of channel blocks); b [out_c4] vec4, zero-padded; y [out_c][out_h][out_w];
-// in_map [in_c] vec4 (mean, scale, beta, 0), read only when IN_MAP.
+// in_map [in_c] vec4 (mean, scale, beta, 0), read only when IN_MAP; res as y, read only when ADD.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -114,6 +114,9 @@ override IN_ACT: u32 = 0u;
 override UP: u32 = 1u;
 // Slices of the input channels summed apart (split-K); 1: none.
 override SPLIT: u32 = 1u;
+// Whether each output is stored plus res's value at its index (a residual connection ended
+// by this layer: y = act(conv + bias) + res); never with SPLIT > 1.
+override ADD: bool = false;
 
 struct Params {{
     in_c: u32, in_h: u32, in_w: u32, out_c: u32,
@@ -128,6 +131,7 @@ struct Params {{
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> in_map: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read> res: array<f32>;
 
 // The stored input value at i, through the channel's map when IN_MAP.
 fn load(i: u32, sm: vec4<f32>) -> f32 {{
@@ -146,7 +150,8 @@ fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>, slice: u32) {{
     for (var l = 0u; l < 4u; l++) {{
         let co = c4 * 4u + l;
         if (co < p.out_c) {{
-            y[co * out_plane + base] = v2[l];
+            let i = co * out_plane + base;
+            if (ADD) {{ y[i] = v2[l] + res[i]; }} else {{ y[i] = v2[l]; }}
         }}
     }}
 }}
@@ -163,16 +168,11 @@ def main(sg=None):
     """The kernel; with `sg` (a subgroup size), the variant whose subgroups share weight loads."""
     out = [SUBGROUP_HEADER.format(sg=sg) + HEADER if sg else HEADER]
     o = out.append
-    if sg:
-        # Subgroup lanes are defined for one-dimensional workgroups only: WG_X x WG_Y
-        # invocations in a row (WG_Z is 1), placed on the grid as the 2D workgroup would be.
-        o("@compute @workgroup_size(WG_X * WG_Y)")
-        o("fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32,")
-        o("        @builtin(subgroup_invocation_id) lane: u32) {")
-        o("    let gid = vec3(wid.x * WG_X + li % WG_X, wid.y * WG_Y + li / WG_X, wid.z);")
-    else:
-        o("@compute @workgroup_size(WG_X, WG_Y, WG_Z)")
-        o("fn main(@builtin(global_invocation_id) gid: vec3<u32>) {")
+    # A one-dimensional workgroup standing for a (WG_X, WG_Y, WG_Z) one (`grid_id`): lavapipe
+    # fills its SIMD lanes along x only. Subgroup lanes are defined for 1-D workgroups only, too.
+    o("@compute @workgroup_size(WG_X * WG_Y * WG_Z)")
+    o("fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32" + (",\n        @builtin(subgroup_invocation_id) lane: u32) {" if sg else ") {"))
+    o("    let gid = grid_id(wid, li, vec3(WG_X, WG_Y, WG_Z));")
     o("    let ox0 = gid.x * TILE_PX;")
     o("    let blocks = p.out_c4 / TILE_CO4;")
     o("    let slice = gid.z / blocks;")

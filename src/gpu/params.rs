@@ -114,6 +114,7 @@ mod tests {
                     "conv2d_tiled_sg.wgsl",
                     "conv2d_shared.wgsl",
                     "conv2d_depthwise.wgsl",
+                    "conv2d_depthwise_v4.wgsl",
                 ],
             ),
             (conv2d::SplitParams::layout(), &["conv2d_split_sum.wgsl"]),

@@ -414,12 +414,14 @@ impl ArbitraryNet {
             } else {
                 outs[i - 1].as_ref().expect("kept")
             };
-            let mut y = l.conv.record(ctx, plan, input)?;
-            if let Some(j) = l.add {
-                let skip = outs[j].as_ref().expect("kept until its last use");
-                let sum = ops::add(ctx, plan, &y, skip)?;
-                plan.release(std::mem::replace(&mut y, sum));
-            }
+            // A residual connection is summed as the layer that ends it stores its output.
+            let y = match l.add {
+                Some(j) => {
+                    let skip = outs[j].as_ref().expect("kept until its last use");
+                    l.conv.record_add(ctx, plan, input, skip)?
+                }
+                None => l.conv.record(ctx, plan, input)?,
+            };
             outs[i] = Some(y);
             for (j, out) in outs.iter_mut().enumerate().take(i) {
                 if last_use[j] <= i {

@@ -19,11 +19,17 @@ const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
 const TILED: Kernel = kernel!("conv2d_tiled.wgsl", "main");
 const TILED_SG: Kernel = kernel!("conv2d_tiled_sg.wgsl", "main");
 const DEPTHWISE: Kernel = kernel!("conv2d_depthwise.wgsl", "main");
+const DEPTHWISE_V4: Kernel = kernel!("conv2d_depthwise_v4.wgsl", "main");
 const SHARED: Kernel = kernel!("conv2d_shared.wgsl", "main");
 const SPLIT_SUM: Kernel = kernel!("conv2d_split_sum.wgsl", "main");
 /// The shader files a tiled or depthwise layer runs, whichever its choice (what profiles name).
-pub(crate) const TUNED_KERNELS: [&str; 4] =
-    [TILED.name, TILED_SG.name, SHARED.name, DEPTHWISE.name];
+pub(crate) const TUNED_KERNELS: [&str; 5] = [
+    TILED.name,
+    TILED_SG.name,
+    SHARED.name,
+    DEPTHWISE.name,
+    DEPTHWISE_V4.name,
+];
 
 /// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
 const DEPTHWISE_MAX_PX: usize = 16;
@@ -709,7 +715,21 @@ impl Conv2d {
         x: &Tensor,
         input: ConvInput,
     ) -> Result<Tensor> {
-        self.record_with(ctx, plan, x, input, None)
+        self.record_with(ctx, plan, x, input, None, None)
+    }
+
+    /// `conv(x) + skip` (`skip` of the output's shape): a residual connection summed as the
+    /// tiled kernels store their outputs (after the bias and the activation), one pass where
+    /// the sum would be a pass of its own; the same bits as [`Conv2d::record`] then
+    /// [`crate::ops::add`], which the other kernels run.
+    pub fn record_add(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        x: &Tensor,
+        skip: &Tensor,
+    ) -> Result<Tensor> {
+        self.record_with(ctx, plan, x, ConvInput::default(), None, Some(skip))
     }
 
     /// [`Conv2d::record_input`] with `choice` instead of the layer's own tile or the tuned one
@@ -734,7 +754,7 @@ impl Conv2d {
                 ),
             });
         }
-        self.record_with(ctx, plan, x, input, Some(choice))
+        self.record_with(ctx, plan, x, input, Some(choice), None)
     }
 
     fn record_with(
@@ -744,6 +764,7 @@ impl Conv2d {
         x: &Tensor,
         input: ConvInput,
         choice: Option<TileChoice>,
+        add: Option<&Tensor>,
     ) -> Result<Tensor> {
         let (c, stored_h, stored_w) = x.chw("conv2d")?;
         let [out_c, _, k_h, k_w] = self.shape;
@@ -762,7 +783,22 @@ impl Conv2d {
         input.check(self, x)?;
         let (h, w) = (stored_h * input.upsample, stored_w * input.upsample);
         let (oh, ow) = self.output_size(h, w)?;
+        if let Some(skip) = add {
+            if skip.shape() != [out_c, oh, ow] {
+                return Err(shape_err(
+                    "conv2d",
+                    format!(
+                        "'{}': its output [{out_c}, {oh}, {ow}] cannot be added to '{}' of shape {:?}",
+                        self.label,
+                        skip.label(),
+                        skip.shape()
+                    ),
+                ));
+            }
+        }
         let y = plan.alloc(ctx, &self.label, &[out_c, oh, ow], DType::F32)?;
+        // Whether the kernel adds `add` as it stores; otherwise a pass of its own does.
+        let mut added = false;
         let p = Params {
             in_c: c as u32,
             in_h: h as u32,
@@ -803,7 +839,7 @@ impl Conv2d {
                 };
                 let bindings = [x, &self.weights, &self.bias, &y];
                 let (wg, groups) = fit_launch(64, [ow.div_ceil(tile_px), oh, out_c]);
-                let constants = [
+                let mut constants = vec![
                     ("WG_X", wg[0] as f64),
                     ("WG_Y", wg[1] as f64),
                     ("WG_Z", wg[2] as f64),
@@ -811,7 +847,14 @@ impl Conv2d {
                     ("K_W", k_w as f64),
                     ("STRIDE", self.params.stride as f64),
                 ];
-                ctx.dispatch(&self.label, &DEPTHWISE, &constants, &p, &bindings, groups)?
+                let kernel = if self.depthwise_rows_in_vec4(tile_px, w, ow) {
+                    let off = (4 - self.params.pad[1] % 4) % 4;
+                    constants.push(("OFF", off as f64));
+                    &DEPTHWISE_V4
+                } else {
+                    &DEPTHWISE
+                };
+                ctx.dispatch(&self.label, kernel, &constants, &p, &bindings, groups)?
             }
             ConvKernel::Tiled(own) => {
                 let choice = choice.unwrap_or_else(|| {
@@ -823,7 +866,9 @@ impl Conv2d {
                         &input,
                     )
                 });
-                let (d, sum) = self.dispatch_tiled(ctx, plan, x, &y, &p, input, choice, own)?;
+                let out = TiledOut { y: &y, add };
+                let (d, sum) = self.dispatch_tiled(ctx, plan, x, out, &p, input, choice, own)?;
+                added = add.is_some() && sum.is_none() && !matches!(choice, TileChoice::Shared(_));
                 then = sum;
                 d
             }
@@ -835,7 +880,26 @@ impl Conv2d {
             plan.push(sum);
             plan.release(partial);
         }
-        Ok(y)
+        match add {
+            Some(skip) if !added => {
+                let sum = super::add(ctx, plan, &y, skip)?;
+                plan.release(y);
+                Ok(sum)
+            }
+            _ => Ok(y),
+        }
+    }
+
+    /// Whether a depthwise layer with `tile_px` pixels an invocation, an input `in_w` and an
+    /// output `out_w` wide runs `conv2d_depthwise_v4.wgsl` (the same bits with a quarter of the
+    /// loads and stores): rows of whole vec4s, tiles of them, and no reflection along rows.
+    fn depthwise_rows_in_vec4(&self, tile_px: usize, in_w: usize, out_w: usize) -> bool {
+        let [_, l, _, r] = self.params.pad;
+        let reflect_rows = self.params.padding == Padding::Reflect && l + r > 0;
+        tile_px.is_multiple_of(4)
+            && in_w.is_multiple_of(4)
+            && out_w.is_multiple_of(4)
+            && !reflect_rows
     }
 
     /// The dispatch of a tiled layer's `choice` (the layer's own tile `own` where the choice is
@@ -848,7 +912,7 @@ impl Conv2d {
         ctx: &GpuContext,
         plan: &mut Plan,
         x: &Tensor,
-        y: &Tensor,
+        TiledOut { y, add }: TiledOut,
         p: &Params,
         input: ConvInput,
         choice: TileChoice,
@@ -917,10 +981,13 @@ impl Conv2d {
             ("TILE_PX", t.tile_px as f64),
             ("TILE_CO4", t.tile_co4 as f64),
             ("SPLIT", split as f64),
+            ("ADD", (add.is_some() && split == 1) as u32 as f64),
         ];
         constants.extend(read);
         let out = partial.as_ref().unwrap_or(y);
-        let bindings = [x, &self.weights, &self.bias, coeffs, out];
+        // Without a sum to add the kernel never reads its `res` binding: the bias fills it.
+        let res = add.filter(|_| split == 1).unwrap_or(&self.bias);
+        let bindings = [x, &self.weights, &self.bias, coeffs, out, res];
         let d = ctx.dispatch(&self.label, kernel, &constants, p, &bindings, groups)?;
         let Some(partial) = partial else {
             return Ok((d, None));
@@ -938,6 +1005,14 @@ impl Conv2d {
         let sum = ctx.dispatch(&label, &SPLIT_SUM, &[], &sp, &bindings, groups)?;
         Ok((d, Some((sum, partial))))
     }
+}
+
+/// Where a tiled layer writes: `y`, with `add` summed into it as it is stored where given (and
+/// the kernel can: not a split sum's slices nor the workgroup-memory kernel).
+#[derive(Clone, Copy)]
+struct TiledOut<'a> {
+    y: &'a Tensor,
+    add: Option<&'a Tensor>,
 }
 
 /// How a convolution reads its input: through an instance norm's per-channel map (with its

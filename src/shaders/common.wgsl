@@ -12,6 +12,17 @@ fn activate(v: f32, act: u32) -> f32 {
     }
 }
 
+// The global id of invocation `li` (local_invocation_index) of workgroup `wid` in a
+// one-dimensional workgroup of wg.x * wg.y * wg.z invocations standing for a (wg.x, wg.y, wg.z)
+// one (x fastest, as local_invocation_index orders them). Kernels whose launch shapes the
+// workgroup to small planes use it: lavapipe runs a workgroup as loops over z, y and x, x in
+// steps of its SIMD width (8 lanes), so a workgroup narrower than 8 in x leaves lanes idle
+// (a 1x8x8 one runs 8 of every 64 lanes), while a 1-D one of the same size fills them. Other
+// GPUs order invocations by local_invocation_index either way.
+fn grid_id(wid: vec3<u32>, li: u32, wg: vec3<u32>) -> vec3<u32> {
+    return wid * wg + vec3(li % wg.x, li / wg.x % wg.y, li / (wg.x * wg.y));
+}
+
 // `activate` on four values at once.
 fn activate4(v: vec4<f32>, act: u32) -> vec4<f32> {
     switch act {

@@ -19,7 +19,8 @@ override STRIDE: u32 = 1u;
 // Input values per row of outputs.
 override WIN: u32 = (TILE_PX - 1u) * STRIDE + K_W;
 // The workgroup, shaped by the launcher to the grid of (row tiles, rows, channels), so that a
-// small plane (MobileNetV2's 8x8 and 16x16 layers) does not leave most of it idle.
+// small plane (MobileNetV2's 8x8 and 16x16 layers) does not leave most of it idle; declared
+// one-dimensional (`grid_id`).
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override WG_Z: u32 = 1u;
@@ -37,8 +38,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+@compute @workgroup_size(WG_X * WG_Y * WG_Z)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let gid = grid_id(wid, li, vec3(WG_X, WG_Y, WG_Z));
     let ox0 = gid.x * TILE_PX;
     let oy = gid.y;
     let c = gid.z;

@@ -20,7 +20,7 @@
 // Layouts: x [in_c][in_h / UP][in_w / UP] (in_h, in_w: the input as the convolution sees it);
 // w [k_h][k_w][in_c][out_c4] vec4 over output channels, zero-padded to out_c4 = TILE_CO4 *
 // (number of channel blocks); b [out_c4] vec4, zero-padded; y [out_c][out_h][out_w];
-// in_map [in_c] vec4 (mean, scale, beta, 0), read only when IN_MAP.
+// in_map [in_c] vec4 (mean, scale, beta, 0), read only when IN_MAP; res as y, read only when ADD.
 
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
@@ -45,6 +45,9 @@ override IN_ACT: u32 = 0u;
 override UP: u32 = 1u;
 // Slices of the input channels summed apart (split-K); 1: none.
 override SPLIT: u32 = 1u;
+// Whether each output is stored plus res's value at its index (a residual connection ended
+// by this layer: y = act(conv + bias) + res); never with SPLIT > 1.
+override ADD: bool = false;
 
 struct Params {
     in_c: u32, in_h: u32, in_w: u32, out_c: u32,
@@ -59,6 +62,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read> in_map: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<storage, read> res: array<f32>;
 
 // The stored input value at i, through the channel's map when IN_MAP.
 fn load(i: u32, sm: vec4<f32>) -> f32 {
@@ -77,13 +81,15 @@ fn store(ox: u32, oy: u32, c4: u32, v: vec4<f32>, slice: u32) {
     for (var l = 0u; l < 4u; l++) {
         let co = c4 * 4u + l;
         if (co < p.out_c) {
-            y[co * out_plane + base] = v2[l];
+            let i = co * out_plane + base;
+            if (ADD) { y[i] = v2[l] + res[i]; } else { y[i] = v2[l]; }
         }
     }
 }
 
-@compute @workgroup_size(WG_X, WG_Y, WG_Z)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+@compute @workgroup_size(WG_X * WG_Y * WG_Z)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+    let gid = grid_id(wid, li, vec3(WG_X, WG_Y, WG_Z));
     let ox0 = gid.x * TILE_PX;
     let blocks = p.out_c4 / TILE_CO4;
     let slice = gid.z / blocks;
