@@ -5,9 +5,11 @@
 //! output pixels x output channels per invocation, for groups = 1; natively, where the device
 //! has subgroups, also `conv2d_tiled_sg.wgsl`, the same with each subgroup's weight loads
 //! shared, which emulated GPUs run much faster), `conv2d_depthwise.wgsl`
-//! (a row of output pixels of one channel per invocation, for depthwise layers), and
+//! (a row of output pixels of one channel per invocation, for depthwise layers; on rows of whole
+//! vec4s `conv2d_depthwise_v4.wgsl`, the same reading and writing four values at a time), and
 //! `conv2d_naive.wgsl`, one output per invocation, which covers every case and is the GPU
-//! reference.
+//! reference. The tiled kernels can also add a residual connection as they store
+//! ([`Conv2d::record_add`]).
 
 use super::conv2d_tune::tiling_for;
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
@@ -987,7 +989,7 @@ impl Conv2d {
         let out = partial.as_ref().unwrap_or(y);
         // Without a sum to add the kernel never reads its `res` binding: the bias fills it.
         let res = add.filter(|_| split == 1).unwrap_or(&self.bias);
-        let bindings = [x, &self.weights, &self.bias, coeffs, out, res];
+        let bindings = [x, &self.weights, &self.bias, coeffs, res, out];
         let d = ctx.dispatch(&self.label, kernel, &constants, p, &bindings, groups)?;
         let Some(partial) = partial else {
             return Ok((d, None));
