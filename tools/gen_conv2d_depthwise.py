@@ -31,15 +31,28 @@ HEADER = f"""// conv2d_depthwise: a depthwise convolution (groups = in_c = out_c
 // kernel. Bias and the fused activation as in the other kernels. Layouts as conv2d_naive.wgsl:
 // x [c][in_h][in_w], w [c][1][k_h][k_w], b [c], y [c][out_h][out_w].
 
-// Output pixels per invocation, 1..={MAX_PX}.
+"""
+
+
+def declarations(vec4):
+    """The override constants, Params and bindings of the scalar kernel or (`vec4`) the vec4 one."""
+    px = "4, 8, 12 or 16" if vec4 else f"1..={MAX_PX}"
+    rows = "vec4<f32>" if vec4 else "f32"
+    off = """// Where the window starts in its first vec4: (4 - pad_l % 4) % 4.
+override OFF: u32 = 0u;
+""" if vec4 else ""
+    nv = """// The vec4s that hold the window.
+override NV: u32 = (OFF + WIN + 3u) / 4u;
+""" if vec4 else ""
+    return f"""// Output pixels per invocation, {px}.
 override TILE_PX: u32 = 8u;
 // Kernel width, 1..={MAX_K}.
 override K_W: u32 = 3u;
 // Stride: {' or '.join(map(str, STRIDES))}.
 override STRIDE: u32 = 1u;
-// Input values per row of outputs.
+{off}// Input values per row of outputs.
 override WIN: u32 = (TILE_PX - 1u) * STRIDE + K_W;
-// The workgroup, shaped by the launcher to the grid of (row tiles, rows, channels), so that a
+{nv}// The workgroup, shaped by the launcher to the grid of (row tiles, rows, channels), so that a
 // small plane (MobileNetV2's 8x8 and 16x16 layers) does not leave most of it idle; declared
 // one-dimensional (`grid_id`).
 override WG_X: u32 = 8u;
@@ -54,15 +67,15 @@ struct Params {{
 }}
 
 @group(0) @binding(0) var<storage, read> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<{rows}>;
 @group(0) @binding(2) var<storage, read> w: array<f32>;
 @group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<{rows}>;
 """
 
 
 def main():
-    out = [HEADER]
+    out = [HEADER + declarations(False)]
     o = out.append
     o("@compute @workgroup_size(WG_X * WG_Y * WG_Z)")
     o("fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {")
@@ -108,37 +121,10 @@ V4_HEADER = f"""// conv2d_depthwise_v4: conv2d_depthwise for rows that are whole
 // up to 3 values before it: OFF = (-pad_l) mod 4) and the row of outputs stored as vec4s, a
 // quarter of the scalar kernel's loads and stores. A vec4 of the window lies wholly inside the
 // row or wholly outside it, where zero padding applies. Emulated GPUs (lavapipe) run each load
-// or store whose address differs across lanes as a loop over the lanes, so the count of loads,
-// not their width, sets the time. Rows may still be reflection-padded. Layouts as
-// conv2d_depthwise.wgsl, x and y read and written as vec4s.
+// or store whose address differs across lanes as a loop over the lanes, so fewer, wider ones
+// cost less. Rows may still be reflection-padded. Layouts as conv2d_depthwise.wgsl, x and y
+// read and written as vec4s.
 
-// Output pixels per invocation: 4, 8, 12 or 16.
-override TILE_PX: u32 = 8u;
-// Kernel width, 1..={MAX_K}.
-override K_W: u32 = 3u;
-// Stride: {' or '.join(map(str, STRIDES))}.
-override STRIDE: u32 = 1u;
-// Where the window starts in its first vec4: (4 - pad_l % 4) % 4.
-override OFF: u32 = 0u;
-// Input values per row of outputs, and the vec4s that hold them.
-override WIN: u32 = (TILE_PX - 1u) * STRIDE + K_W;
-override NV: u32 = (OFF + WIN + 3u) / 4u;
-override WG_X: u32 = 8u;
-override WG_Y: u32 = 8u;
-override WG_Z: u32 = 1u;
-
-struct Params {{
-    in_c: u32, in_h: u32, in_w: u32, out_c: u32,
-    out_h: u32, out_w: u32, pad_t: u32, pad_l: u32,
-    reflect: u32, groups: u32, act: u32, has_bias: u32,
-    out_c4: u32, stride: u32, k_h: u32, k_w: u32,
-}}
-
-@group(0) @binding(0) var<storage, read> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> w: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<vec4<f32>>;
 """
 
 
@@ -158,7 +144,7 @@ def fma_block(o):
 
 
 def main_v4():
-    out = [V4_HEADER]
+    out = [V4_HEADER + declarations(True)]
     o = out.append
     o("@compute @workgroup_size(WG_X * WG_Y * WG_Z)")
     o("fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {")

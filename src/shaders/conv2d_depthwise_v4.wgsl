@@ -8,11 +8,11 @@
 // up to 3 values before it: OFF = (-pad_l) mod 4) and the row of outputs stored as vec4s, a
 // quarter of the scalar kernel's loads and stores. A vec4 of the window lies wholly inside the
 // row or wholly outside it, where zero padding applies. Emulated GPUs (lavapipe) run each load
-// or store whose address differs across lanes as a loop over the lanes, so the count of loads,
-// not their width, sets the time. Rows may still be reflection-padded. Layouts as
-// conv2d_depthwise.wgsl, x and y read and written as vec4s.
+// or store whose address differs across lanes as a loop over the lanes, so fewer, wider ones
+// cost less. Rows may still be reflection-padded. Layouts as conv2d_depthwise.wgsl, x and y
+// read and written as vec4s.
 
-// Output pixels per invocation: 4, 8, 12 or 16.
+// Output pixels per invocation, 4, 8, 12 or 16.
 override TILE_PX: u32 = 8u;
 // Kernel width, 1..=9.
 override K_W: u32 = 3u;
@@ -20,9 +20,13 @@ override K_W: u32 = 3u;
 override STRIDE: u32 = 1u;
 // Where the window starts in its first vec4: (4 - pad_l % 4) % 4.
 override OFF: u32 = 0u;
-// Input values per row of outputs, and the vec4s that hold them.
+// Input values per row of outputs.
 override WIN: u32 = (TILE_PX - 1u) * STRIDE + K_W;
+// The vec4s that hold the window.
 override NV: u32 = (OFF + WIN + 3u) / 4u;
+// The workgroup, shaped by the launcher to the grid of (row tiles, rows, channels), so that a
+// small plane (MobileNetV2's 8x8 and 16x16 layers) does not leave most of it idle; declared
+// one-dimensional (`grid_id`).
 override WG_X: u32 = 8u;
 override WG_Y: u32 = 8u;
 override WG_Z: u32 = 1u;
