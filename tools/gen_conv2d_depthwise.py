@@ -74,9 +74,8 @@ struct Params {{
 """
 
 
-def main():
-    out = [HEADER + declarations(False)]
-    o = out.append
+def prologue(o):
+    """The entry point's start: this invocation's row of outputs and channel, or none."""
     o("@compute @workgroup_size(WG_X * WG_Y * WG_Z)")
     o("fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {")
     o("    let gid = grid_id(wid, li, vec3(WG_X, WG_Y, WG_Z));")
@@ -86,6 +85,12 @@ def main():
     o("    if (ox0 >= p.out_w || oy >= p.out_h || c >= p.out_c) {")
     o("        return;")
     o("    }")
+
+
+def main():
+    out = [HEADER + declarations(False)]
+    o = out.append
+    prologue(o)
     o("    let reflect = p.reflect != 0u;")
     o("    // Columns of the input window and 0 where zero padding applies (1 elsewhere).")
     o("    let ix0 = i32(ox0 * STRIDE) - i32(p.pad_l);")
@@ -146,15 +151,7 @@ def fma_block(o):
 def main_v4():
     out = [V4_HEADER + declarations(True)]
     o = out.append
-    o("@compute @workgroup_size(WG_X * WG_Y * WG_Z)")
-    o("fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {")
-    o("    let gid = grid_id(wid, li, vec3(WG_X, WG_Y, WG_Z));")
-    o("    let ox0 = gid.x * TILE_PX;")
-    o("    let oy = gid.y;")
-    o("    let c = gid.z;")
-    o("    if (ox0 >= p.out_w || oy >= p.out_h || c >= p.out_c) {")
-    o("        return;")
-    o("    }")
+    prologue(o)
     o("    // The window's vec4s: their index in a row (clamped) and whether they lie in it.")
     o("    let v0 = (i32(ox0 * STRIDE) - i32(p.pad_l) - i32(OFF)) / 4;")
     o("    let row_v4 = i32(p.in_w / 4u);")

@@ -869,10 +869,10 @@ impl Conv2d {
                     )
                 });
                 let out = TiledOut { y: &y, add };
-                let (d, sum) = self.dispatch_tiled(ctx, plan, x, out, &p, input, choice, own)?;
-                added = add.is_some() && sum.is_none() && !matches!(choice, TileChoice::Shared(_));
-                then = sum;
-                d
+                let tiled = self.dispatch_tiled(ctx, plan, x, out, &p, input, choice, own)?;
+                added = tiled.added;
+                then = tiled.sum;
+                tiled.conv
             }
         };
         // A multiply-add per output value and weight of its group.
@@ -905,9 +905,9 @@ impl Conv2d {
     }
 
     /// The dispatch of a tiled layer's `choice` (the layer's own tile `own` where the choice is
-    /// not a tiled one), writing `y`; with split-K, the convolution writes partial sums to a
-    /// buffer of the plan, and the second dispatch returned (to push after it, then release
-    /// the buffer) adds them into `y`.
+    /// not a tiled one), writing `y` (plus `add` where the kernel sums it: see [`Tiled`]); with
+    /// split-K, the convolution writes partial sums to a buffer of the plan, and the second
+    /// dispatch returned (to push after it, then release the buffer) adds them into `y`.
     #[allow(clippy::too_many_arguments)]
     fn dispatch_tiled(
         &self,
@@ -919,7 +919,7 @@ impl Conv2d {
         input: ConvInput,
         choice: TileChoice,
         own: Tiling,
-    ) -> Result<(Dispatch, Option<(Dispatch, Tensor)>)> {
+    ) -> Result<Tiled> {
         let [out_c, _, _, k_w] = self.shape;
         let (oh, ow) = (p.out_h as usize, p.out_w as usize);
         let map = input.map.map(|m| (&m.coeffs, m.act.code()));
@@ -948,8 +948,12 @@ impl Conv2d {
                 self.out_c4.div_ceil(t.wg_co * t.tile_co4) as u32,
             ];
             let bindings = [x, &self.weights, &self.bias, coeffs, y];
-            let d = ctx.dispatch(&self.label, &SHARED, &constants, p, &bindings, groups)?;
-            return Ok((d, None));
+            let conv = ctx.dispatch(&self.label, &SHARED, &constants, p, &bindings, groups)?;
+            return Ok(Tiled {
+                conv,
+                sum: None,
+                added: false,
+            });
         }
         // (`tiling_for` and `record_choice` give a tiled layer only a choice that fits it:
         // never a depthwise one.)
@@ -976,6 +980,8 @@ impl Conv2d {
                 fit_launch(t.wg_x * t.wg_y, [tiles_x, oh, blocks * split]),
             ),
         };
+        // A split sum's slices hold partial sums: the residual is added after them.
+        let adds = add.is_some() && split == 1;
         let mut constants = vec![
             ("WG_X", wg[0] as f64),
             ("WG_Y", wg[1] as f64),
@@ -983,16 +989,20 @@ impl Conv2d {
             ("TILE_PX", t.tile_px as f64),
             ("TILE_CO4", t.tile_co4 as f64),
             ("SPLIT", split as f64),
-            ("ADD", (add.is_some() && split == 1) as u32 as f64),
+            ("ADD", adds as u32 as f64),
         ];
         constants.extend(read);
         let out = partial.as_ref().unwrap_or(y);
         // Without a sum to add the kernel never reads its `res` binding: the bias fills it.
-        let res = add.filter(|_| split == 1).unwrap_or(&self.bias);
+        let res = add.filter(|_| adds).unwrap_or(&self.bias);
         let bindings = [x, &self.weights, &self.bias, coeffs, res, out];
-        let d = ctx.dispatch(&self.label, kernel, &constants, p, &bindings, groups)?;
+        let conv = ctx.dispatch(&self.label, kernel, &constants, p, &bindings, groups)?;
         let Some(partial) = partial else {
-            return Ok((d, None));
+            return Ok(Tiled {
+                conv,
+                sum: None,
+                added: adds,
+            });
         };
         let n = out_c * oh * ow;
         let sp = SplitParams {
@@ -1005,8 +1015,21 @@ impl Conv2d {
         let bindings = [&partial, &self.bias, y];
         let groups = linear_workgroups(n, 256);
         let sum = ctx.dispatch(&label, &SPLIT_SUM, &[], &sp, &bindings, groups)?;
-        Ok((d, Some((sum, partial))))
+        Ok(Tiled {
+            conv,
+            sum: Some((sum, partial)),
+            added: false,
+        })
     }
+}
+
+/// A tiled layer's dispatches: the convolution; with split-K, the sum of its slices and their
+/// buffer (to release after it); whether the convolution added the residual as it stored
+/// (otherwise the caller adds it in a pass of its own).
+struct Tiled {
+    conv: Dispatch,
+    sum: Option<(Dispatch, Tensor)>,
+    added: bool,
 }
 
 /// Where a tiled layer writes: `y`, with `add` summed into it as it is stored where given (and
