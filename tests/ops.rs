@@ -313,10 +313,13 @@ gpu_test!(depthwise_rows_of_vec4_give_the_scalar_kernels_bits, {
 });
 
 // A residual connection summed by the layer that ends it (`record_add`): the tiled kernels add
-// it as they store (one dispatch; after the bias and the activation), with the bits of the
-// layer's output then `ops::add`; other kernels run the add as a pass of its own; a sum of
-// another shape is refused by name.
+// it as they store (one dispatch; after the bias and the activation), with split-K (chosen
+// through the tuning table) the sum of the slices does (two), with the bits of the layer's
+// output then `ops::add`; other kernels run the add as a pass of its own; a sum of another
+// shape is refused by name.
 gpu_test!(conv_record_add_sums_the_residual_as_it_stores, {
+    use webgpu_style_transfer::gpu::{Tuned, TuningTable};
+    use webgpu_style_transfer::ops::conv2d_tune::ConvProblem;
     let ctx = ctx().await;
     let (c, h, w) = (6, 9, 13);
     let x = ctx
@@ -324,25 +327,47 @@ gpu_test!(conv_record_add_sums_the_residual_as_it_stores, {
         .unwrap();
     let relu6 = Conv2dParams::padded(0, Padding::Zero).activation(Activation::Relu6);
     let padded = Conv2dParams::padded(1, Padding::Zero);
-    // (out_c, k, params, kernel, dispatches)
+    // (out_c, k, params, kernel, slices of split-K (1: none), dispatches)
     let cases = [
-        (5, 1, relu6, tiled(8, 2), 1),
-        (7, 3, padded, tiled(4, 1), 1),
+        (5, 1, relu6, tiled(8, 2), 1, 1),
+        (7, 3, padded, tiled(4, 1), 1, 1),
+        (9, 3, padded.activation(Activation::Relu), tiled(4, 1), 3, 2),
         (
             6,
             3,
             padded.groups(6),
             ConvKernel::Depthwise { tile_px: 4 },
+            1,
             2,
         ),
-        (5, 3, padded, ConvKernel::Naive, 2),
+        (5, 3, padded, ConvKernel::Naive, 1, 2),
     ];
-    for (i, (out_c, k, params, kernel, dispatches)) in cases.into_iter().enumerate() {
+    for (i, (out_c, k, params, kernel, split, dispatches)) in cases.into_iter().enumerate() {
         let cig = c / params.groups;
         let shape = [out_c, cig, k, k];
         let seed = 721 + 3 * i as u32;
         let (wt, b) = (random(out_c * cig * k * k, seed), random(out_c, seed + 1));
         let conv = Conv2d::with_kernel(&ctx, "res", &wt, shape, Some(&b), params, kernel).unwrap();
+        if let (ConvKernel::Tiled(own), 2..) = (kernel, split) {
+            // This layer's shape is this test's own: no other test meets its table entry.
+            let problem = ConvProblem {
+                shape,
+                params,
+                stored: [c, h, w],
+                upsample: 1,
+                map: None,
+                co_pad: conv.padded_out_channels(),
+            };
+            let tuned = Tuned {
+                choice: TileChoice::SplitK(own, split).to_string(),
+                ms: 1.0,
+                fixed: problem.fixed(&ctx).to_string(),
+                fixed_ms: 1.0,
+            };
+            let mut table = TuningTable::default();
+            table.insert(&problem.key().unwrap(), tuned).unwrap();
+            ctx.load_tuning(table);
+        }
         let (oh, ow) = conv.output_size(h, w).unwrap();
         let skip_values = random(out_c * oh * ow, seed + 2);
         let skip = ctx.upload("skip", &[out_c, oh, ow], &skip_values).unwrap();

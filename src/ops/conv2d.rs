@@ -721,9 +721,10 @@ impl Conv2d {
     }
 
     /// `conv(x) + skip` (`skip` of the output's shape): a residual connection summed as the
-    /// tiled kernels store their outputs (after the bias and the activation), one pass where
-    /// the sum would be a pass of its own; the same bits as [`Conv2d::record`] then
-    /// [`crate::ops::add`], which the other kernels run.
+    /// tiled kernels store their outputs (after the bias and the activation; with split-K as
+    /// the sum of its slices stores them), one pass where the sum would be a pass of its own;
+    /// the same bits as [`Conv2d::record`] then [`crate::ops::add`], which the other kernels
+    /// run.
     pub fn record_add(
         &self,
         ctx: &GpuContext,
@@ -980,7 +981,10 @@ impl Conv2d {
                 fit_launch(t.wg_x * t.wg_y, [tiles_x, oh, blocks * split]),
             ),
         };
-        // A split sum's slices hold partial sums: the residual is added after them.
+        // The residual is added by the pass that stores `y`: the convolution, or with split-K
+        // the sum of its slices (which hold partial sums). Where nothing is added, the bias
+        // fills the `res` binding, which is then never read.
+        let res = add.unwrap_or(&self.bias);
         let adds = add.is_some() && split == 1;
         let mut constants = vec![
             ("WG_X", wg[0] as f64),
@@ -993,8 +997,6 @@ impl Conv2d {
         ];
         constants.extend(read);
         let out = partial.as_ref().unwrap_or(y);
-        // Without a sum to add the kernel never reads its `res` binding: the bias fills it.
-        let res = add.filter(|_| adds).unwrap_or(&self.bias);
         let bindings = [x, &self.weights, &self.bias, coeffs, res, out];
         let conv = ctx.dispatch(&self.label, kernel, &constants, p, &bindings, groups)?;
         let Some(partial) = partial else {
@@ -1012,13 +1014,14 @@ impl Conv2d {
             act: self.params.activation.code(),
         };
         let label = format!("{}.split_sum", self.label);
-        let bindings = [&partial, &self.bias, y];
+        let bindings = [&partial, &self.bias, res, y];
         let groups = linear_workgroups(n, 256);
-        let sum = ctx.dispatch(&label, &SPLIT_SUM, &[], &sp, &bindings, groups)?;
+        let constants = [("ADD", add.is_some() as u32 as f64)];
+        let sum = ctx.dispatch(&label, &SPLIT_SUM, &constants, &sp, &bindings, groups)?;
         Ok(Tiled {
             conv,
             sum: Some((sum, partial)),
-            added: false,
+            added: add.is_some(),
         })
     }
 }
@@ -1033,7 +1036,7 @@ struct Tiled {
 }
 
 /// Where a tiled layer writes: `y`, with `add` summed into it as it is stored where given (and
-/// the kernel can: not a split sum's slices nor the workgroup-memory kernel).
+/// the kernel can: not the workgroup-memory kernel).
 #[derive(Clone, Copy)]
 struct TiledOut<'a> {
     y: &'a Tensor,
