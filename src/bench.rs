@@ -108,8 +108,11 @@ pub fn kernels_for(case: &ConvCase, adapter: &AdapterSummary) -> Vec<BenchKernel
     let device_type = adapter.device_type.as_str();
     if case.depthwise {
         let mut ks = vec![BenchKernel::Naive];
-        for px in [crate::ops::conv2d::DEPTHWISE_PX, 1, 4, 16] {
-            ks.push(BenchKernel::Tiled(TileChoice::Depthwise(px)));
+        for px in [crate::ops::conv2d::depthwise_px(adapter), 1, 4, 8, 16] {
+            let k = BenchKernel::Tiled(TileChoice::Depthwise(px));
+            if !ks.contains(&k) {
+                ks.push(k);
+            }
         }
         return ks;
     }

@@ -419,8 +419,26 @@ gpu_test!(
     {
         let ctx = ctx().await;
         let dw = Conv2dParams::padded(1, Padding::Zero).groups(8);
-        let conv = Conv2d::new(&ctx, "dw", &random(8 * 9, 1), [8, 1, 3, 3], None, dw).unwrap();
-        assert_eq!(conv.kernel(), ConvKernel::Depthwise { tile_px: 8 });
+        let wt = random(8 * 9, 1);
+        let conv = Conv2d::new(&ctx, "dw", &wt, [8, 1, 3, 3], None, dw).unwrap();
+        // 16 pixels an invocation on an emulated GPU (both test adapters), 8 on a real one: on
+        // a 64-wide plane the launch of a layer built with that tile, not the other's.
+        let px = if ctx.adapter().is_emulated() { 16 } else { 8 };
+        assert_eq!(conv.kernel(), ConvKernel::Depthwise { tile_px: px });
+        let x = ctx
+            .upload("x", &[8, 4, 64], &random(8 * 4 * 64, 2))
+            .unwrap();
+        let launch = |conv: &Conv2d| {
+            let mut plan = Plan::new("dw");
+            conv.record(&ctx, &mut plan, &x).unwrap();
+            plan.dispatches()[0].workgroups()
+        };
+        let with = |tile_px| {
+            let kernel = ConvKernel::Depthwise { tile_px };
+            Conv2d::with_kernel(&ctx, "dw", &wt, [8, 1, 3, 3], None, dw, kernel).unwrap()
+        };
+        assert_eq!(launch(&conv), launch(&with(px)));
+        assert_ne!(launch(&conv), launch(&with(24 - px)));
         // Grouped but not depthwise, a stride the kernel has no code for, too many pixels.
         let grouped = Conv2dParams::padded(1, Padding::Zero).groups(2);
         let g = Conv2d::new(

@@ -14,7 +14,9 @@
 use super::conv2d_tune::tiling_for;
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
 use crate::gpu::params::params;
-use crate::gpu::{linear_workgroups, DType, Dispatch, GpuContext, Kernel, Plan, Tensor};
+use crate::gpu::{
+    linear_workgroups, AdapterSummary, DType, Dispatch, GpuContext, Kernel, Plan, Tensor,
+};
 use crate::{Error, Result};
 
 const NAIVE: Kernel = kernel!("conv2d_naive.wgsl", "main");
@@ -33,9 +35,21 @@ pub(crate) const TUNED_KERNELS: [&str; 5] = [
     DEPTHWISE_V4.name,
 ];
 
-/// Output pixels per invocation of the depthwise kernel: at most, and the engine's choice.
+/// Output pixels per invocation of the depthwise kernel, at most.
 const DEPTHWISE_MAX_PX: usize = 16;
-pub(crate) const DEPTHWISE_PX: usize = 8;
+
+/// Output pixels per invocation of a depthwise layer untuned on `adapter` (at most its output
+/// rows' width: [`depthwise_tile`]): 16 on an emulated GPU, where an invocation's longer
+/// row amortises its window's loads (lavapipe ran 144 channels of 64x64 in 19-20 ms with 16
+/// against 25 with 8, and the tuner took 16 for seven of the arbitrary predictor's ten
+/// depthwise shapes, 1.2-1.5x), 8 on real GPUs, which need more invocations to fill.
+pub(crate) fn depthwise_px(adapter: &AdapterSummary) -> usize {
+    if adapter.is_emulated() {
+        DEPTHWISE_MAX_PX
+    } else {
+        8
+    }
+}
 
 // What the tiled kernel holds. `tools/gen_conv2d_tiled.py` reads these lines to write the
 // shader (keep their form), and its `--check` in the test suite fails when they change
@@ -336,6 +350,13 @@ impl TileChoice {
     }
 }
 
+/// The pixels an invocation of a depthwise layer chosen to run `px` computes on output rows
+/// `out_w` wide: never more than a row (the bits are the same; lavapipe ran 960 channels of 8x8
+/// in 4.1-4.3 ms with 16 px, whose masked half still loads its window, against 2.7-2.9 with 8).
+pub(crate) fn depthwise_tile(px: usize, out_w: usize) -> usize {
+    px.min(out_w).max(1)
+}
+
 /// Which kernel a [`Conv2d`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConvKernel {
@@ -434,7 +455,7 @@ impl Conv2d {
             ))
         } else if depthwise && shape[3] <= MAX_K && STRIDES.contains(&params.stride) {
             ConvKernel::Depthwise {
-                tile_px: DEPTHWISE_PX,
+                tile_px: depthwise_px(ctx.adapter()),
             }
         } else {
             ConvKernel::Naive
@@ -837,8 +858,8 @@ impl Conv2d {
                         &input,
                     )
                 }) {
-                    TileChoice::Depthwise(px) => px,
-                    _ => own,
+                    TileChoice::Depthwise(px) => depthwise_tile(px, ow),
+                    _ => depthwise_tile(own, ow),
                 };
                 let bindings = [x, &self.weights, &self.bias, &y];
                 let (wg, groups) = fit_launch(64, [ow.div_ceil(tile_px), oh, out_c]);

@@ -12,7 +12,9 @@
 
 use std::fmt;
 
-use super::conv2d::{Conv2d, ConvInput, SharedTiling, TileChoice, Tiling, DEPTHWISE_PX};
+use super::conv2d::{
+    depthwise_px, depthwise_tile, Conv2d, ConvInput, SharedTiling, TileChoice, Tiling,
+};
 use super::{Activation, ChannelAffine, Conv2dParams, ConvKernel, Padding};
 use crate::gpu::{GpuContext, Plan, Timing, Tuned};
 use crate::{Error, Result};
@@ -190,7 +192,7 @@ impl ConvProblem {
     /// The fixed choice for it on this device (what runs untuned).
     pub fn fixed(&self, ctx: &GpuContext) -> TileChoice {
         if self.is_depthwise() {
-            TileChoice::Depthwise(DEPTHWISE_PX)
+            TileChoice::Depthwise(depthwise_px(ctx.adapter()))
         } else {
             TileChoice::untuned(ctx, self.fixed_tiling(ctx))
         }
@@ -205,7 +207,7 @@ impl ConvProblem {
     fn kernel(&self, ctx: &GpuContext) -> ConvKernel {
         if self.is_depthwise() {
             ConvKernel::Depthwise {
-                tile_px: DEPTHWISE_PX,
+                tile_px: depthwise_px(ctx.adapter()),
             }
         } else {
             ConvKernel::Tiled(self.fixed_tiling(ctx))
@@ -213,8 +215,8 @@ impl ConvProblem {
     }
 
     /// The variants the tuner times on this device, the fixed choice first. A depthwise layer:
-    /// 1, 2, 4, 8 or 16 output pixels an invocation (a small plane wants fewer: lavapipe ran
-    /// 960 channels of 8x8 in 1.7 ms with 1 and 2.5 with 8). A tiled layer: register tiles
+    /// 1, 2, 4, 8 or 16 output pixels an invocation, each that its rows make a different tile
+    /// ([`depthwise_tile`]). A tiled layer: register tiles
     /// ([`ConvProblem::register_tiles`]) everywhere, each also with subgroup-shared weight
     /// loads where the device has subgroups (on an emulated GPU only those and the fixed plain
     /// tile: lavapipe ran every plain tile slower than its shared twin), and on real GPUs the
@@ -224,8 +226,13 @@ impl ConvProblem {
     pub fn candidates(&self, ctx: &GpuContext) -> Vec<TileChoice> {
         let mut out = vec![self.fixed(ctx)];
         if self.is_depthwise() {
-            for px in [1, 2, 4, 16] {
-                out.push(TileChoice::Depthwise(px));
+            let out_w = self.output_size().map_or(1, |(_, w)| w);
+            let mut runs = vec![depthwise_tile(depthwise_px(ctx.adapter()), out_w)];
+            for px in [1, 2, 4, 8, 16] {
+                if !runs.contains(&depthwise_tile(px, out_w)) {
+                    runs.push(depthwise_tile(px, out_w));
+                    out.push(TileChoice::Depthwise(px));
+                }
             }
             return out;
         }
