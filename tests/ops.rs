@@ -439,6 +439,33 @@ gpu_test!(
         };
         assert_eq!(launch(&conv), launch(&with(px)));
         assert_ne!(launch(&conv), launch(&with(24 - px)));
+        // The tuner times each tile a row makes once: on 8-wide rows 8 and 16 px are one tile.
+        {
+            use webgpu_style_transfer::ops::conv2d_tune::ConvProblem;
+            let offered = |w: usize| {
+                let problem = ConvProblem {
+                    shape: [8, 1, 3, 3],
+                    params: dw,
+                    stored: [8, 4, w],
+                    upsample: 1,
+                    map: None,
+                    co_pad: conv.padded_out_channels(),
+                };
+                let c = problem.candidates(&ctx);
+                assert_eq!(c[0], TileChoice::Depthwise(px), "the fixed choice first");
+                let mut px: Vec<_> = c
+                    .iter()
+                    .map(|t| match t {
+                        TileChoice::Depthwise(px) => (*px).min(w),
+                        t => panic!("a depthwise layer offered {t}"),
+                    })
+                    .collect();
+                px.sort();
+                px
+            };
+            assert_eq!(offered(64), [1, 2, 4, 8, 16]);
+            assert_eq!(offered(8), [1, 2, 4, 8]);
+        }
         // Grouped but not depthwise, a stride the kernel has no code for, too many pixels.
         let grouped = Conv2dParams::padded(1, Padding::Zero).groups(2);
         let g = Conv2d::new(
