@@ -849,7 +849,7 @@ impl Conv2d {
                 ctx.dispatch(&self.label, &NAIVE, &[], &p, &bindings, groups)?
             }
             ConvKernel::Depthwise { tile_px: own } => {
-                let tile_px = match choice.unwrap_or_else(|| {
+                let chosen = match choice.unwrap_or_else(|| {
                     tiling_for(
                         ctx,
                         self,
@@ -858,9 +858,10 @@ impl Conv2d {
                         &input,
                     )
                 }) {
-                    TileChoice::Depthwise(px) => depthwise_tile(px, ow),
-                    _ => depthwise_tile(own, ow),
+                    TileChoice::Depthwise(px) => px,
+                    _ => own,
                 };
+                let tile_px = depthwise_tile(chosen, ow);
                 let bindings = [x, &self.weights, &self.bias, &y];
                 let (wg, groups) = fit_launch(64, [ow.div_ceil(tile_px), oh, out_c]);
                 let mut constants = vec![

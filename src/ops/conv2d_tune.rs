@@ -227,11 +227,15 @@ impl ConvProblem {
         let mut out = vec![self.fixed(ctx)];
         if self.is_depthwise() {
             let out_w = self.output_size().map_or(1, |(_, w)| w);
-            let mut runs = vec![depthwise_tile(depthwise_px(ctx.adapter()), out_w)];
+            // The tile each offered choice runs on these rows.
+            let runs = |c: &TileChoice| match c {
+                TileChoice::Depthwise(px) => Some(depthwise_tile(*px, out_w)),
+                _ => None,
+            };
             for px in [1, 2, 4, 8, 16] {
-                if !runs.contains(&depthwise_tile(px, out_w)) {
-                    runs.push(depthwise_tile(px, out_w));
-                    out.push(TileChoice::Depthwise(px));
+                let c = TileChoice::Depthwise(px);
+                if !out.iter().any(|o| runs(o) == runs(&c)) {
+                    out.push(c);
                 }
             }
             return out;
