@@ -368,6 +368,11 @@ export interface TuneReport {
   cached: number;
   /** Layer shapes left untimed because the budget ran out (a later call takes them up). */
   left: number;
+  /**
+   * Layer shapes the budget ran out on while their tiles were timed: the fastest of the tiles
+   * timed is kept (the fixed tile is always among them).
+   */
+  cutShort: number;
   /** Milliseconds the call spent. */
   ms: number;
   /** One line saying the above. */

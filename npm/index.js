@@ -371,8 +371,9 @@ export class StyleTransfer {
   /**
    * Times the convolution tiles of `net` ("multistyle", "arbitrary", "gatys" or a Johnson net
    * from `loadModel()`) on a `size` px square (default 512) that this GPU's table lacks, for at
-   * most `budgetMs` (default 30 s), and keeps them (in IndexedDB) for every later run.
-   * Resolves to `{ tuned: [{ key, choice, ms, fixed, fixedMs }], cached, left, ms, summary }`.
+   * most `budgetMs` (default 30 s; no tile is started after it), and keeps them (in IndexedDB)
+   * for every later run. Resolves to `{ tuned: [{ key, choice, ms, fixed, fixedMs }], cached,
+   * left, cutShort, ms, summary }`.
    * Pictures do not change: a tuned tile gives the fixed tile's output to the bit.
    */
   tune(net, options) {

@@ -5,7 +5,7 @@
 //! in a file per adapter and driver, in the browser the package keeps it in IndexedDB.
 
 use crate::gpu::{GpuContext, Plan, Tensor, TuneMode, Tuned};
-use crate::ops::conv2d_tune::{time_problem, ConvProblem};
+use crate::ops::conv2d_tune::{time_problem, ConvProblem, ProblemTiming};
 use crate::{Error, Result};
 
 /// Runs per candidate kernel (the fastest is kept).
@@ -18,6 +18,11 @@ pub struct TunedProblem {
     pub key: String,
     /// The choice and the times behind it.
     pub tuned: Tuned,
+    /// Candidate tiles timed: all `offered` unless the budget ran out during this problem (the
+    /// best of those timed is kept, the fixed tile always among them).
+    pub timed: usize,
+    /// Candidate tiles the device offers for it.
+    pub offered: usize,
 }
 
 /// What a tuning did.
@@ -44,6 +49,11 @@ impl TuneReport {
         self.ms += other.ms;
     }
 
+    /// Problems whose tiles were not all timed because the budget ran out while they were.
+    pub fn cut_short(&self) -> usize {
+        self.tuned.iter().filter(|t| t.timed < t.offered).count()
+    }
+
     /// One line for a log: what was tuned, how long it took, what it gained.
     pub fn summary(&self) -> String {
         let fixed: f64 = self.tuned.iter().map(|t| t.tuned.fixed_ms).sum();
@@ -61,6 +71,12 @@ impl TuneReport {
             tuned,
             self.cached
         );
+        let cut = self.cut_short();
+        if cut > 0 {
+            s.push_str(&format!(
+                "; {cut} cut short by the budget (the best of the tiles timed is kept)"
+            ));
+        }
         if self.left > 0 {
             s.push_str(&format!(
                 "; {} left for the next tuning (budget spent)",
@@ -73,7 +89,8 @@ impl TuneReport {
 
 /// Tunes the kernels `record` (a net's recording on an input, as in [`crate::bench`]) uses on a
 /// `height` x `width` RGB input: the problems the table lacks are timed, `RUNS` runs per
-/// candidate, until `budget_ms` is spent. Plans recorded before keep their choices; record again
+/// candidate, until `budget_ms` is spent: no tile is started after that, so the budget is
+/// overrun by at most one tile's runs. Plans recorded before keep their choices; record again
 /// to use the new ones. `now` returns milliseconds.
 pub async fn tune_net(
     ctx: &GpuContext,
@@ -105,11 +122,21 @@ pub async fn tune_plan(
             report.left += 1;
             continue;
         }
-        let tuned = time_problem(ctx, &ConvProblem::parse(&problem)?, RUNS, now).await?;
+        let problem = ConvProblem::parse(&problem)?;
+        let ProblemTiming {
+            tuned,
+            timed,
+            offered,
+        } = time_problem(ctx, &problem, RUNS, start + budget_ms, now).await?;
         let mut one = crate::gpu::TuningTable::default();
         one.insert(&key, tuned.clone())?;
         ctx.tune_state().extend(one);
-        report.tuned.push(TunedProblem { key, tuned });
+        report.tuned.push(TunedProblem {
+            key,
+            tuned,
+            timed,
+            offered,
+        });
     }
     ctx.trim_pool();
     report.ms = now() - start;

@@ -13,6 +13,7 @@ use std::process::Command;
 use common::{ctx, random, scratch};
 use webgpu_style_transfer::clock::now_ms;
 use webgpu_style_transfer::gpu::{GpuContext, Plan, Tensor, TuneMode, TuningTable};
+use webgpu_style_transfer::ops::conv2d_tune::{time_problem, ConvProblem};
 use webgpu_style_transfer::ops::{
     Activation, Conv2d, Conv2dParams, ConvKernel, Padding, TileChoice, Tiling,
 };
@@ -75,6 +76,7 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
                 "{t:?}"
             );
             assert!(t.tuned.ms <= t.tuned.fixed_ms, "{t:?}");
+            assert_eq!(t.timed, t.offered, "a whole budget times every tile: {t:?}");
             // Another tile is kept only if it beat the fixed one by the 5 % margin.
             assert!(
                 t.tuned.choice == t.tuned.fixed || t.tuned.ms < 0.95 * t.tuned.fixed_ms,
@@ -156,6 +158,49 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
             "{e}"
         );
         assert!(matches!(net.0.kernel(), ConvKernel::Tiled(_)));
+    });
+}
+
+#[test]
+fn the_budget_stops_a_layers_timing_between_tiles() {
+    pollster::block_on(async {
+        let ctx = ctx().await;
+        let (a, _) = layers(&ctx, 20);
+        let problem = ConvProblem {
+            shape: [20, 3, 3, 3],
+            params: Conv2dParams::padded(1, Padding::Reflect).activation(Activation::Relu),
+            stored: [3, 30, 22],
+            upsample: 1,
+            map: None,
+            co_pad: a.padded_out_channels(),
+        };
+        // Past the deadline from the start: the fixed tile alone is timed, and kept.
+        let cut = time_problem(&ctx, &problem, 1, f64::NEG_INFINITY, &now_ms)
+            .await
+            .unwrap();
+        assert_eq!(cut.timed, 1, "{cut:?}");
+        assert!(cut.offered > 1, "{cut:?}");
+        assert_eq!(cut.tuned.choice, problem.fixed(&ctx).to_string());
+        let whole = time_problem(&ctx, &problem, 1, f64::INFINITY, &now_ms)
+            .await
+            .unwrap();
+        assert_eq!(whole.timed, whole.offered, "{whole:?}");
+
+        let report = tune::TuneReport {
+            tuned: vec![tune::TunedProblem {
+                key: "conv2d".into(),
+                tuned: cut.tuned,
+                timed: cut.timed,
+                offered: cut.offered,
+            }],
+            ..Default::default()
+        };
+        assert_eq!(report.cut_short(), 1);
+        let line = report.summary();
+        assert!(
+            line.contains("1 cut short by the budget (the best of the tiles timed is kept)"),
+            "{line}"
+        );
     });
 }
 

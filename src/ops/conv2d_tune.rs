@@ -454,20 +454,41 @@ pub(crate) fn tiling_for(
         .unwrap_or(own)
 }
 
-/// Times every candidate tile of `problem` on synthetic data (the fastest of `runs` per tile,
+/// A problem's timing: the choice, and how many of its candidate tiles were timed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemTiming {
+    /// The fastest timed tile, or the fixed one unless another beat it by 5 %.
+    pub tuned: Tuned,
+    /// Candidates timed (the fixed one always; fewer than `offered` when the deadline came).
+    pub timed: usize,
+    /// Candidates the device offers for the problem.
+    pub offered: usize,
+}
+
+/// Times the candidate tiles of `problem` on synthetic data (the fastest of `runs` per tile,
 /// on the GPU's timestamps where the device has them) and returns the choice: the fastest, or
-/// the fixed one unless another beats it by 5 %.
+/// the fixed one unless another beats it by 5 %. The fixed tile is timed first; no other is
+/// started once `now()` is past `deadline` (on a software GPU one 512 px layer's tiles can
+/// take minutes, so a budget checked only between layers would not bound the tuning).
 pub async fn time_problem(
     ctx: &GpuContext,
     problem: &ConvProblem,
     runs: usize,
+    deadline: f64,
     now: &dyn Fn() -> f64,
-) -> Result<Tuned> {
+) -> Result<ProblemTiming> {
     let layer = synthetic_layer(ctx, problem)?;
     let timing = Timing::best(ctx);
     let mut best: Option<(TileChoice, f64)> = None;
     let mut fixed_ms = f64::NAN;
-    for (i, t) in problem.candidates(ctx).into_iter().enumerate() {
+    let candidates = problem.candidates(ctx);
+    let offered = candidates.len();
+    let mut timed = 0;
+    for (i, t) in candidates.into_iter().enumerate() {
+        if i > 0 && now() > deadline {
+            break;
+        }
+        timed += 1;
         let mut plan = Plan::new("tune");
         layer.record(ctx, &mut plan, t)?;
         plan.run(ctx).await?;
@@ -490,11 +511,16 @@ pub async fn time_problem(
         Some((t, ms)) if ms < MARGIN * fixed_ms => (t, ms),
         _ => (fixed, fixed_ms),
     };
-    Ok(Tuned {
+    let tuned = Tuned {
         choice: choice.to_string(),
         ms,
         fixed: fixed.to_string(),
         fixed_ms,
+    };
+    Ok(ProblemTiming {
+        tuned,
+        timed,
+        offered,
     })
 }
 

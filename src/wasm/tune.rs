@@ -23,6 +23,7 @@ fn report(r: &TuneReport) -> JsValue {
         ("tuned", tuned.into()),
         ("cached", (r.cached as u32).into()),
         ("left", (r.left as u32).into()),
+        ("cutShort", (r.cut_short() as u32).into()),
         ("ms", r.ms.into()),
         ("summary", r.summary().into()),
     ])
@@ -90,7 +91,8 @@ impl Engine {
 
     /// Times the kernels of `what` (as for `profile`; the arbitrary-style net's predictor
     /// first) on a square `size` px input that the table lacks, until `budget_ms` is spent.
-    /// Resolves to `{ tuned: [{ key, choice, ms, fixed, fixedMs }], cached, left, ms, summary }`.
+    /// Resolves to `{ tuned: [{ key, choice, ms, fixed, fixedMs }], cached, left, cutShort, ms,
+    /// summary }`.
     pub async fn tune(
         &self,
         what: String,
