@@ -359,6 +359,8 @@ export interface TunedLayer {
   ms: number;
   fixed: string;
   fixedMs: number;
+  /** Whether the budget ran out while its tiles were timed: the next tuning times the rest. */
+  cutShort: boolean;
 }
 
 export interface TuneReport {
@@ -370,7 +372,7 @@ export interface TuneReport {
   left: number;
   /**
    * Layer shapes the budget ran out on while their tiles were timed: the fastest of the tiles
-   * timed is kept (the fixed tile is always among them).
+   * timed is kept (the fixed tile is always among them) and the next call times the rest.
    */
   cutShort: number;
   /** Milliseconds the call spent. */

@@ -74,7 +74,7 @@ impl TuneReport {
         let cut = self.cut_short();
         if cut > 0 {
             s.push_str(&format!(
-                "; {cut} cut short by the budget (the best of the tiles timed is kept)"
+                "; {cut} cut short by the budget (the best of the tiles timed is kept, the next tuning times the rest)"
             ));
         }
         if self.left > 0 {
@@ -123,11 +123,18 @@ pub async fn tune_plan(
             continue;
         }
         let problem = ConvProblem::parse(&problem)?;
+        let earlier = ctx
+            .tune_state()
+            .table
+            .get(&key)
+            .filter(|t| t.resume_at.is_some())
+            .cloned();
+        let deadline = start + budget_ms;
         let ProblemTiming {
             tuned,
             timed,
             offered,
-        } = time_problem(ctx, &problem, RUNS, start + budget_ms, now).await?;
+        } = time_problem(ctx, &problem, RUNS, deadline, earlier.as_ref(), now).await?;
         let mut one = crate::gpu::TuningTable::default();
         one.insert(&key, tuned.clone())?;
         ctx.tune_state().extend(one);

@@ -363,6 +363,7 @@ gpu_test!(conv_record_add_sums_the_residual_as_it_stores, {
                 ms: 1.0,
                 fixed: problem.fixed(&ctx).to_string(),
                 fixed_ms: 1.0,
+                resume_at: None,
             };
             let mut table = TuningTable::default();
             table.insert(&problem.key().unwrap(), tuned).unwrap();
@@ -1890,6 +1891,7 @@ gpu_test!(
                     ms: 1.0,
                     fixed: problem.fixed(&ctx).to_string(),
                     fixed_ms: 1.0,
+                    resume_at: None,
                 };
                 table.insert(&key, tuned).unwrap();
                 ctx.load_tuning(table);
@@ -1995,6 +1997,7 @@ gpu_test!(
                 ms: 1.0,
                 fixed: problem.fixed(&ctx).to_string(),
                 fixed_ms: 1.0,
+                resume_at: None,
             };
             table.insert(&key, tuned).unwrap();
             ctx.load_tuning(table);

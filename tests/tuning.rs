@@ -175,16 +175,42 @@ fn the_budget_stops_a_layers_timing_between_tiles() {
             co_pad: a.padded_out_channels(),
         };
         // Past the deadline from the start: the fixed tile alone is timed, and kept.
-        let cut = time_problem(&ctx, &problem, 1, f64::NEG_INFINITY, &now_ms)
+        let cut = time_problem(&ctx, &problem, 1, f64::NEG_INFINITY, None, &now_ms)
             .await
             .unwrap();
         assert_eq!(cut.timed, 1, "{cut:?}");
         assert!(cut.offered > 1, "{cut:?}");
         assert_eq!(cut.tuned.choice, problem.fixed(&ctx).to_string());
-        let whole = time_problem(&ctx, &problem, 1, f64::INFINITY, &now_ms)
+        assert_eq!(cut.tuned.resume_at, Some(1));
+        let whole = time_problem(&ctx, &problem, 1, f64::INFINITY, None, &now_ms)
             .await
             .unwrap();
         assert_eq!(whole.timed, whole.offered, "{whole:?}");
+        assert_eq!(whole.tuned.resume_at, None);
+        // Resumed: the rest of the tiles are timed; a second cut keeps the count where it was.
+        let again = time_problem(
+            &ctx,
+            &problem,
+            1,
+            f64::NEG_INFINITY,
+            Some(&cut.tuned),
+            &now_ms,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (again.timed, again.tuned.resume_at),
+            (1, Some(1)),
+            "{again:?}"
+        );
+        let rest = time_problem(&ctx, &problem, 1, f64::INFINITY, Some(&cut.tuned), &now_ms)
+            .await
+            .unwrap();
+        assert_eq!(
+            (rest.timed, rest.tuned.resume_at),
+            (rest.offered, None),
+            "{rest:?}"
+        );
 
         let report = tune::TuneReport {
             tuned: vec![tune::TunedProblem {
@@ -198,9 +224,40 @@ fn the_budget_stops_a_layers_timing_between_tiles() {
         assert_eq!(report.cut_short(), 1);
         let line = report.summary();
         assert!(
-            line.contains("1 cut short by the budget (the best of the tiles timed is kept)"),
+            line.contains("1 cut short by the budget (the best of the tiles timed is kept, the next tuning times the rest)"),
             "{line}"
         );
+
+        // A net's tuning whose budget runs out during its first layer (a clock that jumps a
+        // second at each reading): that layer is cut short, the other left; the next tuning
+        // times the rest of the first and the second.
+        let net = layers(&ctx, 12);
+        let (h, w) = (30, 22);
+        let rec = |plan: &mut Plan, x: &Tensor| record(&ctx, &net, plan, x);
+        let ticks = std::cell::Cell::new(0.0);
+        let jumping = || {
+            ticks.set(ticks.get() + 1e3);
+            ticks.get()
+        };
+        let r = tune::tune_net(&ctx, &rec, (h, w), 1.5e3, &jumping)
+            .await
+            .unwrap();
+        assert_eq!((r.tuned.len(), r.cut_short(), r.left), (1, 1, 1), "{r:?}");
+        let cut_key = &r.tuned[0].key;
+        assert!(ctx.tuning_table().get(cut_key).unwrap().resume_at.is_some());
+        let r = tune::tune_net(&ctx, &rec, (h, w), 600e3, &now_ms)
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.tuned.len(), r.cut_short(), r.left, r.cached),
+            (2, 0, 0, 0),
+            "{r:?}"
+        );
+        assert!(r.tuned.iter().all(|t| t.timed == t.offered), "{r:?}");
+        assert!(ctx
+            .tuning_table()
+            .entries()
+            .all(|(_, t)| t.resume_at.is_none()));
     });
 }
 

@@ -56,6 +56,9 @@ pub struct Tuned {
     pub fixed: String,
     /// Milliseconds of the fixed choice in the same timing.
     pub fixed_ms: f64,
+    /// `Some(n)` when the tuning budget ran out after `n` of the candidates were timed: the
+    /// choice is the best of those, and the next tuning times the rest.
+    pub resume_at: Option<usize>,
 }
 
 /// The tuned choices of one adapter and driver, by problem key.
@@ -110,8 +113,9 @@ impl TuningTable {
     }
 
     /// Parses the text form ([`TuningTable`]'s `Display`): a header line, then a line per
-    /// problem, `key<TAB>choice<TAB>ms<TAB>fixed<TAB>fixed_ms`; lines starting with `#` are
-    /// comments. `source` names the text in errors.
+    /// problem, `key<TAB>choice<TAB>ms<TAB>fixed<TAB>fixed_ms`, and `<TAB>n` where only the first
+    /// `n` candidates were timed; lines starting with `#` are comments. `source` names the text
+    /// in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self> {
         let mut lines = text.lines();
         let bad = |line: usize, why: String| Error::InvalidArgument {
@@ -131,9 +135,19 @@ impl TuningTable {
         for (i, line) in lines.enumerate().filter(|(_, l)| content(l)) {
             let f: Vec<&str> = line.split('\t').collect();
             let ms = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0);
-            let [key, choice, t, fixed, fixed_t] = f[..] else {
-                return Err(bad(i + 2, format!("{} fields, 5 expected", f.len())));
+            let (key, choice, t, fixed, fixed_t, resume) = match f[..] {
+                [k, c, t, fx, ft] => (k, c, t, fx, ft, None),
+                [k, c, t, fx, ft, n] => (k, c, t, fx, ft, Some(n)),
+                _ => return Err(bad(i + 2, format!("{} fields, 5 or 6 expected", f.len()))),
             };
+            let count = |n: &str| {
+                let bad_count = || bad(i + 2, format!("'{n}' is not a count of tiles timed"));
+                n.parse::<usize>()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(bad_count)
+            };
+            let resume_at = resume.map(count).transpose()?;
             let (Some(ms), Some(fixed_ms)) = (ms(t), ms(fixed_t)) else {
                 return Err(bad(
                     i + 2,
@@ -145,6 +159,7 @@ impl TuningTable {
                 ms,
                 fixed: fixed.into(),
                 fixed_ms,
+                resume_at,
             };
             table
                 .insert(key, tuned)
@@ -158,12 +173,16 @@ impl fmt::Display for TuningTable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{HEADER}")?;
         for (key, t) in &self.entries {
-            writeln!(
+            // Shortest text that reads back as the same number.
+            write!(
                 f,
-                // Shortest text that reads back as the same number.
                 "{key}\t{}\t{}\t{}\t{}",
                 t.choice, t.ms, t.fixed, t.fixed_ms
             )?;
+            if let Some(n) = t.resume_at {
+                write!(f, "\t{n}")?;
+            }
+            writeln!(f)?;
         }
         Ok(())
     }
@@ -205,7 +224,10 @@ impl TuneState {
             return None;
         }
         if let Some(t) = self.table.get(key).filter(|t| t.fixed == fixed) {
-            if self.collecting {
+            if self.collecting && t.resume_at.is_some() {
+                // Cut short by an earlier budget: used, and noted for its remaining tiles.
+                self.missing.entry(key.to_string()).or_insert_with(problem);
+            } else if self.collecting {
                 self.hits.insert(key.to_string());
             }
             return Some(t.choice.clone());
@@ -227,6 +249,7 @@ mod tests {
             ms: 1.25,
             fixed: "tiled 8px 16co 64t".into(),
             fixed_ms: 2.5,
+            resume_at: None,
         }
     }
 
@@ -237,8 +260,18 @@ mod tests {
             .unwrap();
         t.insert("conv2d 32->3 9x9 s1", tuned("tiled 8px 4co 128t"))
             .unwrap();
+        let cut = Tuned {
+            resume_at: Some(3),
+            ..tuned("tiled 4px 8co 64t")
+        };
+        t.insert("conv2d 32->32 3x3 s1", cut).unwrap();
         let text = t.to_string();
+        assert!(text.contains("\t2.5\t3\n"), "{text}");
         assert_eq!(TuningTable::parse(&text, "cache").unwrap(), t);
+        let e = TuningTable::parse(&format!("{HEADER}\nk\tc\t1\tf\t1\t0\n"), "c")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'0' is not a count of tiles timed"), "{e}");
         let e = TuningTable::parse("hello\n", "cache.txt")
             .unwrap_err()
             .to_string();
@@ -253,7 +286,7 @@ mod tests {
         let e = TuningTable::parse(&format!("{HEADER}\nk\tc\t1\n"), "c")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("3 fields"), "{e}");
+        assert!(e.contains("3 fields, 5 or 6 expected"), "{e}");
         assert!(t.insert("a\tb", tuned("x")).is_err());
     }
 
@@ -276,6 +309,15 @@ mod tests {
             Some("v")
         );
         assert!(s.hits.contains("k"));
+        // An entry whose tiles a budget cut short is used, and noted for the rest of its tiles.
+        let cut = Tuned {
+            resume_at: Some(2),
+            ..tuned("w")
+        };
+        s.table.insert("cut", cut).unwrap();
+        assert_eq!(s.choice("cut", fixed, || "q".into()).as_deref(), Some("w"));
+        assert_eq!(s.missing.get("cut").map(String::as_str), Some("q"));
+        assert!(!s.hits.contains("cut"));
         s.mode = TuneMode::Off;
         assert_eq!(s.choice("k", fixed, || unreachable!()), None);
     }

@@ -459,7 +459,8 @@ pub(crate) fn tiling_for(
 pub struct ProblemTiming {
     /// The fastest timed tile, or the fixed one unless another beat it by 5 %.
     pub tuned: Tuned,
-    /// Candidates timed (the fixed one always; fewer than `offered` when the deadline came).
+    /// Candidates timed, in this call or the one it resumed (the fixed one always; fewer than
+    /// `offered` when the deadline came).
     pub timed: usize,
     /// Candidates the device offers for the problem.
     pub offered: usize,
@@ -470,25 +471,29 @@ pub struct ProblemTiming {
 /// the fixed one unless another beats it by 5 %. The fixed tile is timed first; no other is
 /// started once `now()` is past `deadline` (on a software GPU one 512 px layer's tiles can
 /// take minutes, so a budget checked only between layers would not bound the tuning).
+/// `earlier`, an entry an earlier deadline cut short, is resumed: the fixed tile and its
+/// choice are timed again (times from another run do not compare), then the tiles it lacked.
 pub async fn time_problem(
     ctx: &GpuContext,
     problem: &ConvProblem,
     runs: usize,
     deadline: f64,
+    earlier: Option<&Tuned>,
     now: &dyn Fn() -> f64,
 ) -> Result<ProblemTiming> {
     let layer = synthetic_layer(ctx, problem)?;
     let timing = Timing::best(ctx);
+    let order = TimingOrder::new(ctx, problem, earlier);
     let mut best: Option<(TileChoice, f64)> = None;
     let mut fixed_ms = f64::NAN;
-    let candidates = problem.candidates(ctx);
-    let offered = candidates.len();
-    let mut timed = 0;
-    for (i, t) in candidates.into_iter().enumerate() {
+    let mut timed = order.done;
+    for (i, &t) in order.tiles.iter().enumerate() {
         if i > 0 && now() > deadline {
             break;
         }
-        timed += 1;
+        if i >= order.again {
+            timed += 1;
+        }
         let mut plan = Plan::new("tune");
         layer.record(ctx, &mut plan, t)?;
         plan.run(ctx).await?;
@@ -516,12 +521,49 @@ pub async fn time_problem(
         ms,
         fixed: fixed.to_string(),
         fixed_ms,
+        resume_at: (timed < order.offered).then_some(timed),
     };
     Ok(ProblemTiming {
         tuned,
         timed,
-        offered,
+        offered: order.offered,
     })
+}
+
+/// The tiles [`time_problem`] times, in order: the fixed one, an earlier cut-short run's
+/// choice, then the candidates not timed yet.
+struct TimingOrder {
+    tiles: Vec<TileChoice>,
+    /// `tiles[..again]` were timed before (the fixed tile counts as such in a fresh run).
+    again: usize,
+    /// Candidates covered before this run (1, the fixed tile, in a fresh run).
+    done: usize,
+    /// Candidates offered.
+    offered: usize,
+}
+
+impl TimingOrder {
+    fn new(ctx: &GpuContext, problem: &ConvProblem, earlier: Option<&Tuned>) -> Self {
+        let all = problem.candidates(ctx);
+        let offered = all.len();
+        let done = earlier
+            .and_then(|e| e.resume_at)
+            .unwrap_or(1)
+            .clamp(1, offered);
+        let choice = earlier
+            .and_then(|e| TileChoice::parse(&e.choice))
+            .filter(|c| *c != all[0] && problem.fits(ctx, c));
+        let mut tiles = vec![all[0]];
+        tiles.extend(choice);
+        let again = tiles.len();
+        tiles.extend(&all[done..]);
+        TimingOrder {
+            tiles,
+            again,
+            done,
+            offered,
+        }
+    }
 }
 
 /// A layer of the problem's shape with seeded weights, its input and map.

@@ -37,6 +37,7 @@ fn entry(key: &str, t: &crate::gpu::Tuned) -> js_sys::Object {
         ("ms", t.ms.into()),
         ("fixed", t.fixed.as_str().into()),
         ("fixedMs", t.fixed_ms.into()),
+        ("cutShort", t.resume_at.is_some().into()),
     ])
 }
 

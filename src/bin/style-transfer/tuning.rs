@@ -177,11 +177,16 @@ pub fn describe(ctx: &GpuContext) -> Result<()> {
     }
     say(&format!("  {} layer shape(s) tuned:", table.len()));
     for (key, t) in table.entries() {
-        let change = if t.choice == t.fixed {
+        let mut change = if t.choice == t.fixed {
             "fixed choice kept".to_string()
         } else {
             format!("{:.2}x faster than {}", t.fixed_ms / t.ms, t.fixed)
         };
+        if let Some(n) = t.resume_at {
+            change.push_str(&format!(
+                " (cut short after {n} tiles; --tune full times the rest)"
+            ));
+        }
         say(&format!(
             "  {key:<52} {:<20} {:>9.3} ms  {change}",
             t.choice, t.ms
