@@ -151,13 +151,24 @@ pub async fn tune_plan(
 }
 
 /// Records the plan once with misses noted: the problems the table lacks (key, problem text)
-/// and how many it has.
+/// and how many it has. Other plans recorded on the context meanwhile are noted too, so a
+/// context tunes one net at a time.
 fn collect(
     ctx: &GpuContext,
     record: &dyn Fn(&mut Plan) -> Result<()>,
 ) -> Result<(Vec<(String, String)>, usize)> {
     let mode = {
         let mut s = ctx.tune_state();
+        // The misses are the context's, not the plan's: two tunings collecting at once on one
+        // context would take each other's layers.
+        if s.collecting {
+            return Err(Error::InvalidArgument {
+                op: "tune",
+                message: "another tuning is collecting this context's layers; tune one net at \
+                          a time on a context (or give each thread a context of its own)"
+                    .into(),
+            });
+        }
         s.collecting = true;
         s.missing.clear();
         s.hits.clear();

@@ -164,7 +164,9 @@ fn a_net_is_tuned_within_its_budget_and_draws_the_same_picture() {
 #[test]
 fn the_budget_stops_a_layers_timing_between_tiles() {
     pollster::block_on(async {
-        let ctx = ctx().await;
+        // A context of its own: the test above tunes, loads and switches its context's table
+        // while this one runs, and a tuning collects every miss recorded on its context.
+        let ctx = GpuContext::new().await.unwrap();
         let (a, _) = layers(&ctx, 20);
         let problem = ConvProblem {
             shape: [20, 3, 3, 3],
@@ -258,6 +260,22 @@ fn the_budget_stops_a_layers_timing_between_tiles() {
             .tuning_table()
             .entries()
             .all(|(_, t)| t.resume_at.is_none()));
+
+        // A tuning started while another collects on the same context is refused by name,
+        // and the first goes on undisturbed.
+        let inner = std::cell::RefCell::new(None);
+        let nested = |plan: &mut Plan| {
+            let second = tune::tune_plan(&ctx, &|_| Ok(()), 1e3, &now_ms);
+            *inner.borrow_mut() = Some(pollster::block_on(second));
+            let x = ctx.tensor("x", &[3, h, w], webgpu_style_transfer::gpu::DType::F32)?;
+            record(&ctx, &net, plan, &x).map(drop)
+        };
+        let r = tune::tune_plan(&ctx, &nested, 600e3, &now_ms)
+            .await
+            .unwrap();
+        assert_eq!((r.tuned.len(), r.cached), (0, 2), "{r:?}");
+        let e = inner.take().unwrap().unwrap_err().to_string();
+        assert!(e.contains("another tuning is collecting"), "{e}");
     });
 }
 
