@@ -17,6 +17,7 @@ cargo clippy --all-targets -q -- -D warnings
 step "generated shader is current"
 python3 tools/gen_conv2d_tiled.py --check
 python3 tools/gen_conv2d_depthwise.py --check
+python3 tools/gen_conv2d_pointwise.py --check
 
 step "native tests (wgpu on $(WGPU_BACKEND=$WGPU_BACKEND cargo run -q --bin style-transfer -- info | sed -n 's/^adapter: *//p'))"
 cargo test -q

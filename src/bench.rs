@@ -2,7 +2,9 @@
 //! (`StyleTransfer.benchConv()` in the wasm facade), so both report the same figures.
 
 use crate::gpu::{AdapterSummary, GpuContext, Plan};
-use crate::ops::{Conv2d, Conv2dParams, ConvKernel, Padding, SharedTiling, TileChoice, Tiling};
+use crate::ops::{
+    Conv2d, Conv2dParams, ConvKernel, Padding, PointwiseTiling, SharedTiling, TileChoice, Tiling,
+};
 use crate::Result;
 
 /// One convolution shape to time.
@@ -27,8 +29,8 @@ pub struct ConvCase {
 /// The benchmark cases: a 3x3 128->128 conv on 64x64 (the residual blocks of
 /// Johnson's net) and a 9x9 3->32 conv on 256x256 (its first layer), plus the thin last layer;
 /// and two 3x3 depthwise layers of the arbitrary-style predictor (MobileNetV2), a wide plane
-/// and a small one.
-pub const CONV_CASES: [ConvCase; 5] = [
+/// and a small one, and two of its pointwise (1x1) layers, which take most of its time.
+pub const CONV_CASES: [ConvCase; 7] = [
     ConvCase {
         name: "3x3 128->128 @64x64",
         in_c: 128,
@@ -73,6 +75,24 @@ pub const CONV_CASES: [ConvCase; 5] = [
         size: 8,
         pad: 1,
         depthwise: true,
+    },
+    ConvCase {
+        name: "1x1 24->144 @64x64",
+        in_c: 24,
+        out_c: 144,
+        k: 1,
+        size: 64,
+        pad: 0,
+        depthwise: false,
+    },
+    ConvCase {
+        name: "1x1 960->160 @8x8",
+        in_c: 960,
+        out_c: 160,
+        k: 1,
+        size: 8,
+        pad: 0,
+        depthwise: false,
     },
 ];
 
@@ -155,6 +175,22 @@ pub fn kernels_for(case: &ConvCase, adapter: &AdapterSummary) -> Vec<BenchKernel
             ks.push(BenchKernel::Tiled(TileChoice::Shared(t)));
         }
     }
+    // 1x1 layers: the pointwise kernel's tiles (8 and 16 pixels x 16 channels).
+    if case.k == 1 && case.pad == 0 && (case.size * case.size).is_multiple_of(4) {
+        for tile_v4 in [2, 4] {
+            for shared in [false, adapter.shares_subgroup_loads()] {
+                let t = PointwiseTiling {
+                    tile_v4,
+                    tile_co4: 4.min(case.out_c.div_ceil(4)),
+                    shared,
+                };
+                let k = BenchKernel::Tiled(TileChoice::Pointwise(t));
+                if !ks.contains(&k) {
+                    ks.push(k);
+                }
+            }
+        }
+    }
     // Split-K fills a large GPU on small layers; on the emulated ones it only adds a pass.
     if matches!(device_type, "discrete" | "integrated") && case.in_c >= 32 {
         ks.push(BenchKernel::Tiled(TileChoice::SplitK(default, 4)));
@@ -233,6 +269,14 @@ pub async fn time_conv(
             t.tile_px,
             t.tile_co4 * 4
         ),
+        BenchKernel::Tiled(TileChoice::Pointwise(t)) => {
+            let sg = if t.shared {
+                ", subgroup-shared weights"
+            } else {
+                ""
+            };
+            format!("pointwise {}px x {}co{sg}", 4 * t.tile_v4, 4 * t.tile_co4)
+        }
     };
     Ok(ConvResult {
         case: case.name,

@@ -2195,3 +2195,159 @@ gpu_test!(subgroup_shared_weights_give_the_register_tiles_bits, {
     }
     assert_eq!(ran_shared > 0, shares, "subgroup kernel runs: {ran_shared}");
 });
+
+// The pointwise kernel (1x1 layers as a matrix product over the flat plane, vec4 loads and
+// stores) at every tile it offers (1, 2 and 4 vec4s of pixels x 1-4 channel groups, shared
+// weight loads or not), on planes that leave tiles partly past the plane (5x4: 5 vec4s), with
+// padded channels, read through an instance norm's map, or with a fused activation and a
+// residual added as it stores (chosen through the tuning table, as a tuned net's layer is): the register
+// tile's bits and the oracle. A layer it cannot run (a plane that is not whole vec4s) given it
+// runs the register tile instead, with the same bits.
+gpu_test!(pointwise_kernel_gives_the_register_tiles_bits, {
+    use webgpu_style_transfer::gpu::{Tuned, TuningTable};
+    use webgpu_style_transfer::ops::conv2d_tune::ConvProblem;
+    use webgpu_style_transfer::ops::PointwiseTiling;
+    let ctx = ctx().await;
+    let shares = ctx.adapter().shares_subgroup_loads();
+    let relu6 = Conv2dParams::default().activation(Activation::Relu6);
+    // (in_c, h, w, out_c, params, the input's map activation)
+    let cases = [
+        (7, 5, 4, 6, relu6, None),
+        (
+            11,
+            8,
+            8,
+            16,
+            Conv2dParams::default(),
+            Some(Activation::Relu),
+        ),
+        (5, 3, 4, 20, relu6, None),
+        // 3x3 = 9 pixels: not whole vec4s, so the register tile runs.
+        (6, 3, 3, 8, relu6, None),
+    ];
+    let mut pointwise_runs = 0;
+    for (i, (c, h, w, out_c, params, act)) in cases.into_iter().enumerate() {
+        let seed = 1900 + 10 * i as u32;
+        let (x, gamma, beta) = norm_input(c, h, w, seed);
+        let wt = random(out_c * c, seed + 3);
+        let b = random(out_c, seed + 4);
+        let skip_values = random(out_c * h * w, seed + 5);
+        let mapped = match act {
+            Some(a) => reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, a),
+            None => x.clone(),
+        };
+        let shape = [out_c, c, 1, 1];
+        let (want, _, _) = reference::conv2d(&mapped, [c, h, w], &wt, shape, Some(&b), &params);
+        // A residual added where the input is stored, not mapped (`record_add` reads it so),
+        // and where the plane is whole vec4s (the other layer is given its tile directly).
+        let whole = (h * w).is_multiple_of(4);
+        let want: Vec<f32> = match act {
+            None if whole => want.iter().zip(&skip_values).map(|(a, s)| a + s).collect(),
+            _ => want,
+        };
+        let conv = Conv2d::new(&ctx, "pw", &wt, shape, Some(&b), params).unwrap();
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let g = ctx.upload("gamma", &[c], &gamma).unwrap();
+        let bt = ctx.upload("beta", &[c], &beta).unwrap();
+        let skip = ctx.upload("skip", &[out_c, h, w], &skip_values).unwrap();
+        let problem = ConvProblem {
+            shape,
+            params,
+            stored: [c, h, w],
+            upsample: 1,
+            map: act,
+            co_pad: conv.padded_out_channels(),
+        };
+        assert_eq!(problem.is_pointwise(), whole, "case {i}");
+        let run = |t: TileChoice| {
+            // This case's shape is this test's own: no other test meets its table entry.
+            let tuned = Tuned {
+                choice: t.to_string(),
+                ms: 1.0,
+                fixed: problem.fixed(&ctx).to_string(),
+                fixed_ms: 1.0,
+                resume_at: None,
+            };
+            let mut table = TuningTable::default();
+            table.insert(&problem.key().unwrap(), tuned).unwrap();
+            ctx.load_tuning(table);
+            let mut plan = Plan::new("pointwise");
+            if !whole {
+                let y = conv
+                    .record_choice(&ctx, &mut plan, &xt, Default::default(), t)
+                    .unwrap();
+                let kernel = plan.dispatches().last().unwrap().kernel();
+                return (plan, y, kernel);
+            }
+            let map = act.map(|a| {
+                ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &bt, 1e-5, a).unwrap()
+            });
+            let input = ConvInput {
+                map: map.as_ref(),
+                upsample: 1,
+            };
+            let y = match act {
+                None => conv.record_add(&ctx, &mut plan, &xt, &skip),
+                Some(_) => conv.record_input(&ctx, &mut plan, &xt, input),
+            }
+            .unwrap();
+            let kernel = plan.dispatches().last().unwrap().kernel();
+            (plan, y, kernel)
+        };
+        let mut first: Option<Vec<f32>> = None;
+        for tile_co4 in 1..=4 {
+            if 4 * tile_co4 > out_c.next_multiple_of(4)
+                || !(conv.padded_out_channels() / 4).is_multiple_of(tile_co4)
+            {
+                continue;
+            }
+            for tile_v4 in [1, 2, 4] {
+                for shared in [false, true] {
+                    let t = PointwiseTiling {
+                        tile_v4,
+                        tile_co4,
+                        shared,
+                    };
+                    let choice = TileChoice::Pointwise(t);
+                    assert_eq!(TileChoice::parse(&choice.to_string()), Some(choice));
+                    assert_eq!(problem.fits(&ctx, &choice), whole, "case {i} {choice}");
+                    let (plan, y, kernel) = run(choice);
+                    plan.run(&ctx).await.unwrap();
+                    let got = ctx.read(&y).await.unwrap();
+                    let name = format!("case {i} ({c}x{h}x{w} -> {out_c}) with {choice}");
+                    let expected = match (whole, shared && shares) {
+                        // (A 3x3 plane is too small for whole subgroups: the plain tile.)
+                        (false, _) => "conv2d_tiled.wgsl",
+                        (true, true) => "conv2d_pointwise_sg.wgsl",
+                        (true, false) => "conv2d_pointwise.wgsl",
+                    };
+                    assert_eq!(kernel, expected, "{name}");
+                    pointwise_runs += whole as usize;
+                    assert_close(&name, &got, &want, 1e-6 * c as f32 + 1e-5, 1e-5);
+                    // The register tile of the same shape, for the bits.
+                    let (plan, y, _) = run(t.as_registers());
+                    plan.run(&ctx).await.unwrap();
+                    let tiled = ctx.read(&y).await.unwrap();
+                    assert!(
+                        got == tiled,
+                        "{name}: differs from the register tile's bits"
+                    );
+                    match &first {
+                        None => first = Some(got),
+                        Some(f) => assert!(*f == got, "{name}: differs from another tile"),
+                    }
+                }
+            }
+        }
+        if whole {
+            let offered = problem.candidates(&ctx);
+            assert!(
+                offered
+                    .iter()
+                    .any(|t| matches!(t, TileChoice::Pointwise(_))),
+                "case {i}: {offered:?}"
+            );
+        }
+    }
+    assert!(pointwise_runs >= 30, "{pointwise_runs}");
+});

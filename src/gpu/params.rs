@@ -112,6 +112,8 @@ mod tests {
                     "conv2d_naive.wgsl",
                     "conv2d_tiled.wgsl",
                     "conv2d_tiled_sg.wgsl",
+                    "conv2d_pointwise.wgsl",
+                    "conv2d_pointwise_sg.wgsl",
                     "conv2d_shared.wgsl",
                     "conv2d_depthwise.wgsl",
                     "conv2d_depthwise_v4.wgsl",

@@ -8,7 +8,9 @@
 //! (a row of output pixels of one channel per invocation, for depthwise layers; on rows of whole
 //! vec4s `conv2d_depthwise_v4.wgsl`, the same reading and writing four values at a time), and
 //! `conv2d_naive.wgsl`, one output per invocation, which covers every case and is the GPU
-//! reference. The tiled kernels can also add a residual connection as they store
+//! reference. A 1x1 layer (stride 1, no padding) on a plane of whole vec4s can also run
+//! `conv2d_pointwise.wgsl` (and `_sg`), a matrix product over the flat plane that loads and
+//! stores its pixels as vec4s: the same bits as the tiled kernel. The tiled kernels can also add a residual connection as they store
 //! ([`Conv2d::record_add`]).
 
 use super::conv2d_tune::tiling_for;
@@ -26,13 +28,17 @@ const DEPTHWISE: Kernel = kernel!("conv2d_depthwise.wgsl", "main");
 const DEPTHWISE_V4: Kernel = kernel!("conv2d_depthwise_v4.wgsl", "main");
 const SHARED: Kernel = kernel!("conv2d_shared.wgsl", "main");
 const SPLIT_SUM: Kernel = kernel!("conv2d_split_sum.wgsl", "main");
+const POINTWISE: Kernel = kernel!("conv2d_pointwise.wgsl", "main");
+const POINTWISE_SG: Kernel = kernel!("conv2d_pointwise_sg.wgsl", "main");
 /// The shader files a tiled or depthwise layer runs, whichever its choice (what profiles name).
-pub(crate) const TUNED_KERNELS: [&str; 5] = [
+pub(crate) const TUNED_KERNELS: [&str; 7] = [
     TILED.name,
     TILED_SG.name,
     SHARED.name,
     DEPTHWISE.name,
     DEPTHWISE_V4.name,
+    POINTWISE.name,
+    POINTWISE_SG.name,
 ];
 
 /// Output pixels per invocation of the depthwise kernel, at most.
@@ -66,6 +72,9 @@ pub(crate) const MAX_SPLIT: usize = 16;
 const STRIDES: [usize; 2] = [1, 2];
 /// Input values one tile row reads, `(tile_px - 1) * stride + k_w`, at most.
 const MAX_WIN: usize = 24;
+/// vec4s of pixels per invocation of `conv2d_pointwise.wgsl`, at most
+/// (`tools/gen_conv2d_pointwise.py` reads it).
+pub(crate) const POINTWISE_MAX_V4: usize = 4;
 /// Lanes of a subgroup that share weight loads in `conv2d_tiled_sg.wgsl`: it runs on adapters
 /// whose subgroups have at least this many.
 pub(crate) const SUBGROUP_LANES: usize = 8;
@@ -283,6 +292,37 @@ impl SharedTiling {
     }
 }
 
+/// The tile of the pointwise kernel (`conv2d_pointwise.wgsl`): each invocation computes
+/// `4 * tile_v4` consecutive pixels of the flat output plane for `4 * tile_co4` channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointwiseTiling {
+    /// vec4s of pixels per invocation (1..=4).
+    pub tile_v4: usize,
+    /// Groups of 4 output channels per invocation (1..=4).
+    pub tile_co4: usize,
+    /// Whether the subgroups share their weight loads (`conv2d_pointwise_sg.wgsl`; where the
+    /// adapter has no subgroups, the plain kernel runs: the same bits).
+    pub shared: bool,
+}
+
+impl PointwiseTiling {
+    /// The register tile that gives the same sums (what runs where the pointwise kernel
+    /// cannot: a plane that is not whole vec4s, padding, upsampling).
+    pub fn as_registers(&self) -> TileChoice {
+        let t = Tiling {
+            tile_px: 4 * self.tile_v4,
+            tile_co4: self.tile_co4,
+            wg_x: 8,
+            wg_y: 8,
+        };
+        if self.shared {
+            TileChoice::Subgroup(t)
+        } else {
+            TileChoice::Registers(t)
+        }
+    }
+}
+
 /// How a layer runs, as the tuner chooses it: a layer of the tiled kernel's weight layout on the
 /// register-tiled kernel with a tile or on the workgroup-memory kernel with a block tile (same
 /// layout, same bits); a depthwise layer with a number of output pixels an invocation (the
@@ -305,6 +345,10 @@ pub enum TileChoice {
     /// launch cannot keep subgroups whole (a workgroup smaller than the adapter's subgroups),
     /// the layer runs `Registers` with the same tile.
     Subgroup(Tiling),
+    /// `conv2d_pointwise.wgsl` (or `_sg`) for a 1x1 layer, stride 1, no padding, read without
+    /// upsampling, whose output plane is whole vec4s; other layers given it run its register
+    /// tile ([`PointwiseTiling::as_registers`]: the same bits).
+    Pointwise(PointwiseTiling),
 }
 
 impl TileChoice {
@@ -317,6 +361,31 @@ impl TileChoice {
         } else {
             TileChoice::Registers(own)
         }
+    }
+
+    /// What a tiled layer of tile `own` and `shape` runs untuned where it can run the pointwise
+    /// kernel (`pointwise`) on an output plane of `plane` pixels: on an emulated GPU with
+    /// subgroups (lavapipe) the pointwise kernel with shared weight loads, where its vec4
+    /// stores pay: layers with at least as many output channels as input ones, or planes of
+    /// 32x32 or more (lavapipe ran the arbitrary predictor's 1x1 layers 1.05-1.84x faster
+    /// there, those into fewer channels on 8x8 to 16x16 planes 0.95-0.99x); elsewhere
+    /// [`TileChoice::untuned`] (a tuning candidate only: not measured there yet).
+    pub(crate) fn untuned_layer(
+        ctx: &GpuContext,
+        own: Tiling,
+        [out_c, in_c, _, _]: [usize; 4],
+        plane: usize,
+        pointwise: bool,
+    ) -> Self {
+        let pays = out_c >= in_c || plane >= 1024;
+        if pointwise && pays && ctx.adapter().subgroup_conv_by_default() {
+            return TileChoice::Pointwise(PointwiseTiling {
+                tile_v4: (own.tile_px / 4).clamp(1, POINTWISE_MAX_V4),
+                tile_co4: own.tile_co4,
+                shared: true,
+            });
+        }
+        Self::untuned(ctx, own)
     }
 
     /// Whether a layer of `kernel` and `shape` ([out_c, in_c / groups, k_h, k_w]) with `stride`
@@ -342,6 +411,12 @@ impl TileChoice {
                     && *split <= shape[1]
             }
             (ConvKernel::Tiled(_), TileChoice::Shared(t)) => t.validate(k_w, stride).is_ok(),
+            (ConvKernel::Tiled(_), TileChoice::Pointwise(t)) => {
+                (shape[2], k_w, stride) == (1, 1, 1)
+                    && (1..=POINTWISE_MAX_V4).contains(&t.tile_v4)
+                    && (1..=MAX_CO4).contains(&t.tile_co4)
+                    && out_c4.is_multiple_of(t.tile_co4)
+            }
             (ConvKernel::Depthwise { .. }, TileChoice::Depthwise(px)) => {
                 (1..=DEPTHWISE_MAX_PX).contains(px)
             }
@@ -883,13 +958,10 @@ impl Conv2d {
             }
             ConvKernel::Tiled(own) => {
                 let choice = choice.unwrap_or_else(|| {
-                    tiling_for(
-                        ctx,
-                        self,
-                        TileChoice::untuned(ctx, own),
-                        [c, stored_h, stored_w],
-                        &input,
-                    )
+                    let pointwise = self.is_pointwise(&p, &input);
+                    let untuned =
+                        TileChoice::untuned_layer(ctx, own, self.shape, oh * ow, pointwise);
+                    tiling_for(ctx, self, untuned, [c, stored_h, stored_w], &input)
                 });
                 let out = TiledOut { y: &y, add };
                 let tiled = self.dispatch_tiled(ctx, plan, x, out, &p, input, choice, own)?;
@@ -913,6 +985,22 @@ impl Conv2d {
             }
             _ => Ok(y),
         }
+    }
+
+    /// Whether this layer, read through `input` with parameters `p`, can run
+    /// `conv2d_pointwise.wgsl`: a 1x1 kernel, stride 1, no padding, no upsampling, and a plane
+    /// of whole vec4s.
+    fn is_pointwise(&self, p: &Params, input: &ConvInput) -> bool {
+        let [_, _, k_h, k_w] = self.shape;
+        (
+            k_h,
+            k_w,
+            self.params.stride,
+            self.params.groups,
+            input.upsample,
+        ) == (1, 1, 1, 1, 1)
+            && self.params.pad == [0; 4]
+            && (p.out_h * p.out_w).is_multiple_of(4)
     }
 
     /// Whether a depthwise layer with `tile_px` pixels an invocation, an input `in_w` and an
@@ -978,6 +1066,13 @@ impl Conv2d {
                 added: false,
             });
         }
+        let choice = match choice {
+            TileChoice::Pointwise(t) if self.is_pointwise(p, &input) => {
+                return self.dispatch_pointwise(ctx, x, TiledOut { y, add }, p, map, t);
+            }
+            TileChoice::Pointwise(t) => t.as_registers(),
+            other => other,
+        };
         // (`tiling_for` and `record_choice` give a tiled layer only a choice that fits it:
         // never a depthwise one.)
         let (t, split) = match choice {
@@ -1043,6 +1138,59 @@ impl Conv2d {
         Ok(Tiled {
             conv,
             sum: Some((sum, partial)),
+            added: add.is_some(),
+        })
+    }
+}
+
+impl Conv2d {
+    /// The dispatch of a 1x1 layer on `conv2d_pointwise.wgsl` (`_sg` where the tile shares its
+    /// weight loads and the adapter's subgroups allow it), reading its input through `map`
+    /// (coefficients, activation) where given and adding `add` as it stores.
+    fn dispatch_pointwise(
+        &self,
+        ctx: &GpuContext,
+        x: &Tensor,
+        TiledOut { y, add }: TiledOut,
+        p: &Params,
+        map: Option<(&Tensor, u32)>,
+        t: PointwiseTiling,
+    ) -> Result<Tiled> {
+        let plane4 = (p.out_h * p.out_w) as usize / 4;
+        let tiles = plane4.div_ceil(t.tile_v4);
+        let adapter = ctx.adapter();
+        // Shared loads need whole subgroups: a workgroup a multiple of the largest.
+        let lanes = match adapter.subgroup_sizes {
+            Some((_, max)) if t.shared && adapter.shares_subgroup_loads() => Some(max as usize),
+            _ => None,
+        };
+        let (kernel, step) = match lanes {
+            Some(max) => (&POINTWISE_SG, max),
+            None => (&POINTWISE, 8),
+        };
+        // Shaped to small planes: 8 invocations cover an 8x8 plane's 16 vec4s two apiece.
+        let wg = tiles.next_multiple_of(step).min(64.max(step));
+        let groups = [
+            tiles.div_ceil(wg) as u32,
+            (self.out_c4 / t.tile_co4) as u32,
+            1,
+        ];
+        let constants = [
+            ("WG", wg as f64),
+            ("TILE_V4", t.tile_v4 as f64),
+            ("TILE_CO4", t.tile_co4 as f64),
+            ("IN_MAP", map.is_some() as u32 as f64),
+            ("IN_ACT", map.map_or(0, |m| m.1) as f64),
+            ("ADD", add.is_some() as u32 as f64),
+        ];
+        // Unread bindings (no map, no residual) are filled with the bias.
+        let coeffs = map.map_or(&self.bias, |m| m.0);
+        let res = add.unwrap_or(&self.bias);
+        let bindings = [x, &self.weights, &self.bias, coeffs, res, y];
+        let conv = ctx.dispatch(&self.label, kernel, &constants, p, &bindings, groups)?;
+        Ok(Tiled {
+            conv,
+            sum: None,
             added: add.is_some(),
         })
     }

@@ -13,7 +13,8 @@
 use std::fmt;
 
 use super::conv2d::{
-    depthwise_px, depthwise_tile, Conv2d, ConvInput, SharedTiling, TileChoice, Tiling,
+    depthwise_px, depthwise_tile, Conv2d, ConvInput, PointwiseTiling, SharedTiling, TileChoice,
+    Tiling,
 };
 use super::{Activation, ChannelAffine, Conv2dParams, ConvKernel, Padding};
 use crate::gpu::{GpuContext, Plan, Timing, Tuned};
@@ -59,14 +60,49 @@ impl fmt::Display for TileChoice {
             TileChoice::Depthwise(px) => write!(f, "depthwise {px}px"),
             TileChoice::SplitK(t, split) => write!(f, "{t} split{split}"),
             TileChoice::Subgroup(t) => write!(f, "{t} sg"),
+            TileChoice::Pointwise(t) => t.fmt(f),
         }
+    }
+}
+
+impl fmt::Display for PointwiseTiling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sg = if self.shared { " sg" } else { "" };
+        write!(
+            f,
+            "pointwise {}px {}co{sg}",
+            4 * self.tile_v4,
+            4 * self.tile_co4
+        )
+    }
+}
+
+impl PointwiseTiling {
+    /// Parses its text form ("pointwise 8px 16co", "pointwise 8px 16co sg").
+    pub fn parse(s: &str) -> Option<Self> {
+        let (s, shared) = match s.strip_suffix(" sg") {
+            Some(rest) => (rest, true),
+            None => (s, false),
+        };
+        let mut f = s.strip_prefix("pointwise ")?.split(' ');
+        let mut num = |unit: &str| f.next()?.strip_suffix(unit)?.parse::<usize>().ok();
+        let (px, co) = (num("px")?, num("co")?);
+        (f.next().is_none() && px % 4 == 0 && co % 4 == 0).then_some(Self {
+            tile_v4: px / 4,
+            tile_co4: co / 4,
+            shared,
+        })
     }
 }
 
 impl TileChoice {
     /// Parses the text form of each kind ("tiled 8px 16co 64t", "shared 4px 8co 16x4t",
-    /// "depthwise 4px", "tiled 8px 16co 64t split4", "tiled 8px 16co 64t sg").
+    /// "depthwise 4px", "tiled 8px 16co 64t split4", "tiled 8px 16co 64t sg",
+    /// "pointwise 8px 16co sg").
     pub fn parse(s: &str) -> Option<Self> {
+        if s.starts_with("pointwise ") {
+            return PointwiseTiling::parse(s).map(TileChoice::Pointwise);
+        }
         if let Some(tile) = s.strip_suffix(" sg") {
             return Tiling::parse(tile).map(TileChoice::Subgroup);
         }
@@ -192,10 +228,59 @@ impl ConvProblem {
     /// The fixed choice for it on this device (what runs untuned).
     pub fn fixed(&self, ctx: &GpuContext) -> TileChoice {
         if self.is_depthwise() {
-            TileChoice::Depthwise(depthwise_px(ctx.adapter()))
-        } else {
-            TileChoice::untuned(ctx, self.fixed_tiling(ctx))
+            return TileChoice::Depthwise(depthwise_px(ctx.adapter()));
         }
+        let plane = self.output_size().map_or(0, |(h, w)| h * w);
+        let own = self.fixed_tiling(ctx);
+        TileChoice::untuned_layer(ctx, own, self.shape, plane, self.is_pointwise())
+    }
+
+    /// Whether it can run the pointwise kernel: a 1x1 layer, stride 1, no padding, groups 1,
+    /// read without upsampling, on an output plane of whole vec4s.
+    pub fn is_pointwise(&self) -> bool {
+        let [_, _, k_h, k_w] = self.shape;
+        let p = &self.params;
+        (k_h, k_w, p.stride, p.groups, self.upsample) == (1, 1, 1, 1, 1)
+            && p.pad == [0; 4]
+            && self
+                .output_size()
+                .is_ok_and(|(h, w)| (h * w).is_multiple_of(4))
+    }
+
+    /// The pointwise kernel's tiles for a layer that can run it: 4, 8 or 16 pixels x 8 or 16
+    /// channels or the fixed tile's, with subgroup-shared weight loads where the device has
+    /// subgroups, and also without them except on an emulated GPU (as for the register tiles).
+    pub fn pointwise_tiles(&self, ctx: &GpuContext) -> Vec<TileChoice> {
+        if !self.is_pointwise() {
+            return Vec::new();
+        }
+        let adapter = ctx.adapter();
+        let shared = adapter.shares_subgroup_loads();
+        let sharing: &[bool] = match (shared, adapter.is_emulated()) {
+            (true, true) => &[true],
+            (true, false) => &[true, false],
+            (false, _) => &[false],
+        };
+        let fixed = self.fixed_tiling(ctx);
+        let mut out = Vec::new();
+        for tile_co4 in [2, 4, fixed.tile_co4] {
+            for tile_v4 in [1, 2, 4] {
+                for &shared in sharing {
+                    let c = TileChoice::Pointwise(PointwiseTiling {
+                        tile_v4,
+                        tile_co4,
+                        shared,
+                    });
+                    if self.fits(ctx, &c)
+                        && 4 * tile_co4 <= self.shape[0].next_multiple_of(4)
+                        && !out.contains(&c)
+                    {
+                        out.push(c);
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn fixed_tiling(&self, ctx: &GpuContext) -> Tiling {
@@ -253,6 +338,11 @@ impl ConvProblem {
                 if !out.contains(&c) {
                     out.push(c);
                 }
+            }
+        }
+        for c in self.pointwise_tiles(ctx) {
+            if !out.contains(&c) {
+                out.push(c);
             }
         }
         if !adapter.is_emulated() {
@@ -347,7 +437,8 @@ impl ConvProblem {
     /// device's layout: `co_pad` is the layout's).
     pub fn fits(&self, ctx: &GpuContext, choice: &TileChoice) -> bool {
         let kernel = self.kernel(ctx);
-        choice.fits(kernel, self.shape, self.params.stride, self.co_pad / 4)
+        let pointwise = !matches!(choice, TileChoice::Pointwise(_)) || self.is_pointwise();
+        pointwise && choice.fits(kernel, self.shape, self.params.stride, self.co_pad / 4)
     }
 
     /// Parses the text form ([`ConvProblem`]'s `Display`).
@@ -670,6 +761,25 @@ mod tests {
         assert_eq!(TileChoice::parse("tiled 16px 8co 128t split"), None);
         assert_eq!(TileChoice::parse("tiled 16px 8co 128t 4"), None);
         assert_eq!(TileChoice::parse("depthwise px"), None);
+        for (shared, text) in [
+            (false, "pointwise 8px 16co"),
+            (true, "pointwise 8px 16co sg"),
+        ] {
+            let c = TileChoice::Pointwise(PointwiseTiling {
+                tile_v4: 2,
+                tile_co4: 4,
+                shared,
+            });
+            assert_eq!(c.to_string(), text);
+            assert_eq!(TileChoice::parse(text), Some(c));
+        }
+        for bad in [
+            "pointwise 6px 16co",
+            "pointwise 8px 16co 64t",
+            "pointwise 8px",
+        ] {
+            assert_eq!(TileChoice::parse(bad), None, "{bad}");
+        }
         let p = ConvProblem {
             shape: [32, 3, 9, 9],
             params: Conv2dParams::padded(4, Padding::Reflect).activation(Activation::Relu),

@@ -21,7 +21,8 @@ pub mod upsample;
 pub use affine::{add_mapped, apply_map, ChannelAffine, Mapped};
 pub use channels::{channel_map, copy_strided, ChannelMap, Strided, Write};
 pub use conv2d::{
-    Conv2d, Conv2dParams, ConvInput, ConvKernel, Padding, SharedTiling, TileChoice, Tiling,
+    Conv2d, Conv2dParams, ConvInput, ConvKernel, Padding, PointwiseTiling, SharedTiling,
+    TileChoice, Tiling,
 };
 pub use conv2d_grad::{weight_gradient, GradTarget, InputGradient};
 pub use elementwise::{
