@@ -10,8 +10,8 @@
 //! `conv2d_naive.wgsl`, one output per invocation, which covers every case and is the GPU
 //! reference. A 1x1 layer (stride 1, no padding) on a plane of whole vec4s can also run
 //! `conv2d_pointwise.wgsl` (and `_sg`), a matrix product over the flat plane that loads and
-//! stores its pixels as vec4s: the same bits as the tiled kernel. The tiled kernels can also add a residual connection as they store
-//! ([`Conv2d::record_add`]).
+//! stores its pixels as vec4s: the same bits as the tiled kernel. The tiled kernels can also add
+//! a residual connection as they store ([`Conv2d::record_add`]).
 
 use super::conv2d_tune::tiling_for;
 use super::{grid, kernel, shape_err, Activation, ChannelAffine};
@@ -958,7 +958,7 @@ impl Conv2d {
             }
             ConvKernel::Tiled(own) => {
                 let choice = choice.unwrap_or_else(|| {
-                    let pointwise = self.is_pointwise(&p, &input);
+                    let pointwise = self.is_pointwise(ctx, &p, &input);
                     let untuned =
                         TileChoice::untuned_layer(ctx, own, self.shape, oh * ow, pointwise);
                     tiling_for(ctx, self, untuned, [c, stored_h, stored_w], &input)
@@ -989,8 +989,9 @@ impl Conv2d {
 
     /// Whether this layer, read through `input` with parameters `p`, can run
     /// `conv2d_pointwise.wgsl`: a 1x1 kernel, stride 1, no padding, no upsampling, and a plane
-    /// of whole vec4s.
-    fn is_pointwise(&self, p: &Params, input: &ConvInput) -> bool {
+    /// of whole vec4s few enough for its grid (workgroups of 64 invocations along the plane).
+    fn is_pointwise(&self, ctx: &GpuContext, p: &Params, input: &ConvInput) -> bool {
+        let max = ctx.limits().max_compute_workgroups_per_dimension as usize;
         let [_, _, k_h, k_w] = self.shape;
         (
             k_h,
@@ -1001,6 +1002,7 @@ impl Conv2d {
         ) == (1, 1, 1, 1, 1)
             && self.params.pad == [0; 4]
             && (p.out_h * p.out_w).is_multiple_of(4)
+            && (p.out_h * p.out_w / 4).div_ceil(64) as usize <= max
     }
 
     /// Whether a depthwise layer with `tile_px` pixels an invocation, an input `in_w` and an
@@ -1067,7 +1069,7 @@ impl Conv2d {
             });
         }
         let choice = match choice {
-            TileChoice::Pointwise(t) if self.is_pointwise(p, &input) => {
+            TileChoice::Pointwise(t) if self.is_pointwise(ctx, p, &input) => {
                 return self.dispatch_pointwise(ctx, x, TiledOut { y, add }, p, map, t);
             }
             TileChoice::Pointwise(t) => t.as_registers(),
@@ -1141,9 +1143,7 @@ impl Conv2d {
             added: add.is_some(),
         })
     }
-}
 
-impl Conv2d {
     /// The dispatch of a 1x1 layer on `conv2d_pointwise.wgsl` (`_sg` where the tile shares its
     /// weight loads and the adapter's subgroups allow it), reading its input through `map`
     /// (coefficients, activation) where given and adding `add` as it stores.
