@@ -718,37 +718,40 @@ gpu_test!(conv_bad_input_is_an_error, {
 
 gpu_test!(instance_norm_affine_relu_and_stats, {
     let ctx = ctx().await;
-    let (c, h, w) = (7, 33, 31);
-    // Offset and scale the input so that mean and variance are far from 0 and 1.
-    let x: Vec<f32> = random(c * h * w, 60)
-        .iter()
-        .enumerate()
-        .map(|(i, v)| v * (1.0 + (i / (h * w)) as f32) + 3.0)
-        .collect();
-    let gamma = random(c, 61);
-    let beta = random(c, 62);
-    let want = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, Activation::Relu);
-    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
-    let g = ctx.upload("gamma", &[c], &gamma).unwrap();
-    let b = ctx.upload("beta", &[c], &beta).unwrap();
-    let mut plan = Plan::new("in");
-    let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
-    let y = ops::instance_norm_apply(&ctx, &mut plan, &xt, &stats, &g, &b, 1e-5, Activation::Relu)
-        .unwrap();
-    plan.run(&ctx).await.unwrap();
-    assert_close(
-        "instance norm",
-        &ctx.read(&y).await.unwrap(),
-        &want,
-        1e-4,
-        1e-4,
-    );
-    let s = ctx.read(&stats).await.unwrap();
-    let want_stats: Vec<f32> = reference::channel_stats(&x, c, h * w)
-        .iter()
-        .flat_map(|&(m, v)| [m as f32, v as f32])
-        .collect();
-    assert_close("instance norm stats", &s, &want_stats, 1e-5, 1e-5);
+    // A plane of odd sides (read a value a thread at a time) and one of whole vec4s.
+    for (c, h, w) in [(7, 33, 31), (5, 16, 12)] {
+        // Offset and scale the input so that mean and variance are far from 0 and 1.
+        let x: Vec<f32> = random(c * h * w, 60)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (1.0 + (i / (h * w)) as f32) + 3.0)
+            .collect();
+        let gamma = random(c, 61);
+        let beta = random(c, 62);
+        let want = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, Activation::Relu);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let g = ctx.upload("gamma", &[c], &gamma).unwrap();
+        let b = ctx.upload("beta", &[c], &beta).unwrap();
+        let mut plan = Plan::new("in");
+        let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
+        let y =
+            ops::instance_norm_apply(&ctx, &mut plan, &xt, &stats, &g, &b, 1e-5, Activation::Relu)
+                .unwrap();
+        plan.run(&ctx).await.unwrap();
+        assert_close(
+            "instance norm",
+            &ctx.read(&y).await.unwrap(),
+            &want,
+            1e-4,
+            1e-4,
+        );
+        let s = ctx.read(&stats).await.unwrap();
+        let want_stats: Vec<f32> = reference::channel_stats(&x, c, h * w)
+            .iter()
+            .flat_map(|&(m, v)| [m as f32, v as f32])
+            .collect();
+        assert_close("instance norm stats", &s, &want_stats, 1e-5, 1e-5);
+    }
 });
 
 gpu_test!(instance_norm_large_plane_no_cancellation, {
@@ -801,30 +804,32 @@ gpu_test!(instance_norm_stats_with_an_outlying_first_value, {
     // variances) on a plane whose mean is 1500 standard deviations from 0: the variance holds
     // to 3e-4 relative (measured 1e-4), the mean to 1e-5; unshifted sums miss it by 8e-3.
     let ctx = ctx().await;
-    let (c, h, w) = (3, 64, 48);
-    // Values in [-1, 1] (standard deviation 0.58) around 1000.
-    let mut x: Vec<f32> = random(c * h * w, 90).iter().map(|v| 1000.0 + v).collect();
-    for ch in 0..c {
-        x[ch * h * w] = 1000.0 + 30.0 * 0.58;
-    }
-    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
-    let mut plan = Plan::new("stats");
-    let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
-    plan.run(&ctx).await.unwrap();
-    let got = ctx.read(&stats).await.unwrap();
-    for (ch, (mean, var)) in reference::channel_stats(&x, c, h * w)
-        .into_iter()
-        .enumerate()
-    {
-        let (m, v) = (got[2 * ch] as f64, got[2 * ch + 1] as f64);
-        assert!(
-            (m - mean).abs() <= 1e-5 * mean.abs(),
-            "channel {ch}: mean {m} against {mean}"
-        );
-        assert!(
-            (v - var).abs() <= 3e-4 * var,
-            "channel {ch}: variance {v} against {var}"
-        );
+    // On a plane of whole vec4s (read four values a load) and on one of odd sides.
+    for (c, h, w) in [(3, 64, 48), (3, 63, 49)] {
+        // Values in [-1, 1] (standard deviation 0.58) around 1000.
+        let mut x: Vec<f32> = random(c * h * w, 90).iter().map(|v| 1000.0 + v).collect();
+        for ch in 0..c {
+            x[ch * h * w] = 1000.0 + 30.0 * 0.58;
+        }
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let mut plan = Plan::new("stats");
+        let stats = ops::instance_norm_stats(&ctx, &mut plan, &xt).unwrap();
+        plan.run(&ctx).await.unwrap();
+        let got = ctx.read(&stats).await.unwrap();
+        for (ch, (mean, var)) in reference::channel_stats(&x, c, h * w)
+            .into_iter()
+            .enumerate()
+        {
+            let (m, v) = (got[2 * ch] as f64, got[2 * ch + 1] as f64);
+            assert!(
+                (m - mean).abs() <= 1e-5 * mean.abs(),
+                "channel {ch}: mean {m} against {mean}"
+            );
+            assert!(
+                (v - var).abs() <= 3e-4 * var,
+                "channel {ch}: variance {v} against {var}"
+            );
+        }
     }
 });
 
@@ -833,21 +838,29 @@ gpu_test!(instance_norm_as_a_map_matches_the_norm, {
     // each activation; and the large-mean plane of the test above at its tolerance, which the
     // map's (x - mean) * scale + beta keeps.
     let ctx = ctx().await;
-    let (c, h, w) = (7, 33, 31);
-    let (x, gamma, beta) = norm_input(c, h, w, 100);
-    let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
-    let g = ctx.upload("gamma", &[c], &gamma).unwrap();
-    let b = ctx.upload("beta", &[c], &beta).unwrap();
-    for act in [Activation::None, Activation::Relu, Activation::Sigmoid] {
-        let want = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, act);
-        let mut plan = Plan::new("norm map");
-        let map = ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &b, 1e-5, act).unwrap();
-        assert_eq!(map.coeffs.shape(), &[c, 4]);
-        let y = ops::apply_map(&ctx, &mut plan, &xt, &map).unwrap();
-        assert_eq!(plan.dispatches().len(), 2);
-        plan.run(&ctx).await.unwrap();
-        let got = ctx.read(&y).await.unwrap();
-        assert_close(&format!("norm map {act:?}"), &got, &want, 1e-4, 1e-4);
+    // Planes of odd sides and of whole vec4s (the map written four elements a thread).
+    for (c, h, w) in [(7, 33, 31), (4, 8, 6)] {
+        let (x, gamma, beta) = norm_input(c, h, w, 100);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let g = ctx.upload("gamma", &[c], &gamma).unwrap();
+        let b = ctx.upload("beta", &[c], &beta).unwrap();
+        for act in [Activation::None, Activation::Relu, Activation::Sigmoid] {
+            let want = reference::instance_norm(&x, c, h * w, &gamma, &beta, 1e-5, act);
+            let mut plan = Plan::new("norm map");
+            let map = ops::instance_norm_coeffs(&ctx, &mut plan, &xt, &g, &b, 1e-5, act).unwrap();
+            assert_eq!(map.coeffs.shape(), &[c, 4]);
+            let y = ops::apply_map(&ctx, &mut plan, &xt, &map).unwrap();
+            assert_eq!(plan.dispatches().len(), 2);
+            plan.run(&ctx).await.unwrap();
+            let got = ctx.read(&y).await.unwrap();
+            assert_close(
+                &format!("norm map {act:?} {h}x{w}"),
+                &got,
+                &want,
+                1e-4,
+                1e-4,
+            );
+        }
     }
     let (c, h, w) = (2, 300, 200);
     let x: Vec<f32> = random(c * h * w, 70)
@@ -875,10 +888,13 @@ gpu_test!(instance_norm_as_a_map_matches_the_norm, {
     assert_close("norm map, large plane", &got, &want, 1e-2, 1e-3);
 });
 
-gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
-    // A residual block's end, `x + norm(r)`, and the other combinations, against the oracle.
-    let ctx = ctx().await;
-    let (c, h, w) = (5, 17, 23);
+/// Every combination of mapped and stored sides of a [c, h, w] addition against the oracle.
+async fn check_mapped_addition(
+    ctx: &webgpu_style_transfer::gpu::GpuContext,
+    c: usize,
+    h: usize,
+    w: usize,
+) {
     let (xa, ga, ba) = norm_input(c, h, w, 110);
     let (xb, gb, bb) = norm_input(c, h, w, 120);
     let na = reference::instance_norm(&xa, c, h * w, &ga, &ba, 1e-5, Activation::Relu);
@@ -888,7 +904,7 @@ gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
     let vec = |v: &[f32]| ctx.upload("p", &[c], v).unwrap();
     let mut plan = Plan::new("mapped add");
     let ma = ops::instance_norm_coeffs(
-        &ctx,
+        ctx,
         &mut plan,
         &ta,
         &vec(&ga),
@@ -898,7 +914,7 @@ gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
     )
     .unwrap();
     let mb = ops::instance_norm_coeffs(
-        &ctx,
+        ctx,
         &mut plan,
         &tb,
         &vec(&gb),
@@ -915,11 +931,11 @@ gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
     ];
     let mut outs = Vec::new();
     for (fa, fb, wa, wb) in cases {
-        let y = ops::add_mapped(&ctx, &mut plan, (&ta, fa), (&tb, fb)).unwrap();
+        let y = ops::add_mapped(ctx, &mut plan, (&ta, fa), (&tb, fb)).unwrap();
         let want: Vec<f32> = wa.iter().zip(wb.iter()).map(|(a, b)| a + b).collect();
         outs.push((y, want, fa.is_some(), fb.is_some()));
     }
-    plan.run(&ctx).await.unwrap();
+    plan.run(ctx).await.unwrap();
     for (y, want, fa, fb) in outs {
         let got = ctx.read(&y).await.unwrap();
         assert_close(
@@ -930,6 +946,30 @@ gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
             1e-4,
         );
     }
+}
+
+gpu_test!(mapped_addition_reads_each_side_as_stored_or_normalised, {
+    // A residual block's end, `x + norm(r)`, and the other combinations, against the oracle: on
+    // a plane of odd sides (one element a thread) and on one of whole vec4s (four a thread).
+    let ctx = ctx().await;
+    for (c, h, w) in [(5, 17, 23), (6, 12, 10)] {
+        check_mapped_addition(&ctx, c, h, w).await;
+    }
+    let (c, h, w) = (5, 17, 23);
+    let (xa, ga, ba) = norm_input(c, h, w, 110);
+    let ta = ctx.upload("t", &[c, h, w], &xa).unwrap();
+    let vec = |v: &[f32]| ctx.upload("p", &[c], v).unwrap();
+    let mut plan = Plan::new("mapped add");
+    let ma = ops::instance_norm_coeffs(
+        &ctx,
+        &mut plan,
+        &ta,
+        &vec(&ga),
+        &vec(&ba),
+        1e-5,
+        Activation::Relu,
+    )
+    .unwrap();
     // A map of another tensor's channel count is a shape error naming both.
     let small = ctx.upload("small", &[3, h, w], &xa[..3 * h * w]).unwrap();
     let mut plan = Plan::new("mapped add");

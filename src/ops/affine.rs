@@ -10,6 +10,8 @@ use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const AFFINE: Kernel = kernel!("channel_affine.wgsl", "main");
+/// Four elements a thread as vec4s, where the plane is whole vec4s: the same bits.
+const AFFINE_V4: Kernel = kernel!("channel_affine.wgsl", "main_v4");
 
 params! {
     pub(crate) struct Params {
@@ -104,13 +106,18 @@ fn record(ctx: &GpuContext, plan: &mut Plan, a: Mapped, b: Option<Mapped>) -> Re
     let ma = a.1.map_or(a.0, |m| &m.coeffs);
     let b_t = b.map_or(a.0, |b| b.0);
     let mb = mb.map_or(ma, |m| &m.coeffs);
+    let (kernel, threads) = if (h * w) % 4 == 0 {
+        (&AFFINE_V4, c * h * w / 4)
+    } else {
+        (&AFFINE, c * h * w)
+    };
     plan.push(ctx.dispatch(
         "channel_affine",
-        &AFFINE,
+        kernel,
         &[],
         &p,
         &[a.0, b_t, ma, mb, &y],
-        linear_workgroups(c * h * w, 256),
+        linear_workgroups(threads, 256),
     )?);
     Ok(y)
 }
