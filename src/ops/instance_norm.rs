@@ -10,10 +10,6 @@ use crate::Result;
 
 const STATS: Kernel = kernel!("instance_norm.wgsl", "stats_main");
 const COEFFS: Kernel = kernel!("instance_norm.wgsl", "coeffs_main");
-/// The same, reading planes of whole vec4s as vec4s (a quarter of the loads; sums in another
-/// order, so other roundings).
-const STATS_V4: Kernel = kernel!("instance_norm.wgsl", "stats_v4_main");
-const COEFFS_V4: Kernel = kernel!("instance_norm.wgsl", "coeffs_v4_main");
 const APPLY: Kernel = kernel!("instance_norm_apply.wgsl", "main");
 const BACKWARD: Kernel = kernel!("instance_norm_backward.wgsl", "main");
 
@@ -39,7 +35,7 @@ pub fn instance_norm_stats(ctx: &GpuContext, plan: &mut Plan, x: &Tensor) -> Res
     };
     plan.push(ctx.dispatch(
         "instance_norm.stats",
-        if (h * w) % 4 == 0 { &STATS_V4 } else { &STATS },
+        &STATS,
         &[],
         &p,
         &[x, &stats],
@@ -77,11 +73,7 @@ pub fn instance_norm_coeffs(
     };
     plan.push(ctx.dispatch(
         "instance_norm.coeffs",
-        if (h * w) % 4 == 0 {
-            &COEFFS_V4
-        } else {
-            &COEFFS
-        },
+        &COEFFS,
         &[],
         &p,
         &[x, gamma, beta, &coeffs],

@@ -16,9 +16,6 @@
 // (mean_c, gamma_c / sqrt(var_c + eps), beta_c, 0), applied as (x - mean) * scale + beta, which
 // rounds as the apply pass does (folding the mean into a shift, x * scale + (beta - mean *
 // scale), would lose digits where the mean is large against the spread).
-// `stats_v4_main` and `coeffs_v4_main` do the same where the plane is whole vec4s, reading x as
-// vec4s (a quarter of the loads: lavapipe runs each lane's load apart); their sums are taken in
-// another order, so they round differently from the scalar ones (not the same bits).
 // Layout: x [C][H][W]; gamma, beta [C]; stats [C][2]; coeffs [C][4].
 
 struct Params {
@@ -36,8 +33,6 @@ struct Params {
 @group(0) @binding(2) var<storage, read> gamma: array<f32>;
 @group(0) @binding(3) var<storage, read> beta: array<f32>;
 @group(0) @binding(4) var<storage, read_write> coeffs: array<f32>;
-// The v4 entry points' view of x.
-@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 
 const WG: u32 = 64u;
 
@@ -67,67 +62,32 @@ fn channel_stats(c: u32, lid: u32) -> vec2<f32> {
         let d = x[base + i] - k;
         sq = vec2(sq.x + d, fma(d, d, sq.y));
     }
-    return shifted_moments(k, workgroup_sum2(lid, sq));
-}
-
-// channel_stats on a plane of whole vec4s, read through x4.
-fn channel_stats_v4(c: u32, lid: u32) -> vec2<f32> {
-    let base = c * p.plane / 4u;
-    let k = x4[base].x;
-    var sq = vec2<f32>();
-    for (var i = lid; i < p.plane / 4u; i += WG) {
-        let d = x4[base + i] - vec4(k);
-        sq += vec2((d.x + d.y) + (d.z + d.w), dot(d, d));
-    }
-    return shifted_moments(k, workgroup_sum2(lid, sq));
-}
-
-// (mean, biased variance) from the plane's sums of d = x - k and of d^2.
-fn shifted_moments(k: f32, sums: vec2<f32>) -> vec2<f32> {
-    let m = sums / f32(p.plane);
+    let m = workgroup_sum2(lid, sq) / f32(p.plane);
     return vec2(k + m.x, max(m.y - m.x * m.x, 0.0));
 }
 
-// Entry points: a workgroup per channel (workgroup_id.x = c); the channel test is uniform, as
-// the reduction needs every thread of the workgroup.
-
 @compute @workgroup_size(WG, 1, 1)
 fn stats_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    if (wg.x < p.channels) {
-        write_stats(wg.x, lid3.x, channel_stats(wg.x, lid3.x));
+    let c = wg.x;
+    // Uniform control flow: every thread of the workgroup takes the same path.
+    if (c >= p.channels) {
+        return;
     }
-}
-
-@compute @workgroup_size(WG, 1, 1)
-fn stats_v4_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    if (wg.x < p.channels) {
-        write_stats(wg.x, lid3.x, channel_stats_v4(wg.x, lid3.x));
-    }
-}
-
-@compute @workgroup_size(WG, 1, 1)
-fn coeffs_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    if (wg.x < p.channels) {
-        write_coeffs(wg.x, lid3.x, channel_stats(wg.x, lid3.x));
-    }
-}
-
-@compute @workgroup_size(WG, 1, 1)
-fn coeffs_v4_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
-    if (wg.x < p.channels) {
-        write_coeffs(wg.x, lid3.x, channel_stats_v4(wg.x, lid3.x));
-    }
-}
-
-fn write_stats(c: u32, lid: u32, s: vec2<f32>) {
-    if (lid == 0u) {
+    let s = channel_stats(c, lid3.x);
+    if (lid3.x == 0u) {
         stats[2u * c] = s.x;
         stats[2u * c + 1u] = s.y;
     }
 }
 
-fn write_coeffs(c: u32, lid: u32, s: vec2<f32>) {
-    if (lid == 0u) {
+@compute @workgroup_size(WG, 1, 1)
+fn coeffs_main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>) {
+    let c = wg.x;
+    if (c >= p.channels) {
+        return;
+    }
+    let s = channel_stats(c, lid3.x);
+    if (lid3.x == 0u) {
         coeffs[4u * c] = s.x;
         coeffs[4u * c + 1u] = gamma[c] * inverseSqrt(s.y + p.eps);
         coeffs[4u * c + 2u] = beta[c];
