@@ -1258,14 +1258,51 @@ gpu_test!(pooling_max_and_average_odd_sizes, {
     assert!(ops::pool2d(&ctx, &mut plan, &tiny, PoolMode::Max, 2, 2).is_err());
 });
 
-gpu_test!(gram_matrix, {
+gpu_test!(transpose_matches_the_oracle, {
+    // Odd sizes, one row, one column, a long matrix; a size that does not match the tensor is
+    // a shape error.
     let ctx = ctx().await;
-    for (c, h, w, seed) in [(7, 33, 31, 120), (64, 16, 12, 121), (1, 1, 1, 122)] {
+    for (rows, cols, seed) in [(7, 13, 140), (1, 5, 141), (6, 1, 142), (48, 3001, 143)] {
+        let x = random(rows * cols, seed);
+        let xt = ctx.upload("m", &[rows, cols], &x).unwrap();
+        let mut plan = Plan::new("transpose");
+        let y = ops::transpose(&ctx, &mut plan, &xt, [rows, cols]).unwrap();
+        plan.run(&ctx).await.unwrap();
+        assert_eq!(y.shape(), &[cols, rows]);
+        let got = ctx.read(&y).await.unwrap();
+        assert_eq!(got, reference::transpose(&x, rows, cols), "{rows}x{cols}");
+    }
+    let xt = ctx.upload("m", &[2, 3], &[0.0; 6]).unwrap();
+    let mut plan = Plan::new("transpose");
+    let err = ops::transpose(&ctx, &mut plan, &xt, [4, 2]).unwrap_err();
+    assert!(matches!(err, Error::Shape { .. }), "{err}");
+    assert!(err.to_string().contains("4 x 2"), "{err}");
+});
+
+gpu_test!(gram_matrix, {
+    // Channel counts that fill the 1x1 convolution's channel blocks run as one on adapters
+    // where that is the default (lavapipe), others on the Gram kernel: both against the oracle.
+    let ctx = ctx().await;
+    // (c, h, w, seed, whether c is a whole number of the 1x1 layer's channel blocks)
+    let cases = [
+        (7, 33, 31, 120, false),
+        (64, 16, 12, 121, true),
+        (1, 1, 1, 122, false),
+        (32, 9, 7, 123, true),
+        (128, 5, 5, 124, true),
+    ];
+    for (c, h, w, seed, fills) in cases {
         let x = random(c * h * w, seed);
         let scale = 1.0 / (c * h * w) as f32;
         let xt = ctx.upload("features", &[c, h, w], &x).unwrap();
         let mut plan = Plan::new("gram");
         let g = ops::gram(&ctx, &mut plan, &xt, scale).unwrap();
+        let as_conv = plan
+            .dispatches()
+            .iter()
+            .any(|d| d.kernel() == "transpose.wgsl");
+        let expected = ctx.adapter().subgroup_conv_by_default() && fills;
+        assert_eq!(as_conv, expected, "gram {c}x{h}x{w}: run as a convolution");
         plan.run(&ctx).await.unwrap();
         assert_eq!(g.shape(), &[c, c]);
         let want = reference::gram(&x, c, h * w, scale);

@@ -148,6 +148,7 @@ mod tests {
             (crate::ops::pad::Params::layout(), &["pad_backward.wgsl"]),
             (channels::MapParams::layout(), &["channel_map.wgsl"]),
             (channels::CopyParams::layout(), &["copy_strided.wgsl"]),
+            (channels::TransposeParams::layout(), &["transpose.wgsl"]),
             (pool::Params::layout(), &["pool.wgsl", "pool_backward.wgsl"]),
             (
                 reduce::Params::layout(),

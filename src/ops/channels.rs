@@ -1,8 +1,10 @@
 //! Moving values between planes and slices without changing the image grid: [`channel_map`]
 //! turns planes of one pixel convention into another's (a channel permutation with a scale
 //! and bias per channel: the 26-style net's RGB in [0, 1] into VGG's mean-subtracted BGR, and
-//! back for the gradient), and [`copy_strided`] writes a strided slice of one tensor into
-//! another (a trained style's flat parameter row to and from its layers' gamma and beta).
+//! back for the gradient), [`copy_strided`] writes a strided slice of one tensor into
+//! another (a trained style's flat parameter row to and from its layers' gamma and beta), and
+//! [`transpose`] turns a [rows, cols] matrix into its [cols, rows] transpose (a feature map's
+//! [C, H*W] view into [H*W, C], for a Gram matrix run as a convolution).
 
 use super::{kernel, shape_err, PixelMap};
 use crate::gpu::params::params;
@@ -11,6 +13,7 @@ use crate::{Error, Result};
 
 const MAP: Kernel = kernel!("channel_map.wgsl", "main");
 const COPY: Kernel = kernel!("copy_strided.wgsl", "main");
+const TRANSPOSE: Kernel = kernel!("transpose.wgsl", "main");
 
 /// `y[c] = scale[c] * x[order[c]] + bias[c]` for each plane c of a [C, H, W] tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -195,4 +198,44 @@ pub fn copy_strided(
     let groups = linear_workgroups(n, 256);
     plan.push(ctx.dispatch("copy_strided", &COPY, &[], &p, &[src, dst], groups)?);
     Ok(())
+}
+
+params! {
+    pub(crate) struct TransposeParams {
+        rows: u32,
+        cols: u32,
+        _pad0: u32,
+        _pad1: u32,
+    }
+}
+
+/// Appends the [cols, rows] transpose of `x` read as a [rows, cols] matrix (row-major; any
+/// shape of rows x cols values, such as a [C, H, W] feature map with rows = C).
+pub fn transpose(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    x: &Tensor,
+    [rows, cols]: [usize; 2],
+) -> Result<Tensor> {
+    if rows * cols != x.numel() || rows * cols == 0 || x.dtype() != DType::F32 {
+        return Err(shape_err(
+            "transpose",
+            format!(
+                "'{}' ({:?} {:?}) is not an f32 matrix of {rows} x {cols} values",
+                x.label(),
+                x.dtype(),
+                x.shape()
+            ),
+        ));
+    }
+    let y = plan.alloc(ctx, &format!("{}.t", x.label()), &[cols, rows], DType::F32)?;
+    let p = TransposeParams {
+        rows: rows as u32,
+        cols: cols as u32,
+        _pad0: 0,
+        _pad1: 0,
+    };
+    let groups = linear_workgroups(rows * cols, 256);
+    plan.push(ctx.dispatch("transpose", &TRANSPOSE, &[], &p, &[x, &y], groups)?);
+    Ok(y)
 }

@@ -638,6 +638,53 @@ impl Conv2d {
         })
     }
 
+    /// Whether `out_c` output channels of a 1x1 layer are a whole number of the tiled kernel's
+    /// channel blocks on this adapter (what [`Conv2d::pointwise_transposed`] needs).
+    pub(crate) fn fills_channel_blocks(ctx: &GpuContext, out_c: usize) -> bool {
+        let tiling = Tiling::for_adapter(out_c, 1, 1, &ctx.adapter().device_type);
+        out_c.is_multiple_of(4 * tiling.tile_co4)
+    }
+
+    /// A 1x1 convolution from `in_c` to `out_c` channels whose weights are already on the GPU
+    /// in the tiled kernel's layout, [in_c][out_c] (the transpose of the [out_c, in_c] matrix the
+    /// output is the product of with the input's [in_c, H*W] view). Used by
+    /// [`crate::ops::gram`], whose transposed features are both the weights and the input.
+    /// `None` where `out_c` is not a whole number of the tile's channel blocks (the layout
+    /// would need padding the weights do not have).
+    pub(crate) fn pointwise_transposed(
+        ctx: &GpuContext,
+        label: &str,
+        weights_t: &Tensor,
+        in_c: usize,
+        out_c: usize,
+    ) -> Result<Option<Self>> {
+        if weights_t.numel() != in_c * out_c {
+            return Err(shape_err(
+                "conv2d",
+                format!(
+                    "'{label}': a {in_c}x{out_c} matrix was expected, '{}' has shape {:?}",
+                    weights_t.label(),
+                    weights_t.shape()
+                ),
+            ));
+        }
+        if !Self::fills_channel_blocks(ctx, out_c) {
+            return Ok(None);
+        }
+        let tiling = Tiling::for_adapter(out_c, 1, 1, &ctx.adapter().device_type);
+        let bias = ctx.upload(&format!("{label}.bias"), &[out_c], &vec![0.0; out_c])?;
+        Ok(Some(Self {
+            label: label.to_string(),
+            shape: [out_c, in_c, 1, 1],
+            params: Conv2dParams::default(),
+            kernel: ConvKernel::Tiled(tiling),
+            weights: weights_t.clone(),
+            bias,
+            has_bias: false,
+            out_c4: out_c / 4,
+        }))
+    }
+
     /// A 1x1 convolution whose weights are already on the GPU: `weights` holds the [C_out, C_in]
     /// matrix row-major, and must be symmetric (C_out = C_in = C) when the tiled kernel is chosen,
     /// whose layout is the transpose. Used by [`crate::ops::gram_backward`], whose matrix is the

@@ -19,7 +19,7 @@ pub mod tile;
 pub mod upsample;
 
 pub use affine::{add_mapped, apply_map, ChannelAffine, Mapped};
-pub use channels::{channel_map, copy_strided, ChannelMap, Strided, Write};
+pub use channels::{channel_map, copy_strided, transpose, ChannelMap, Strided, Write};
 pub use conv2d::{
     Conv2d, Conv2dParams, ConvInput, ConvKernel, Padding, PointwiseTiling, SharedTiling,
     TileChoice, Tiling,

@@ -230,6 +230,17 @@ pub fn pool2d(
     (y, oh, ow)
 }
 
+/// The [cols, rows] transpose of `x` read as a row-major [rows, cols] matrix.
+pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut y = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            y[c * rows + r] = x[r * cols + c];
+        }
+    }
+    y
+}
+
 /// `scale * F F^T` for F = `x` viewed as [c, n].
 pub fn gram(x: &[f32], c: usize, n: usize, scale: f32) -> Vec<f32> {
     let mut g = vec![0.0; c * c];
