@@ -639,7 +639,8 @@ impl Conv2d {
     }
 
     /// Whether `out_c` output channels of a 1x1 layer are a whole number of the tiled kernel's
-    /// channel blocks on this adapter (what [`Conv2d::pointwise_transposed`] needs).
+    /// channel blocks on this adapter: what [`Conv2d::pointwise_transposed`] needs, since its
+    /// weights come unpadded.
     pub(crate) fn fills_channel_blocks(ctx: &GpuContext, out_c: usize) -> bool {
         let tiling = Tiling::for_adapter(out_c, 1, 1, &ctx.adapter().device_type);
         out_c.is_multiple_of(4 * tiling.tile_co4)
@@ -647,33 +648,26 @@ impl Conv2d {
 
     /// A 1x1 convolution from `in_c` to `out_c` channels whose weights are already on the GPU
     /// in the tiled kernel's layout, [in_c][out_c] (the transpose of the [out_c, in_c] matrix the
-    /// output is the product of with the input's [in_c, H*W] view). Used by
-    /// [`crate::ops::gram`], whose transposed features are both the weights and the input.
-    /// `None` where `out_c` is not a whole number of the tile's channel blocks (the layout
-    /// would need padding the weights do not have).
+    /// output is the product of with the input's [in_c, H*W] view), computed in the same plan.
+    /// Used by [`crate::ops::gram`], whose transposed features are both the weights and the
+    /// input. `out_c` must fill the channel blocks ([`Conv2d::fills_channel_blocks`]).
     pub(crate) fn pointwise_transposed(
         ctx: &GpuContext,
         label: &str,
         weights_t: &Tensor,
         in_c: usize,
         out_c: usize,
-    ) -> Result<Option<Self>> {
-        if weights_t.numel() != in_c * out_c {
-            return Err(shape_err(
-                "conv2d",
-                format!(
-                    "'{label}': a {in_c}x{out_c} matrix was expected, '{}' has shape {:?}",
-                    weights_t.label(),
-                    weights_t.shape()
-                ),
-            ));
-        }
+    ) -> Result<Self> {
+        check_matrix(label, weights_t, out_c, in_c)?;
         if !Self::fills_channel_blocks(ctx, out_c) {
-            return Ok(None);
+            return Err(Error::InvalidArgument {
+                op: "conv2d",
+                message: format!("'{label}': {out_c} output channels are not a whole number of the tiled kernel's channel blocks on this adapter, which weights laid out on the GPU need"),
+            });
         }
         let tiling = Tiling::for_adapter(out_c, 1, 1, &ctx.adapter().device_type);
         let bias = ctx.upload(&format!("{label}.bias"), &[out_c], &vec![0.0; out_c])?;
-        Ok(Some(Self {
+        Ok(Self {
             label: label.to_string(),
             shape: [out_c, in_c, 1, 1],
             params: Conv2dParams::default(),
@@ -682,50 +676,35 @@ impl Conv2d {
             bias,
             has_bias: false,
             out_c4: out_c / 4,
-        }))
+        })
     }
 
-    /// A 1x1 convolution whose weights are already on the GPU: `weights` holds the [C_out, C_in]
-    /// matrix row-major, and must be symmetric (C_out = C_in = C) when the tiled kernel is chosen,
-    /// whose layout is the transpose. Used by [`crate::ops::gram_backward`], whose matrix is the
-    /// gradient of a Gram matrix, computed on the GPU in the same plan.
+    /// A 1x1 convolution whose weights are already on the GPU: `weights` holds the [C, C]
+    /// matrix row-major and must be symmetric, so that it is also its own transpose, the tiled
+    /// kernel's layout ([`Conv2d::pointwise_transposed`]); where the channels do not fill the
+    /// tiled kernel's blocks the naive kernel reads it row-major. Used by
+    /// [`crate::ops::gram_backward`], whose matrix is the gradient of a Gram matrix, computed on
+    /// the GPU in the same plan.
     pub(crate) fn pointwise_symmetric(
         ctx: &GpuContext,
         label: &str,
         weights: &Tensor,
         channels: usize,
     ) -> Result<Self> {
-        if weights.numel() != channels * channels {
-            return Err(shape_err(
-                "conv2d",
-                format!(
-                    "'{label}': a {channels}x{channels} matrix was expected, '{}' has shape {:?}",
-                    weights.label(),
-                    weights.shape()
-                ),
-            ));
+        if Self::fills_channel_blocks(ctx, channels) {
+            return Self::pointwise_transposed(ctx, label, weights, channels, channels);
         }
-        let tiling = Tiling::for_adapter(channels, 1, 1, &ctx.adapter().device_type);
-        let (kernel, out_c4) = if channels.is_multiple_of(4 * tiling.tile_co4) {
-            (ConvKernel::Tiled(tiling), channels / 4)
-        } else {
-            (ConvKernel::Naive, channels.div_ceil(4))
-        };
-        let bias_len = if matches!(kernel, ConvKernel::Naive) {
-            1
-        } else {
-            channels
-        };
-        let bias = ctx.upload(&format!("{label}.bias"), &[bias_len], &vec![0.0; bias_len])?;
+        check_matrix(label, weights, channels, channels)?;
+        let bias = ctx.upload(&format!("{label}.bias"), &[1], &[0.0])?;
         Ok(Self {
             label: label.to_string(),
             shape: [channels, channels, 1, 1],
             params: Conv2dParams::default(),
-            kernel,
+            kernel: ConvKernel::Naive,
             weights: weights.clone(),
             bias,
             has_bias: false,
-            out_c4,
+            out_c4: channels.div_ceil(4),
         })
     }
 
@@ -1311,6 +1290,22 @@ impl ConvInput<'_> {
             None => Ok(()),
         }
     }
+}
+
+/// Fails unless `weights` holds a matrix of `rows` x `cols` values (a 1x1 layer's weights given
+/// as a GPU tensor).
+fn check_matrix(label: &str, weights: &Tensor, rows: usize, cols: usize) -> Result<()> {
+    if weights.numel() == rows * cols {
+        return Ok(());
+    }
+    Err(shape_err(
+        "conv2d",
+        format!(
+            "'{label}': a {rows}x{cols} matrix was expected, '{}' has shape {:?}",
+            weights.label(),
+            weights.shape()
+        ),
+    ))
 }
 
 /// The launch of `conv2d_tiled_sg.wgsl` for tile `t` on a grid of `extent` (row tiles, rows,

@@ -20,10 +20,8 @@ params! {
 /// Appends the [C, C] Gram matrix of `x` [C, H, W], multiplied by `scale`.
 pub fn gram(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, scale: f32) -> Result<Tensor> {
     let (c, h, w) = x.chw("gram")?;
-    if ctx.adapter().subgroup_conv_by_default() {
-        if let Some(g) = gram_as_conv(ctx, plan, x, scale)? {
-            return Ok(g);
-        }
+    if ctx.adapter().subgroup_conv_by_default() && Conv2d::fills_channel_blocks(ctx, c) {
+        return gram_as_conv(ctx, plan, x, [c, h * w], scale);
     }
     let g = plan.alloc(ctx, &format!("{}.gram", x.label()), &[c, c], DType::F32)?;
     let p = Params {
@@ -48,31 +46,23 @@ pub fn gram(ctx: &GpuContext, plan: &mut Plan, x: &Tensor, scale: f32) -> Result
     Ok(g)
 }
 
-/// The Gram matrix as a 1x1 convolution, where the channels fill its tiles: the transposed
-/// features F^T [H*W, C] are both its weights (the tiled layout is [in][out]: G's rows are F's)
-/// and its input (H*W planes of C pixels), so the product lands as G [C, 1, C]. Where measured
-/// (lavapipe, the subgroup kernels) this ran 2.9-5.4x faster than the Gram kernel, whose loads
-/// dominate; on other GPUs, whose plane of only C pixels would leave most of them idle
-/// untuned, the Gram kernel stays. `None` where C is not a whole number of channel blocks.
+/// The Gram matrix of `x` viewed as [c, n] as a 1x1 convolution: the transposed features F^T
+/// [n, c] are both its weights (the tiled layout is [in][out]: G's rows are F's) and its input
+/// (n planes of c pixels), so the product lands as G [c, 1, c]. Where measured (lavapipe, the
+/// subgroup kernels) this ran 2.9-5.4x faster than the Gram kernel, whose loads dominate; on
+/// other GPUs, whose plane of only c pixels would leave most of them idle untuned, the Gram
+/// kernel stays. `c` must fill the convolution's channel blocks.
 fn gram_as_conv(
     ctx: &GpuContext,
     plan: &mut Plan,
     x: &Tensor,
+    [c, n]: [usize; 2],
     scale: f32,
-) -> Result<Option<Tensor>> {
-    let (c, h, w) = x.chw("gram")?;
-    if !Conv2d::fills_channel_blocks(ctx, c) {
-        return Ok(None);
-    }
-    let n = h * w;
-    let ft = super::transpose(ctx, plan, x, [c, n])?;
+) -> Result<Tensor> {
     let label = format!("{}.gram", x.label());
-    let Some(conv) = Conv2d::pointwise_transposed(ctx, &label, &ft, n, c)? else {
-        return Ok(None);
-    };
-    let planes = ft
-        .clone()
-        .reshaped(&format!("{}.t", x.label()), &[n, 1, c], DType::F32);
+    let ft = super::transpose(ctx, plan, x, [c, n])?;
+    let conv = Conv2d::pointwise_transposed(ctx, &label, &ft, n, c)?;
+    let planes = ft.reshaped(&format!("{}.t", x.label()), &[n, 1, c], DType::F32);
     let product = conv.record(ctx, plan, &planes)?;
     let g = super::unary(
         ctx,
@@ -83,7 +73,7 @@ fn gram_as_conv(
             beta: 0.0,
         },
     )?;
-    Ok(Some(g.reshaped(&label, &[c, c], DType::F32)))
+    Ok(g.reshaped(&label, &[c, c], DType::F32))
 }
 
 /// Appends the gradient with respect to `x` [C, H, W] of a loss of `G = scale * F F^T`, given
