@@ -82,6 +82,11 @@ async fn check_conv_choice(
     plan.dispatches().len()
 }
 
+/// The tile the engine picks for a layer of `out_c` channels, `k_w` wide, at `stride`.
+fn layer_tile(out_c: usize, k_w: usize, stride: usize) -> ConvKernel {
+    ConvKernel::Tiled(Tiling::for_layer(out_c, k_w, stride))
+}
+
 fn tiled(px: usize, co4: usize) -> ConvKernel {
     ConvKernel::Tiled(Tiling {
         tile_px: px,
@@ -1271,6 +1276,85 @@ gpu_test!(transpose_matches_the_oracle, {
     assert!(err.to_string().contains("4 x 2"), "{err}");
 });
 
+gpu_test!(im2col_matches_the_oracle, {
+    // Windows with mirrored and zero padding, stride 2 at a size it does not divide, a 9x9
+    // kernel over 3 channels, ranges of pixels from the middle, the ones column and the zero
+    // columns after it; 1x1 windows transpose a range of pixels. Copies, so exact.
+    let ctx = ctx().await;
+    let win = |k: usize, stride, pad, padding, out| ops::Windows {
+        kernel: [k, k],
+        stride,
+        pad: [pad, pad],
+        padding,
+        out,
+    };
+    let cases = [
+        (
+            [4, 7, 9],
+            win(3, 1, 1, Padding::Reflect, [7, 9]),
+            0..63,
+            40,
+            true,
+        ),
+        (
+            [5, 9, 8],
+            win(3, 2, 1, Padding::Zero, [5, 4]),
+            3..17,
+            48,
+            true,
+        ),
+        (
+            [3, 11, 10],
+            win(9, 1, 4, Padding::Reflect, [11, 10]),
+            50..110,
+            256,
+            false,
+        ),
+        ([6, 5, 7], ops::Windows::pixels(5, 7), 7..30, 8, false),
+    ];
+    for (i, ([c, h, w], windows, pixels, cols, ones)) in cases.into_iter().enumerate() {
+        let x = random(c * h * w, 150 + i as u32);
+        let xt = ctx.upload("x", &[c, h, w], &x).unwrap();
+        let rows = ops::Rows { pixels, cols, ones };
+        let mut plan = Plan::new("im2col");
+        let y = ops::im2col(&ctx, &mut plan, &xt, &windows, &rows).unwrap();
+        plan.run(&ctx).await.unwrap();
+        assert_eq!(y.shape(), &[rows.pixels.len(), cols]);
+        let got = ctx.read(&y).await.unwrap();
+        let want = reference::im2col(&x, [c, h, w], &windows, &rows);
+        assert_eq!(got, want, "case {i}: {windows:?} {rows:?}");
+    }
+    // Pixels past the output plane, rows too short for a window and the ones column, windows
+    // that do not give the output plane: shape errors naming the problem.
+    let xt = ctx.upload("x", &[2, 4, 4], &[0.0; 32]).unwrap();
+    let same = win(3, 1, 1, Padding::Zero, [4, 4]);
+    for (windows, pixels, cols, needle) in [
+        (same, 10..17, 19, "not a range within the 4x4 output"),
+        (
+            same,
+            0..4,
+            18,
+            "cannot hold a window's 18 taps and the ones column",
+        ),
+        (
+            win(3, 1, 0, Padding::Zero, [4, 4]),
+            0..4,
+            19,
+            "do not give a 4x4 output",
+        ),
+    ] {
+        let rows = ops::Rows {
+            pixels,
+            cols,
+            ones: true,
+        };
+        let mut plan = Plan::new("im2col");
+        let err = ops::im2col(&ctx, &mut plan, &xt, &windows, &rows).unwrap_err();
+        assert!(matches!(err, Error::Shape { .. }), "{err}");
+        assert!(err.to_string().contains(needle), "{err}");
+    }
+});
+
 gpu_test!(gram_matrix, {
     // Channel counts that fill the 1x1 convolution's channel blocks run as one on adapters
     // where that is the default (lavapipe), others on the Gram kernel: both against the oracle.
@@ -1660,7 +1744,8 @@ gpu_test!(copy_strided_sets_and_adds_slices, {
 
 /// The weight and bias gradients of a tiled layer against the oracle, written at offsets into a
 /// larger vector: set, then added (a batch's second photo), leaving every other value alone.
-async fn check_weight_gradient(case: ConvCase, kernel: ConvKernel, seed: u32) {
+/// Returns how many window matrices ([`ops::im2col`]) the plan made: 0 on the gradient kernel.
+async fn check_weight_gradient(case: ConvCase, kernel: ConvKernel, seed: u32) -> usize {
     let ctx = ctx().await;
     let ConvCase {
         c,
@@ -1706,6 +1791,11 @@ async fn check_weight_gradient(case: ConvCase, kernel: ConvKernel, seed: u32) {
         };
         ops::weight_gradient(&ctx, &mut plan, &conv, &xt, &gt, to).unwrap();
     }
+    let windows = plan
+        .dispatches()
+        .iter()
+        .filter(|d| d.kernel() == "im2col.wgsl")
+        .count();
     plan.run(&ctx).await.unwrap();
     let got = ctx.read(&dst).await.unwrap();
     let what = format!("weight gradient {c}x{h}x{w} -> {out_c} k{k} {params:?} {kernel:?}");
@@ -1744,17 +1834,24 @@ async fn check_weight_gradient(case: ConvCase, kernel: ConvKernel, seed: u32) {
         1e-5 * terms + 1e-4,
         1e-4,
     );
+    windows
 }
 
 gpu_test!(conv_weight_gradient_every_layer_shape, {
     // The Johnson net's layers at awkward sizes: the 9x9 first layer (3 input channels), the
     // stride-2 layers (a size the stride does not divide, and zero padding), a 3x3 body layer
-    // whose channels are not a whole block, and the 9x9 layer to RGB (one channel block, 3 live).
+    // whose channels are not a whole block, the 9x9 layer to RGB (one channel block, 3 live),
+    // then wider layers. Where the layout pads the output channels to 16 or more, on adapters
+    // where the subgroup kernels are the default (lavapipe), the gradient runs as a matrix
+    // product of the input's windows (two window matrices a call: the input's and the output
+    // gradient's pixels), under 64 channels with the product transposed after.
+    let ctx = ctx().await;
+    let product = ctx.adapter().subgroup_conv_by_default();
     let cases = [
-        (3, 13, 11, 10, 9, 1, Padding::Reflect, tiled(16, 1)),
-        (7, 15, 12, 9, 3, 2, Padding::Reflect, tiled(8, 2)),
-        (5, 9, 10, 6, 3, 2, Padding::Zero, tiled(4, 1)),
-        (6, 11, 7, 13, 3, 1, Padding::Reflect, tiled(8, 4)),
+        (3, 13, 11, 10, 9, 1, Padding::Reflect, tiled(16, 1), false),
+        (7, 15, 12, 9, 3, 2, Padding::Reflect, tiled(8, 2), true),
+        (5, 9, 10, 6, 3, 2, Padding::Zero, tiled(4, 1), false),
+        (6, 11, 7, 13, 3, 1, Padding::Reflect, tiled(8, 4), true),
         (
             6,
             12,
@@ -1763,10 +1860,55 @@ gpu_test!(conv_weight_gradient_every_layer_shape, {
             9,
             1,
             Padding::Reflect,
-            ConvKernel::Tiled(Tiling::for_layer(3, 9, 1)),
+            layer_tile(3, 9, 1),
+            false,
+        ),
+        (
+            3,
+            14,
+            9,
+            32,
+            9,
+            1,
+            Padding::Reflect,
+            layer_tile(32, 9, 1),
+            true,
+        ),
+        (
+            5,
+            12,
+            10,
+            16,
+            3,
+            1,
+            Padding::Reflect,
+            layer_tile(16, 3, 1),
+            true,
+        ),
+        (
+            9,
+            13,
+            11,
+            64,
+            3,
+            2,
+            Padding::Zero,
+            layer_tile(64, 3, 2),
+            true,
+        ),
+        (
+            20,
+            9,
+            8,
+            72,
+            3,
+            1,
+            Padding::Reflect,
+            layer_tile(72, 3, 1),
+            true,
         ),
     ];
-    for (i, &(c, h, w, out_c, k, stride, padding, kernel)) in cases.iter().enumerate() {
+    for (i, &(c, h, w, out_c, k, stride, padding, kernel, fills)) in cases.iter().enumerate() {
         let params = Conv2dParams::padded(k / 2, padding).stride(stride);
         let case = ConvCase {
             c,
@@ -1777,8 +1919,32 @@ gpu_test!(conv_weight_gradient_every_layer_shape, {
             params,
             bias: true,
         };
-        check_weight_gradient(case, kernel, 300 + 10 * i as u32).await;
+        let windows = check_weight_gradient(case, kernel, 300 + 10 * i as u32).await;
+        let expected = if product && fills { 4 } else { 0 };
+        assert_eq!(windows, expected, "case {i}: window matrices");
     }
+});
+
+gpu_test!(conv_weight_gradient_in_slices_of_pixels, {
+    // A layer whose window matrix passes 8 MiB (64 channels, 3x3: 592 values a pixel, 3542
+    // pixels a slice) goes through the product in slices of pixels summed as the convolution
+    // stores: 64x64 pixels make two slices, four window matrices a call. Only where the
+    // product runs.
+    let ctx = ctx().await;
+    if !ctx.adapter().subgroup_conv_by_default() {
+        return;
+    }
+    let case = ConvCase {
+        c: 64,
+        h: 64,
+        w: 64,
+        out_c: 16,
+        k: 3,
+        params: Conv2dParams::padded(1, Padding::Reflect),
+        bias: true,
+    };
+    let windows = check_weight_gradient(case, layer_tile(16, 3, 1), 400).await;
+    assert_eq!(windows, 2 * 4, "two slices of two window matrices, twice");
 });
 
 gpu_test!(weight_gradient_refuses_what_it_does_not_handle, {

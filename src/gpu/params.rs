@@ -149,6 +149,7 @@ mod tests {
             (channels::MapParams::layout(), &["channel_map.wgsl"]),
             (channels::CopyParams::layout(), &["copy_strided.wgsl"]),
             (channels::TransposeParams::layout(), &["transpose.wgsl"]),
+            (crate::ops::im2col::Params::layout(), &["im2col.wgsl"]),
             (pool::Params::layout(), &["pool.wgsl", "pool_backward.wgsl"]),
             (
                 reduce::Params::layout(),

@@ -137,6 +137,24 @@ impl Plan {
         ctx.tensor(label, shape, dtype)
     }
 
+    /// [`Plan::alloc`] on a buffer of the next power of two bytes (`t` views its first
+    /// elements): outputs of many sizes, such as a window matrix for each layer of a net, then
+    /// share a few released buffers, each at most twice what it holds.
+    pub fn alloc_rounded(
+        &mut self,
+        ctx: &GpuContext,
+        label: &str,
+        shape: &[usize],
+        dtype: super::DType,
+    ) -> Result<Tensor> {
+        let bytes = (shape.iter().product::<usize>() as u64 * 4).next_power_of_two();
+        let t = match self.free.iter().position(|t| t.buffer().size() == bytes) {
+            Some(i) => self.free.swap_remove(i),
+            None => ctx.tensor(label, &[bytes as usize / 4], dtype)?,
+        };
+        Ok(t.prefix(label, shape, dtype))
+    }
+
     /// Marks `t` as dead for the rest of the plan: no dispatch recorded after this call may
     /// read it, and a later [`Plan::alloc`] may reuse its buffer.
     pub fn release(&mut self, t: Tensor) {

@@ -71,7 +71,8 @@ impl Tensor {
         }
     }
 
-    /// The storage buffer (exactly [`Tensor::byte_size`] bytes: the pool keys buffers by size).
+    /// The storage buffer: exactly [`Tensor::byte_size`] bytes (the pool keys buffers by size),
+    /// or more for a view of its first elements ([`super::Plan::alloc_rounded`]).
     pub fn buffer(&self) -> &wgpu::Buffer {
         self.inner
             .buffer
@@ -116,6 +117,23 @@ impl Tensor {
                     self.dtype(),
                     self.shape()
                 ),
+            }),
+        }
+    }
+
+    /// A view of the first elements of the same buffer, with another label, shape and dtype of
+    /// at most its byte size (used by [`super::Plan::alloc_rounded`]).
+    pub(crate) fn prefix(self, label: &str, shape: &[usize], dtype: DType) -> Tensor {
+        debug_assert!(shape.iter().product::<usize>() as u64 * 4 <= self.buffer().size());
+        let buffer = self.inner.buffer.clone();
+        Tensor {
+            inner: Arc::new(Inner {
+                buffer,
+                shape: shape.to_vec(),
+                dtype,
+                label: label.to_string(),
+                pool: Weak::new(),
+                _alias: Some(self.inner),
             }),
         }
     }

@@ -2,10 +2,14 @@
 //! with the flipped kernel) and to its weights and bias ([`weight_gradient`], written in the
 //! layout the forward kernel reads, so an optimiser updates them in place).
 
+use super::im2col::{im2col, Rows, Windows};
 use super::upsample::dilate;
-use super::{kernel, shape_err, Activation, Conv2d, Conv2dParams, ConvKernel, Padding, Write};
+use super::{
+    copy_strided, kernel, shape_err, Activation, Conv2d, Conv2dParams, ConvKernel, Padding,
+    Strided, Write,
+};
 use crate::gpu::params::params;
-use crate::gpu::{linear_workgroups, GpuContext, Kernel, Plan, Tensor};
+use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::{Error, Result};
 
 const WEIGHT_GRAD: Kernel = kernel!("conv2d_weight_grad.wgsl", "main");
@@ -95,6 +99,9 @@ pub fn weight_gradient(
         ));
     }
     let co_pad = conv.padded_out_channels();
+    if let Some(cols) = product_columns(ctx, conv, co_pad) {
+        return weight_gradient_as_product(ctx, plan, conv, x, gy, to, cols);
+    }
     let prm = conv.params();
     let p = GradParams {
         in_c: in_c as u32,
@@ -134,6 +141,149 @@ pub fn weight_gradient(
     )?;
     plan.push(d.with_flops(2 * (out_c * in_c * k_h * k_w * oh * ow) as u64));
     Ok(())
+}
+
+/// The most bytes one matrix of windows takes in [`weight_gradient_as_product`]: a larger
+/// layer's pixels go through the product in slices of at most this, which bounds the memory it
+/// adds to a training step (a 256 px image's 64->32 layer would need 150 MiB at once).
+const WINDOWS_BYTES: usize = 8 << 20;
+
+/// Columns of the window matrix where the weight gradient runs as a matrix product on the
+/// convolution kernels: the window's taps, a column of ones for the bias, zeros up to a whole
+/// number of the product's channel blocks. Taken where the subgroup kernels are the default
+/// (lavapipe: a Johnson net's training step spent half its time in the gradient kernel at 0.8
+/// GFLOP/s, where the convolutions reach 7-8). Elsewhere, where it is not measured, the
+/// gradient kernel stays.
+fn product_columns(ctx: &GpuContext, conv: &Conv2d, co_pad: usize) -> Option<usize> {
+    let [_, in_c, k_h, k_w] = conv.shape();
+    let cols = (in_c * k_h * k_w + 1).next_multiple_of(16);
+    let fills = |c| Conv2d::fills_channel_blocks(ctx, c);
+    // A thin layer's product is one thin block over a large window matrix: the 9x9 32->3 layer
+    // to RGB took 1000 ms that way against the kernel's 390.
+    let wide = co_pad >= 16;
+    (ctx.adapter().subgroup_conv_by_default() && wide && fills(cols) && fills(co_pad))
+        .then_some(cols)
+}
+
+/// [`weight_gradient`] as the product of the windows of `x` ([`im2col`], pixels by taps, with
+/// the bias's ones) and `gy`'s pixels (its transpose): `dW[tap][co] = sum over pixels of
+/// windows[p][tap] * gy[co][p]`, a 1x1 convolution whose weights are the window matrix (the
+/// tiled layout is [in][out]) over `gy`'s pixels as its input's planes, so the product comes out
+/// as [taps + ones + zeros][co]: the weights' gradient in the layer's layout, then the bias's
+/// (for thin layers the other way round, then transposed). Slices of pixels accumulate as the
+/// convolution stores ([`Conv2d::record_add`]); the result is scaled into the target.
+fn weight_gradient_as_product(
+    ctx: &GpuContext,
+    plan: &mut Plan,
+    conv: &Conv2d,
+    x: &Tensor,
+    gy: &Tensor,
+    to: GradTarget<'_>,
+    cols: usize,
+) -> Result<()> {
+    let (_, h, w) = x.chw("conv2d weight gradient")?;
+    let [_, in_c, k_h, k_w] = conv.shape();
+    let product = Product {
+        label: format!("{}.weight_grad", conv.label()),
+        windows: Windows::of(conv, h, w)?,
+        cols,
+        // `gy`'s rows padded with zeros to the layout's channels: their gradients come out 0.
+        out_c: conv.padded_out_channels(),
+    };
+    let [oh, ow] = product.windows.out;
+    let slice = (WINDOWS_BYTES / (4 * cols)).max(1);
+    let mut sum: Option<Tensor> = None;
+    for start in (0..oh * ow).step_by(slice) {
+        let pixels = start..(start + slice).min(oh * ow);
+        let next = product.record(ctx, plan, (x, gy), pixels, sum.as_ref())?;
+        if let Some(s) = sum.replace(next) {
+            plan.release(s);
+        }
+    }
+    let mut sum = sum.expect("a layer's output has at least one pixel");
+    let out_c = product.out_c;
+    if product.by_taps() {
+        let t = super::transpose(ctx, plan, &sum, [out_c, cols])?;
+        plan.release(std::mem::replace(&mut sum, t));
+    }
+    let taps = in_c * k_h * k_w * out_c;
+    let parts = [(0, to.weights_at, taps), (taps, to.bias_at, out_c)];
+    for (from, at, n) in parts {
+        copy_strided(
+            ctx,
+            plan,
+            n,
+            (&sum, Strided::contiguous(from)),
+            (to.dst, Strided::contiguous(at)),
+            to.scale,
+            to.write,
+        )?;
+    }
+    plan.release(sum);
+    Ok(())
+}
+
+/// One layer's weight gradient as a product, slice by slice of its output pixels.
+struct Product {
+    label: String,
+    windows: Windows,
+    /// Values a row of the window matrix.
+    cols: usize,
+    /// The layout's (padded) output channels.
+    out_c: usize,
+}
+
+impl Product {
+    /// Whether `gy`'s pixels are the weights and the windows the planes. A product with a plane
+    /// of fewer than 64 pixels leaves the subgroup kernel's lanes idle (the 32-channel layers'
+    /// ran on the plain tiled kernel at 1.3-2.2 GFLOP/s), so there it is transposed (4.1-4.5
+    /// GFLOP/s, then a transpose of the small result); 64 channels and more are as fast the
+    /// first way (4.3-4.7) and need no transpose.
+    fn by_taps(&self) -> bool {
+        self.out_c < 64
+    }
+
+    /// The product over `pixels` of `x` and `gy`, plus `sum` where given: [cols][1][out_c], or
+    /// [out_c][1][cols] [`Product::by_taps`].
+    fn record(
+        &self,
+        ctx: &GpuContext,
+        plan: &mut Plan,
+        (x, gy): (&Tensor, &Tensor),
+        pixels: std::ops::Range<usize>,
+        sum: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let n = pixels.len();
+        let rows = Rows {
+            pixels: pixels.clone(),
+            cols: self.cols,
+            ones: true,
+        };
+        let a = im2col(ctx, plan, x, &self.windows, &rows)?;
+        let [oh, ow] = self.windows.out;
+        let gy_rows = Rows {
+            pixels,
+            cols: self.out_c,
+            ones: false,
+        };
+        let g = im2col(ctx, plan, gy, &Windows::pixels(oh, ow), &gy_rows)?;
+        // The weights [n][out] and the input's planes of `px` pixels.
+        let ((weights, out), (input, px)) = if self.by_taps() {
+            ((g, self.out_c), (a, self.cols))
+        } else {
+            ((a, self.cols), (g, self.out_c))
+        };
+        let conv = Conv2d::pointwise_transposed(ctx, &self.label, &weights, n, out)?;
+        let label = format!("{}.planes", self.label);
+        let planes = input.reshaped(&label, &[n, 1, px], DType::F32);
+        let y = match sum {
+            None => conv.record(ctx, plan, &planes)?,
+            Some(s) => conv.record_add(ctx, plan, &planes, s)?,
+        };
+        plan.release(weights);
+        plan.release(planes);
+        Ok(y)
+    }
 }
 
 /// The gradient of a convolution with respect to its input: a convolution with the weights'

@@ -10,6 +10,7 @@ pub mod conv2d_grad;
 pub mod conv2d_tune;
 pub mod elementwise;
 pub mod gram;
+pub mod im2col;
 pub mod instance_norm;
 pub mod pad;
 pub mod pixels;
@@ -29,6 +30,7 @@ pub use elementwise::{
     accumulate, activation_backward, add, relu_backward, scale_add, unary, Unary,
 };
 pub use gram::{gram, gram_backward};
+pub use im2col::{im2col, Rows, Windows};
 pub use instance_norm::{
     instance_norm, instance_norm_apply, instance_norm_backward, instance_norm_coeffs,
     instance_norm_stats, InstanceNormGrads,

@@ -3,7 +3,8 @@
 //! Tensors are planar `[C, H, W]` slices, as on the GPU.
 
 use crate::ops::{
-    Activation, ChannelMap, Conv2dParams, Padding, PixelMap, PoolMode, Strided, Write,
+    Activation, ChannelMap, Conv2dParams, Padding, PixelMap, PoolMode, Rows, Strided, Windows,
+    Write,
 };
 
 /// Index along one axis for padded coordinate `i`, or `None` where zero padding applies.
@@ -236,6 +237,35 @@ pub fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     for r in 0..rows {
         for c in 0..cols {
             y[c * rows + r] = x[r * cols + c];
+        }
+    }
+    y
+}
+
+/// The windows of `x` [c, h, w] as rows ([`crate::ops::im2col`]): row r the window under output
+/// pixel `rows.pixels.start + r`, column (ky * k_w + kx) * c + ci, then 1 if `rows.ones`, then 0.
+pub fn im2col(x: &[f32], [c, h, w]: [usize; 3], win: &Windows, rows: &Rows) -> Vec<f32> {
+    let [k_h, k_w] = win.kernel;
+    let mut y = vec![0.0; rows.pixels.len() * rows.cols];
+    for (row, pixel) in y.chunks_mut(rows.cols).zip(rows.pixels.clone()) {
+        let (oy, ox) = (pixel / win.out[1], pixel % win.out[1]);
+        for ky in 0..k_h {
+            for kx in 0..k_w {
+                let iy = (oy * win.stride + ky) as isize - win.pad[0] as isize;
+                let ix = (ox * win.stride + kx) as isize - win.pad[1] as isize;
+                let (Some(iy), Some(ix)) = (
+                    source_index(iy, h, win.padding),
+                    source_index(ix, w, win.padding),
+                ) else {
+                    continue;
+                };
+                for ci in 0..c {
+                    row[(ky * k_w + kx) * c + ci] = x[(ci * h + iy) * w + ix];
+                }
+            }
+        }
+        if rows.ones {
+            row[win.taps(c)] = 1.0;
         }
     }
     y
