@@ -3,11 +3,12 @@
 
 use super::{grid, kernel, shape_err};
 use crate::gpu::params::params;
-use crate::gpu::{DType, GpuContext, Kernel, Plan, Tensor};
+use crate::gpu::{linear_workgroups, DType, GpuContext, Kernel, Plan, Tensor};
 use crate::Result;
 
 const POOL: Kernel = kernel!("pool.wgsl", "main");
 const POOL_BACKWARD: Kernel = kernel!("pool_backward.wgsl", "main");
+const POOL_BACKWARD_WINDOWS: Kernel = kernel!("pool_backward.wgsl", "windows_main");
 
 /// Which pooling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -100,13 +101,16 @@ pub fn pool2d_backward(
         ));
     }
     let g = plan.alloc(ctx, &format!("{}.grad", x.label()), &[c, h, w], DType::F32)?;
-    plan.push(ctx.dispatch(
-        "pool2d_backward",
-        &POOL_BACKWARD,
-        &[],
-        &p,
-        &[x, grad_out, &g],
-        grid(w, h, c, [8, 8]),
-    )?);
+    // Windows that do not overlap: a thread a window, which scans it once (on lavapipe the
+    // three 2x2 / 2 pool gradients of a 128 px training step: 158-165 -> 60-62 ms, 2.6x,
+    // against a thread an element rescanning its window).
+    let (kernel, groups) = if k == stride {
+        let cells = h.div_ceil(k) * w.div_ceil(k) * c;
+        (&POOL_BACKWARD_WINDOWS, linear_workgroups(cells, 256))
+    } else {
+        (&POOL_BACKWARD, grid(w, h, c, [8, 8]))
+    };
+    let inputs = [x, grad_out, &g];
+    plan.push(ctx.dispatch("pool2d_backward", kernel, &[], &p, &inputs, groups)?);
     Ok(g)
 }

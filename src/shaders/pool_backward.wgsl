@@ -1,8 +1,11 @@
-// pool2d_backward: gradient of pool.wgsl with respect to its input, one thread per input
-// element (x = column, y = row, z = channel). Each input element gathers from the output
-// windows that contain it: for average pooling grad_out / (k * k) each; for max pooling
-// grad_out where it is the window's first maximum (recomputed from the forward input, the
-// same tie rule as the forward's running max), else 0.
+// pool2d_backward: gradient of pool.wgsl with respect to its input. `main`: one thread per input
+// element (x = column, y = row, z = channel), which gathers from the output windows that
+// contain it: for average pooling grad_out / (k * k) each; for max pooling grad_out where it
+// is the window's first maximum (recomputed from the forward input, the same tie rule as the
+// forward's running max), else 0. `windows_main`, for windows that do not overlap (stride =
+// k, VGG's 2x2 / 2): one thread per window, which finds its maximum once and writes all k * k
+// of its elements (and the elements no window covers, past the last whole window, as 0) where
+// `main` had each element rescan its window; the same values.
 
 struct Params {
     in_h: u32,
@@ -60,4 +63,56 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     grad_in[base + me] = g;
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn windows_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let k = p.k;
+    // Cells of k x k covering the input: the output's windows, then the uncovered rest.
+    let cells_w = (p.in_w + k - 1u) / k;
+    let cells_h = (p.in_h + k - 1u) / k;
+    let i = linear_index(gid, nwg);
+    if (i >= cells_w * cells_h * p.channels) {
+        return;
+    }
+    let cx = i % cells_w;
+    let cy = i / cells_w % cells_h;
+    let c = i / (cells_w * cells_h);
+    let base = c * p.in_h * p.in_w;
+    let window = cy < p.out_h && cx < p.out_w;
+    var go = 0.0;
+    var arg = 0xffffffffu;
+    if (window) {
+        go = grad_out[(c * p.out_h + cy) * p.out_w + cx];
+        if (p.mode != 1u) {
+            // First maximum of the window, in the forward's scan order.
+            var best = -3.0e38;
+            for (var ky = 0u; ky < k; ky++) {
+                for (var kx = 0u; kx < k; kx++) {
+                    let j = (cy * k + ky) * p.in_w + cx * k + kx;
+                    let v = x[base + j];
+                    if (v > best) {
+                        best = v;
+                        arg = j;
+                    }
+                }
+            }
+        }
+    }
+    for (var ky = 0u; ky < k; ky++) {
+        for (var kx = 0u; kx < k; kx++) {
+            let yy = cy * k + ky;
+            let xx = cx * k + kx;
+            if (yy < p.in_h && xx < p.in_w) {
+                let j = yy * p.in_w + xx;
+                var g = 0.0;
+                if (window && p.mode == 1u) {
+                    g += go / f32(k * k);
+                } else if (j == arg) {
+                    g += go;
+                }
+                grad_in[base + j] = g;
+            }
+        }
+    }
 }
