@@ -130,11 +130,10 @@ impl Plan {
         dtype: super::DType,
     ) -> Result<Tensor> {
         let bytes = shape.iter().product::<usize>() as u64 * 4;
-        if let Some(i) = self.free.iter().position(|t| t.byte_size() == bytes) {
-            let t = self.free.swap_remove(i);
-            return Ok(t.reshaped(label, shape, dtype));
+        match self.take_released(|t| t.byte_size() == bytes) {
+            Some(t) => Ok(t.reshaped(label, shape, dtype)),
+            None => ctx.tensor(label, shape, dtype),
         }
-        ctx.tensor(label, shape, dtype)
     }
 
     /// [`Plan::alloc`] on a buffer of the next power of two bytes (`t` views its first
@@ -148,11 +147,17 @@ impl Plan {
         dtype: super::DType,
     ) -> Result<Tensor> {
         let bytes = (shape.iter().product::<usize>() as u64 * 4).next_power_of_two();
-        let t = match self.free.iter().position(|t| t.buffer().size() == bytes) {
-            Some(i) => self.free.swap_remove(i),
+        let t = match self.take_released(|t| t.buffer().size() == bytes) {
+            Some(t) => t,
             None => ctx.tensor(label, &[bytes as usize / 4], dtype)?,
         };
         Ok(t.prefix(label, shape, dtype))
+    }
+
+    /// A released tensor that `fits`, taken off the free list.
+    fn take_released(&mut self, fits: impl Fn(&Tensor) -> bool) -> Option<Tensor> {
+        let i = self.free.iter().position(fits)?;
+        Some(self.free.swap_remove(i))
     }
 
     /// Marks `t` as dead for the rest of the plan: no dispatch recorded after this call may

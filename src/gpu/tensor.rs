@@ -125,25 +125,19 @@ impl Tensor {
     /// at most its byte size (used by [`super::Plan::alloc_rounded`]).
     pub(crate) fn prefix(self, label: &str, shape: &[usize], dtype: DType) -> Tensor {
         debug_assert!(shape.iter().product::<usize>() as u64 * 4 <= self.buffer().size());
-        let buffer = self.inner.buffer.clone();
-        Tensor {
-            inner: Arc::new(Inner {
-                buffer,
-                shape: shape.to_vec(),
-                dtype,
-                label: label.to_string(),
-                pool: Weak::new(),
-                _alias: Some(self.inner),
-            }),
-        }
+        self.view(label, shape, dtype)
     }
 
     /// A handle to the same buffer with another label, shape and dtype of the same byte size
     /// (used by [`super::Plan::alloc`] to reuse a released tensor).
     pub(crate) fn reshaped(self, label: &str, shape: &[usize], dtype: DType) -> Tensor {
         debug_assert_eq!(shape.iter().product::<usize>(), self.numel());
-        // The view shares the buffer; the original (held as `_alias`) returns it to the pool
-        // once, when the last handle to either is gone.
+        self.view(label, shape, dtype)
+    }
+
+    /// Another handle to the buffer. The view shares it; the original (held as `_alias`)
+    /// returns it to the pool once, when the last handle to either is gone.
+    fn view(self, label: &str, shape: &[usize], dtype: DType) -> Tensor {
         let buffer = self.inner.buffer.clone();
         Tensor {
             inner: Arc::new(Inner {
