@@ -84,6 +84,30 @@ fn conv2d_input_gradient() {
             ..Conv2dParams::padded(1, Padding::Zero)
         };
         assert!(ops::InputGradient::new(&ctx, "dw", &wt, [3, 1, 3, 3], &dw).is_err());
+        // An output gradient that is not the layer's output size is refused, naming both.
+        let p = Conv2dParams::padded(1, Padding::Reflect);
+        let grad = ops::InputGradient::new(&ctx, "c", &random(36, 3), [2, 2, 3, 3], &p).unwrap();
+        let wrong = ctx.upload("r", &[2, 5, 5], &random(50, 4)).unwrap();
+        let mut plan = Plan::new("conv backward");
+        let err = grad.record(&ctx, &mut plan, &wrong, (6, 6)).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("[2, 5, 5] is not the layer's 6x6 output"),
+            "{err}"
+        );
+        // At stride 2 too (a 7x7 input's output is 4x4; a 3x3 gradient would fit, zero-filled).
+        let grad = ops::InputGradient::new(&ctx, "c", &random(36, 3), [2, 2, 3, 3], &p.stride(2));
+        let wrong = ctx.upload("r", &[2, 3, 3], &random(18, 4)).unwrap();
+        let err = grad
+            .unwrap()
+            .record(&ctx, &mut plan, &wrong, (7, 7))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .contains("[2, 3, 3] is not the layer's 4x4 output"),
+            "{err}"
+        );
     });
 }
 
