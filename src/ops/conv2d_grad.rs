@@ -445,39 +445,14 @@ impl InputGradient {
                 ),
             ));
         }
-        let dilated = self.dilated(ctx, plan, grad_out, (ph - k_h + 1, pw - k_w + 1))?;
+        // The dilated gradient, zero-filled to the size whose full convolution is the padded
+        // input's (the rows and columns the strided forward never read get zero gradient).
+        let s = self.params.stride;
+        let dilated = dilate(ctx, plan, grad_out, s, (ph - k_h + 1, pw - k_w + 1))?;
         let padded = self.conv.record(ctx, plan, &dilated)?;
         plan.release(dilated);
         let g = super::pad_backward(ctx, plan, &padded, self.params.pad, self.params.padding)?;
         plan.release(padded);
         Ok(g)
-    }
-
-    /// `grad_out` spread over `full`, the size whose full convolution is the padded input's
-    /// gradient: dilated by the stride and zero-filled (the rows and columns the strided forward
-    /// never read get zero gradient). `grad_out` must be the layer's output size: a smaller one
-    /// would fit, zero-filled, and give a wrong gradient silently.
-    fn dilated(
-        &self,
-        ctx: &GpuContext,
-        plan: &mut Plan,
-        grad_out: &Tensor,
-        full: (usize, usize),
-    ) -> Result<Tensor> {
-        let s = self.params.stride;
-        let out = ((full.0 - 1) / s + 1, (full.1 - 1) / s + 1);
-        let (_, h, w) = grad_out.chw("conv2d input gradient")?;
-        if (h, w) != out {
-            return Err(shape_err(
-                "conv2d input gradient",
-                format!(
-                    "the output gradient {:?} is not the layer's {}x{} output",
-                    grad_out.shape(),
-                    out.0,
-                    out.1
-                ),
-            ));
-        }
-        dilate(ctx, plan, grad_out, s, full)
     }
 }

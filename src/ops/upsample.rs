@@ -89,8 +89,10 @@ pub fn upsample_nearest_backward(
 }
 
 /// Appends the dilation of `x` [C, H, W] by `factor` into [C, out_h, out_w]: `factor - 1`
-/// zeros inserted between neighbouring values, and zeros after the last row and column up to
-/// the output size (at least `(H - 1) * factor + 1` by `(W - 1) * factor + 1`).
+/// zeros inserted between neighbouring values, and fewer than `factor` zero rows and columns
+/// after the last (those a strided layer never reads), so `x` must be the output of a strided
+/// layer over `out_h` x `out_w`: H = (out_h - 1) / factor + 1, and W likewise. A smaller `x`
+/// would fit, zero-filled, and give a layer's input gradient that is wrong without a word.
 pub fn dilate(
     ctx: &GpuContext,
     plan: &mut Plan,
@@ -99,10 +101,17 @@ pub fn dilate(
     (oh, ow): (usize, usize),
 ) -> Result<Tensor> {
     let (c, h, w) = x.chw("dilate")?;
-    if factor == 0 || oh < (h - 1) * factor + 1 || ow < (w - 1) * factor + 1 {
+    if factor == 0 {
+        return Err(shape_err("dilate", "the factor must be at least 1".into()));
+    }
+    let layer = ((oh.max(1) - 1) / factor + 1, (ow.max(1) - 1) / factor + 1);
+    if (h, w) != layer {
         return Err(shape_err(
             "dilate",
-            format!("[{c}, {h}, {w}] dilated by {factor} does not fit {oh}x{ow}"),
+            format!(
+                "[{c}, {h}, {w}] is not the layer's {}x{} output whose dilation by {factor} is {oh}x{ow}",
+                layer.0, layer.1
+            ),
         ));
     }
     let y = plan.alloc(
